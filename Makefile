@@ -1,0 +1,48 @@
+# distillab: the two commands a fresh machine needs are `make lab` (open the course) and
+# `make test` (run every test). Both create the virtual environment first if it is missing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first and pinned: on these machines 2.13.0 is a CPU build installed from local disk.
+TORCH := torch==2.13.0
+export HF_HUB_OFFLINE := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: lab test unit notebooks bench teacher reference-teacher clean-env
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (distillab)" > /dev/null
+	touch $@
+
+# The main job: open the course in JupyterLab at the chapters.
+lab: $(BIN)/.installed
+	$(BIN)/jupyter lab notebooks
+
+# Every test: the package's unit tests, then every chapter executed by nbval at the fast profile,
+# in a throw-away workspace so the learner's own teacher and ledger are never touched.
+test: $(BIN)/.installed
+	DISTILLAB_PROFILE=fast DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest -q tests
+
+# Figures of merit on this machine (standard profile): writes bench/latest.json.
+bench: $(BIN)/.installed
+	$(BIN)/python -m distillab.bench
+
+# Train your own teacher at the standard profile (chapters 02+ then use it).
+teacher: $(BIN)/.installed
+	$(BIN)/python -m distillab.teacher --profile standard
+
+# Retrain the reference teacher shipped in src/distillab/reference/teacher (maintainers).
+reference-teacher: $(BIN)/.installed
+	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.teacher --profile standard --reference
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,7 @@
+"""distillab: knowledge distillation of language models, end to end, on a CPU.
+
+One module per idea: `world`, `tokenizer`, `models`, `losses`, `training`, `sampling`,
+`evaluation`, `cost`, `ledger`, `profiles`, `workspace`, `plots`, `widgets`.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""The benchmark: this machine's figures of merit at the standard profile, written to
+bench/latest.json and printed as a table. Run with `make bench` or `python -m distillab.bench`.
+
+It executes every chapter in a fresh kernel with a throw-away workspace (timing each), then reads
+the teacher chapter 01 trained and measures its generation speed and a student's training speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from distillab import cost, world
+from distillab.evaluation import evaluate, max_new_tokens
+from distillab.models import STUDENT_SIZE, build_model, load_model
+from distillab.profiles import get_profile
+from distillab.sampling import generate
+from distillab.teacher import teacher_data
+from distillab.training import TrainingConfig, train
+from distillab.workspace import HOME_ENV, teacher_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_chapter(path: Path, timeout: int = 1200) -> float:
+    """Execute a notebook top to bottom in a fresh kernel; return its wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - start
+
+
+def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Problem]) -> float:
+    """One problem at a time, no KV cache: every new token re-reads the whole sequence."""
+    start = time.perf_counter()
+    for p in problems:
+        generate(model, tokenizer, [p.prompt], max_new_tokens(p.difficulty), use_cache=False)
+    return len(problems) / (time.perf_counter() - start)
+
+
+def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
+    profile = get_profile("standard")
+    _, tokenizer, _ = load_model(teacher_path("standard"))
+    data = teacher_data(profile, tokenizer, seed=0)
+    model = build_model(STUDENT_SIZE, tokenizer)
+    history = train(model, data, TrainingConfig(num_steps=num_steps, batch_size=profile.batch_size,
+                                                warmup_steps=5), progress=False)
+    return history.total_flops / history.total_seconds / 1e9 / peak_gflops
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
+    args = parser.parse_args(argv)
+    os.environ["DISTILLAB_PROFILE"] = "standard"
+    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="distillab-bench-")
+    results: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+                     "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+                     "profile": "standard"}
+    results["matmul_peak_gflops"] = cost.measure_matmul_peak_gflops(seconds=2.0)
+    chapters = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    results["chapter_seconds"] = {}
+    for chapter in chapters:
+        print(f"running {chapter.name} ...", flush=True)
+        results["chapter_seconds"][chapter.stem] = run_chapter(chapter)
+
+    model, tokenizer, provenance = load_model(teacher_path("standard"))  # chapter 01's teacher
+    rate = provenance.flops / provenance.seconds / 1e9
+    results["teacher_steps"] = provenance.steps
+    results["teacher_train_seconds"] = provenance.seconds
+    results["teacher_train_total_flops"] = provenance.flops
+    results["teacher_train_gflops"] = rate  # achieved GFLOP/s over the whole training run
+    results["teacher_train_fraction_of_peak"] = rate / results["matmul_peak_gflops"]
+    results["teacher_accuracy"] = provenance.accuracy
+    held_out = world.held_out_problems(get_profile("standard").eval_per_difficulty)
+    results["teacher_gen_problems_per_s"] = evaluate(model, tokenizer, held_out).problems_per_second
+    few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
+    results["teacher_gen_uncached_single_problems_per_s"] = uncached_single_problems_per_s(model, tokenizer, few)
+    results["student_train_fraction_of_peak"] = student_fraction_of_peak(results["matmul_peak_gflops"])
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(format_table(results))
+    print(f"written to {args.out}")
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = []
+    for key, value in results.items():
+        if isinstance(value, dict):
+            for inner, v in value.items():
+                lines.append(f"{key}[{inner}]".ljust(48) + (f"{v:.3f}" if isinstance(v, float) else str(v)))
+        else:
+            lines.append(key.ljust(48) + (f"{value:.3f}" if isinstance(value, float) else str(value)))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

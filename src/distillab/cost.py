@@ -1,0 +1,147 @@
+"""What compute costs: FLOPs (counted and by rule of thumb), this machine's matmul peak, and
+dollars on a rented GPU under stated assumptions. Chapter 00 prices published runs with it;
+every later chapter prices its own runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+from torch.utils import flop_counter
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
+
+SECONDS_PER_HOUR = 3600.0
+
+
+def _count_cpu_attention() -> None:
+    """torch's counter knows the CUDA attention kernels but not the CPU one that
+    `scaled_dot_product_attention` runs here, so attention would count as 0 FLOPs on a CPU.
+    Register the CPU kernels with torch's own formulas for the other kernels."""
+    aten = torch.ops.aten
+    pairs = [("_scaled_dot_product_flash_attention_for_cpu", flop_counter.sdpa_flop),
+             ("_scaled_dot_product_flash_attention_for_cpu_backward", flop_counter.sdpa_backward_flop)]
+    for name, formula in pairs:
+        op = getattr(aten, name, None)
+        if op is not None and op not in flop_counter.flop_registry:
+            register_flop_formula(op, get_raw=True)(formula)  # formula already takes tensors
+
+
+_count_cpu_attention()
+
+
+def count_flops(fn: Callable[[], object]) -> float:
+    """FLOPs that `fn()` performs, counted operation by operation by torch's FlopCounterMode."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def training_flops(num_parameters: float, num_tokens: float) -> float:
+    """Rule of thumb for training: 6·N·D (2 for the forward pass, 4 for the backward pass)."""
+    return 6.0 * num_parameters * num_tokens
+
+
+def generation_flops(num_parameters: float, num_tokens: float) -> float:
+    """Rule of thumb for inference: 2·N per token processed (prompt or generated)."""
+    return 2.0 * num_parameters * num_tokens
+
+
+def measure_matmul_peak_gflops(size: int = 1024, seconds: float = 1.0) -> float:
+    """The best fp32 matrix-multiply speed of this machine's CPU, in GFLOP/s (best of many tries)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    flops_per_matmul = 2.0 * size**3
+    best, deadline = 0.0, time.perf_counter() + seconds
+    torch.mm(a, b)  # warm up
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * flops_per_matmul / (time.perf_counter() - start))
+    return best / 1e9
+
+
+@dataclass(frozen=True)
+class GpuAssumptions:
+    """What a rented accelerator does per dollar. Every dollar figure in the course states these."""
+
+    name: str = "H100"
+    peak_tflops: float = 989.0  # dense BF16 peak of an H100 SXM
+    utilization: float = 0.40  # fraction of peak real training reaches (35-45 % is typical)
+    dollars_per_hour: float = 2.5  # rental price per GPU-hour ($2-3.5 in 2025)
+
+    def __post_init__(self) -> None:
+        if not self.peak_tflops > 0:
+            raise ValueError(f"peak_tflops must be positive, got {self.peak_tflops}")
+        if not 0 < self.utilization <= 1:
+            raise ValueError(f"utilization must be in (0, 1], got {self.utilization}")
+        if not self.dollars_per_hour >= 0:
+            raise ValueError(f"dollars_per_hour must be >= 0, got {self.dollars_per_hour}")
+
+    def with_changes(self, **changes) -> GpuAssumptions:
+        return replace(self, **changes)
+
+    @property
+    def flops_per_hour(self) -> float:
+        return self.peak_tflops * 1e12 * self.utilization * SECONDS_PER_HOUR
+
+    def describe(self) -> str:
+        return (f"{self.name} at {self.peak_tflops:g} TFLOP/s peak, {self.utilization:.0%} "
+                f"utilisation, ${self.dollars_per_hour:g} per GPU-hour")
+
+
+H100 = GpuAssumptions()
+
+
+def gpu_hours(flops: float, gpu: GpuAssumptions = H100) -> float:
+    """GPU-hours needed to do `flops` under the stated assumptions."""
+    return flops / gpu.flops_per_hour
+
+
+def dollars(flops: float, gpu: GpuAssumptions = H100) -> float:
+    """Rental cost of `flops` under the stated assumptions."""
+    return gpu_hours(flops, gpu) * gpu.dollars_per_hour
+
+
+def flops_from_gpu_hours(hours: float, gpu: GpuAssumptions = H100) -> float:
+    """The FLOPs a published run did, inferred from its GPU-hours under the stated assumptions."""
+    return hours * gpu.flops_per_hour
+
+
+def seconds_on_this_machine(flops: float, peak_gflops: float, utilization: float = 0.6) -> float:
+    """How long `flops` would take here, at `utilization` of the measured matmul peak."""
+    if not peak_gflops > 0:
+        raise ValueError(f"peak_gflops must be positive, got {peak_gflops}")
+    return flops / (peak_gflops * 1e9 * utilization)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    flops: float
+    gpu_hours: float
+    dollars: float
+    seconds_here: float | None  # on this machine's CPU, if its peak was given
+
+
+def estimate_training_cost(
+    num_parameters: float,
+    num_tokens: float,
+    gpu: GpuAssumptions = H100,
+    cpu_peak_gflops: float | None = None,
+) -> CostEstimate:
+    """The calculator of chapter 00: 6·N·D FLOPs, and what they cost on `gpu` and take here."""
+    if not num_parameters > 0 or not num_tokens > 0:
+        raise ValueError("num_parameters and num_tokens must both be positive")
+    flops = training_flops(num_parameters, num_tokens)
+    here = None if cpu_peak_gflops is None else seconds_on_this_machine(flops, cpu_peak_gflops)
+    return CostEstimate(flops, gpu_hours(flops, gpu), dollars(flops, gpu), here)
+
+
+def human_duration(seconds: float) -> str:
+    """'42 s', '3.5 min', '7.2 h', '4.1 days', '2.5 years'."""
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"

@@ -1,0 +1,55 @@
+"""Run budgets: the one module that knows how much compute each chapter spends.
+
+`fast` keeps every chapter under a minute on a 2-core CPU (CI); `standard` is what a learner gets.
+Choose with the environment variable `DISTILLAB_PROFILE` or pass a name to `get_profile`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+PROFILE_ENV = "DISTILLAB_PROFILE"
+DEFAULT_PROFILE = "standard"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    teacher_steps: int  # optimizer steps to train the teacher
+    batch_size: int  # sequences per optimizer step (all of one difficulty)
+    teacher_train_per_difficulty: int  # distinct training problems per difficulty for the teacher
+    eval_per_difficulty: int  # held-out problems per difficulty used to measure accuracy
+    learning_rate: float  # peak learning rate of the warmup + cosine schedule
+    warmup_steps: int  # linear warmup before the cosine decay
+
+    def __post_init__(self) -> None:
+        for field in ("teacher_steps", "batch_size", "teacher_train_per_difficulty",
+                      "eval_per_difficulty"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be at least 1, got {getattr(self, field)}")
+        if not 0 <= self.warmup_steps < self.teacher_steps:
+            raise ValueError("warmup_steps must be >= 0 and smaller than teacher_steps")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,
+                    eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20),
+    "standard": Profile("standard", teacher_steps=800, batch_size=64,
+                        teacher_train_per_difficulty=12000, eval_per_difficulty=200,
+                        learning_rate=3e-3, warmup_steps=50),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name`, or the one `DISTILLAB_PROFILE` names (default: standard)."""
+    name = name if name is not None else os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} (from {PROFILE_ENV} or the argument); "
+            f"choose one of {sorted(PROFILES)}"
+        )
+    return PROFILES[name]

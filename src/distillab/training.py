@@ -1,0 +1,227 @@
+"""The one training loop: data in batches of one difficulty, a pluggable objective, AdamW with
+warmup + cosine decay ending exactly at the step budget, a progress bar, and a history.
+
+Chapter 01 trains the teacher with it; chapters 02-04 pass other objectives (KD losses).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
+
+from distillab import world
+from distillab.losses import masked_cross_entropy
+from distillab.runtime import pick_device, seed_everything
+
+
+@dataclass
+class TrainingSet:
+    """Tokenized examples grouped by difficulty. Within a difficulty all have the same length.
+
+    input_ids[d]: (N_d, T_d) token ids of `[BOS] prompt completion [EOS]`.
+    completion_mask[d]: (N_d, T_d) True on the completion tokens (the ones the model must learn).
+    """
+
+    input_ids: dict[int, torch.Tensor]
+    completion_mask: dict[int, torch.Tensor]
+
+    @classmethod
+    def from_texts(
+        cls,
+        pairs_by_difficulty: dict[int, list[tuple[str, str]]],
+        tokenizer: PreTrainedTokenizerFast,
+    ) -> TrainingSet:
+        """Build from (prompt, completion) text pairs grouped by difficulty."""
+        input_ids, masks = {}, {}
+        for difficulty, pairs in sorted(pairs_by_difficulty.items()):
+            if not pairs:
+                continue
+            prompts = tokenizer([p for p, _ in pairs])["input_ids"]  # [BOS] prompt
+            completions = tokenizer([c for _, c in pairs], add_special_tokens=False)["input_ids"]
+            rows = [p + c + [tokenizer.eos_token_id] for p, c in zip(prompts, completions)]
+            if len({len(r) for r in rows}) != 1:
+                raise ValueError(f"examples of difficulty {difficulty} differ in length")
+            input_ids[difficulty] = torch.tensor(rows)
+            mask = torch.zeros_like(input_ids[difficulty], dtype=torch.bool)
+            mask[:, len(prompts[0]):] = True
+            masks[difficulty] = mask
+        if not input_ids:
+            raise ValueError("the training set is empty: give at least one example")
+        return cls(input_ids, masks)
+
+    @classmethod
+    def from_problems(
+        cls,
+        problems_by_difficulty: dict[int, list[world.Problem]],
+        tokenizer: PreTrainedTokenizerFast,
+        style: str = "trace",
+    ) -> TrainingSet:
+        """Build from world problems, with their program-made completions in `style`."""
+        world.check_style(style)
+        pairs = {d: [(p.prompt, p.completion(style)) for p in problems]
+                 for d, problems in problems_by_difficulty.items()}
+        return cls.from_texts(pairs, tokenizer)
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self.input_ids.values())
+
+    def sizes(self) -> dict[int, int]:
+        return {d: len(ids) for d, ids in self.input_ids.items()}
+
+
+class BatchSampler:
+    """Yields batches of one difficulty. A difficulty is drawn with probability proportional to its
+    number of examples; within it, examples are visited in a fresh random order each epoch."""
+
+    def __init__(self, data: TrainingSet, batch_size: int, seed: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.data, self.batch_size = data, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.difficulties = sorted(data.input_ids)
+        self.weights = torch.tensor([len(data.input_ids[d]) for d in self.difficulties], dtype=torch.float)
+        self.order = {d: torch.empty(0, dtype=torch.long) for d in self.difficulties}
+
+    def _next_indices(self, difficulty: int) -> torch.Tensor:
+        count = len(self.data.input_ids[difficulty])
+        while len(self.order[difficulty]) < min(self.batch_size, count):
+            fresh = torch.randperm(count, generator=self.generator)
+            self.order[difficulty] = torch.cat([self.order[difficulty], fresh])
+        take = min(self.batch_size, count)
+        indices, self.order[difficulty] = self.order[difficulty][:take], self.order[difficulty][take:]
+        return indices
+
+    def next_batch(self) -> dict:
+        pick = torch.multinomial(self.weights, 1, generator=self.generator).item()
+        difficulty = self.difficulties[pick]
+        indices = self._next_indices(difficulty)
+        return {
+            "difficulty": difficulty,
+            "input_ids": self.data.input_ids[difficulty][indices],
+            "completion_mask": self.data.completion_mask[difficulty][indices],
+        }
+
+
+Objective = Callable[[torch.nn.Module, dict], torch.Tensor]
+
+
+def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """Supervised fine-tuning: next-token cross-entropy on the completion tokens only."""
+    input_ids = batch["input_ids"]  # (B, T)
+    logits = model(input_ids=input_ids[:, :-1]).logits  # (B, T-1, V): predicts tokens 1..T-1
+    return masked_cross_entropy(logits, input_ids[:, 1:], batch["completion_mask"][:, 1:])
+
+
+@dataclass
+class History:
+    """One row per optimizer step; tokens, FLOPs and seconds are running totals."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    flops: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def total_flops(self) -> float:
+        return self.flops[-1] if self.flops else 0.0
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds[-1] if self.seconds else 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.tokens[-1] if self.tokens else 0
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    num_steps: int  # optimizer steps: the budget
+    batch_size: int  # sequences per step
+    learning_rate: float = 3e-3  # peak learning rate
+    warmup_steps: int = 50  # linear warmup, then cosine decay to 0 at exactly num_steps
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0  # max gradient norm
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_steps", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not 0 <= self.warmup_steps < self.num_steps:
+            raise ValueError(
+                f"warmup_steps must be from 0 to num_steps - 1 = {self.num_steps - 1}, "
+                f"got {self.warmup_steps}"
+            )
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+
+
+def train(
+    model: torch.nn.Module,
+    data: TrainingSet,
+    config: TrainingConfig,
+    objective: Objective = sft_objective,
+    progress: bool = True,
+    description: str = "training",
+) -> History:
+    """Train `model` in place for exactly `config.num_steps` optimizer steps and return the history.
+
+    FLOPs are counted by `torch.utils.flop_counter` on the first step of each batch shape (the
+    objective's own extra work, e.g. a teacher forward pass, included) and reused for later steps
+    of the same shape.
+    """
+    seed_everything(config.seed)
+    device = pick_device()
+    model.to(device).train()
+    sampler = BatchSampler(data, config.batch_size, config.seed)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
+        weight_decay=config.weight_decay,
+    )
+    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.num_steps)
+    flops_per_shape: dict[tuple, float] = {}
+    history = History()
+    tokens = flops = 0.0
+    start = time.perf_counter()
+    bar = tqdm(range(1, config.num_steps + 1), desc=description, disable=not progress)
+    for step in bar:
+        batch = sampler.next_batch()
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        shape = tuple(batch["input_ids"].shape)
+        lr = schedule.get_last_lr()[0]
+        if shape not in flops_per_shape:
+            counter = FlopCounterMode(display=False)
+            with counter:
+                loss = objective(model, batch)
+                loss.backward()
+            flops_per_shape[shape] = float(counter.get_total_flops())
+        else:
+            loss = objective(model, batch)
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        schedule.step()
+        tokens += batch["input_ids"].numel()
+        flops += flops_per_shape[shape]
+        history.step.append(step)
+        history.loss.append(loss.item())
+        history.lr.append(lr)
+        history.tokens.append(int(tokens))
+        history.flops.append(flops)
+        history.seconds.append(time.perf_counter() - start)
+        if step % 10 == 0 or step == config.num_steps:
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+    model.eval()
+    return history

@@ -1,0 +1,50 @@
+"""Thin ipywidgets front ends over pure functions (the functions are what the tests call)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+from IPython.display import Markdown, display
+
+from distillab.cost import H100, estimate_training_cost, human_duration
+
+
+def describe_training_cost(
+    log10_parameters: float, log10_tokens: float, utilization: float, dollars_per_hour: float,
+    cpu_peak_gflops: float | None = None,
+) -> str:
+    """The calculator's answer as a Markdown table (a pure function of the knobs)."""
+    gpu = H100.with_changes(utilization=utilization, dollars_per_hour=dollars_per_hour)
+    estimate = estimate_training_cost(10**log10_parameters, 10**log10_tokens, gpu, cpu_peak_gflops)
+    rows = [
+        ("model parameters N", f"{10**log10_parameters:.3g}"),
+        ("training tokens D", f"{10**log10_tokens:.3g}"),
+        ("training FLOPs 6·N·D", f"{estimate.flops:.3g}"),
+        ("H100-hours", f"{estimate.gpu_hours:,.3g}"),
+        ("rental cost", f"${estimate.dollars:,.2f}"),
+    ]
+    if estimate.seconds_here is not None:
+        rows.append(("on this CPU (60 % of its peak)", human_duration(estimate.seconds_here)))
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return f"| quantity | value |\n|---|---|\n{table}\n\nAssumptions: {gpu.describe()}."
+
+
+def cost_calculator(cpu_peak_gflops: float | None = None) -> widgets.Widget:
+    """Sliders for N, D, utilisation and price; the table below them updates as they move."""
+    style = {"description_width": "170px"}
+    layout = widgets.Layout(width="520px")
+    controls = {
+        "log10_parameters": widgets.FloatSlider(9.0, min=5, max=12, step=0.1, style=style, layout=layout,
+                                                description="log10 parameters"),
+        "log10_tokens": widgets.FloatSlider(8.0, min=5, max=13, step=0.1, style=style, layout=layout,
+                                            description="log10 tokens"),
+        "utilization": widgets.FloatSlider(H100.utilization, min=0.05, max=1.0, step=0.05, style=style,
+                                           layout=layout, description="GPU utilisation"),
+        "dollars_per_hour": widgets.FloatSlider(H100.dollars_per_hour, min=0.5, max=10, step=0.25,
+                                                style=style, layout=layout, description="$ per GPU-hour"),
+    }
+
+    def show(**knobs: float) -> None:
+        display(Markdown(describe_training_cost(**knobs, cpu_peak_gflops=cpu_peak_gflops)))
+
+    output = widgets.interactive_output(show, controls)
+    return widgets.VBox([*controls.values(), output])

@@ -1,0 +1,55 @@
+import pytest
+
+from distillab import world
+from distillab.evaluation import evaluate, max_new_tokens
+from distillab.models import build_model, load_model
+from distillab.sampling import generate
+from distillab.workspace import REFERENCE_TEACHER
+
+needs_reference = pytest.mark.skipif(not (REFERENCE_TEACHER / "model.safetensors").is_file(),
+                                     reason="the reference teacher has not been trained yet")
+
+
+def test_max_new_tokens_fits_the_longest_trace():
+    for d in world.DIFFICULTIES:
+        problem = world.sample_problems(1, d, seed=0)[0]
+        assert max_new_tokens(d) >= len(problem.trace.split()) + 1  # + [EOS]
+
+
+def test_batched_left_padded_generation_equals_one_at_a_time(tokenizer):
+    model = build_model("tiny", tokenizer, seed=2)
+    prompts = [world.sample_problems(1, d, seed=1)[0].prompt for d in (1, 3, 5)]
+    batched = generate(model, tokenizer, prompts, max_new_tokens=8).texts
+    alone = [generate(model, tokenizer, [p], max_new_tokens=8).texts[0] for p in prompts]
+    assert batched == alone
+
+
+def test_kv_cache_does_not_change_greedy_output(tokenizer):
+    model = build_model("tiny", tokenizer, seed=2)
+    prompts = [p.prompt for p in world.sample_problems(4, 2, seed=1)]
+    cached = generate(model, tokenizer, prompts, max_new_tokens=10, use_cache=True)
+    uncached = generate(model, tokenizer, prompts, max_new_tokens=10, use_cache=False)
+    assert cached.texts == uncached.texts
+
+
+def test_bad_generation_knobs(tokenizer):
+    model = build_model("tiny", tokenizer)
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        generate(model, tokenizer, ["answer"], max_new_tokens=2, temperature=-1)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        generate(model, tokenizer, ["answer"], max_new_tokens=0)
+
+
+def test_untrained_model_scores_near_zero(tokenizer):
+    model = build_model("tiny", tokenizer)
+    result = evaluate(model, tokenizer, world.held_out_problems(5))
+    assert set(result.accuracy) == set(world.DIFFICULTIES)
+    assert result.mean_accuracy < 0.2 and result.flops > 0 and result.num_problems == 25
+
+
+@needs_reference
+def test_reference_teacher_solves_held_out_problems():
+    model, tokenizer, provenance = load_model(REFERENCE_TEACHER)
+    result = evaluate(model, tokenizer, world.held_out_problems(20))
+    assert all(result.accuracy[d] >= 0.9 for d in (1, 2, 3, 4)), result.accuracy
+    assert provenance.profile == "standard"

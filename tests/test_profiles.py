@@ -1,0 +1,23 @@
+import pytest
+
+from distillab.profiles import PROFILES, get_profile
+
+
+def test_env_var_picks_the_profile(monkeypatch):
+    monkeypatch.setenv("DISTILLAB_PROFILE", "standard")
+    assert get_profile().name == "standard"
+    monkeypatch.delenv("DISTILLAB_PROFILE")
+    assert get_profile().name == "standard"  # the learner's default
+    assert get_profile("fast").name == "fast"
+
+
+def test_unknown_profile_is_named(monkeypatch):
+    monkeypatch.setenv("DISTILLAB_PROFILE", "turbo")
+    with pytest.raises(ValueError, match="unknown profile 'turbo'.*'fast', 'standard'"):
+        get_profile()
+
+
+def test_fast_is_cheaper_than_standard():
+    fast, standard = PROFILES["fast"], PROFILES["standard"]
+    assert fast.teacher_steps * fast.batch_size < standard.teacher_steps * standard.batch_size
+    assert standard.teacher_steps <= 1000  # the budget for the teacher

@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import torch
+
+from distillab import world
+from distillab.models import build_model
+from distillab.training import BatchSampler, TrainingConfig, TrainingSet, sft_objective, train
+
+
+@pytest.fixture(scope="module")
+def data(tokenizer):
+    problems = {d: world.sample_problems(40, d, seed=7) for d in (1, 2, 3)}
+    return TrainingSet.from_problems(problems, tokenizer)
+
+
+def test_completion_mask_covers_exactly_the_completion(data, tokenizer):
+    ids, mask = data.input_ids[2][0], data.completion_mask[2][0]
+    text = tokenizer.decode(ids[mask], skip_special_tokens=False)
+    assert text.startswith("<think>") and text.endswith("[EOS]")
+    assert tokenizer.decode(ids[~mask], skip_special_tokens=True).endswith("how many ?")
+
+
+def test_batches_hold_one_difficulty_and_no_padding(data, tokenizer):
+    sampler = BatchSampler(data, batch_size=8, seed=0)
+    seen = set()
+    for _ in range(30):
+        batch = sampler.next_batch()
+        seen.add(batch["difficulty"])
+        assert batch["input_ids"].shape == (8, data.input_ids[batch["difficulty"]].shape[1])
+        assert not (batch["input_ids"] == tokenizer.pad_token_id).any()
+    assert seen == {1, 2, 3}
+
+
+def test_schedule_warms_up_and_ends_exactly_at_the_budget(data, tokenizer):
+    model = build_model("tiny", tokenizer)
+    history = train(model, data, TrainingConfig(num_steps=12, batch_size=4, warmup_steps=3,
+                                                learning_rate=1e-3), progress=False)
+    assert history.step == list(range(1, 13))
+    assert history.lr[0] == 0.0 and history.lr[3] == pytest.approx(1e-3)
+    # the last step runs at the tail of the cosine, which would reach 0 one step later
+    assert history.lr[-1] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 8 / 9)))
+    assert all(a > b for a, b in zip(history.lr[3:], history.lr[4:]))
+    assert history.tokens == sorted(history.tokens) and history.flops[-1] > 0
+
+
+def test_same_seed_same_run(data, tokenizer):
+    runs = []
+    for _ in range(2):
+        model = build_model("tiny", tokenizer, seed=0)
+        runs.append(train(model, data, TrainingConfig(num_steps=5, batch_size=8, warmup_steps=1, seed=4),
+                          progress=False).loss)
+    assert runs[0] == runs[1]
+
+
+def test_training_lowers_the_loss(data, tokenizer):
+    model = build_model("tiny", tokenizer)
+    history = train(model, data, TrainingConfig(num_steps=40, batch_size=16, warmup_steps=5,
+                                                learning_rate=3e-3), progress=False)
+    assert sum(history.loss[-5:]) / 5 < 0.75 * sum(history.loss[:5]) / 5
+
+
+def test_sft_objective_scores_only_completion_targets(data, tokenizer):
+    model = build_model("tiny", tokenizer)
+    batch = BatchSampler(data, 4, seed=0).next_batch()
+    ids, mask = batch["input_ids"], batch["completion_mask"]
+    log_probs = torch.log_softmax(model(input_ids=ids[:, :-1]).logits, dim=-1)  # (B, T-1, V)
+    target_log_probs = log_probs.gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
+    reference = -target_log_probs[mask[:, 1:]].mean()
+    assert torch.allclose(sft_objective(model, batch), reference)
+    assert mask[:, 1:].sum() < mask[:, 1:].numel()  # some targets (the prompt's) are left out
+
+
+@pytest.mark.parametrize("knobs, message", [
+    ({"num_steps": -5}, "num_steps must be a whole number >= 1"),
+    ({"num_steps": 0}, "num_steps must be a whole number >= 1"),
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
+    ({"warmup_steps": 10}, "warmup_steps must be from 0 to num_steps - 1"),
+    ({"learning_rate": -1.0}, "learning_rate must be a positive number"),
+])
+def test_bad_knobs_are_named(knobs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**{"num_steps": 10, "batch_size": 4, "warmup_steps": 2, **knobs})
+
+
+def test_empty_training_set_is_a_clear_error(tokenizer):
+    with pytest.raises(ValueError, match="training set is empty"):
+        TrainingSet.from_texts({}, tokenizer)
