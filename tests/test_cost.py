@@ -64,3 +64,10 @@ def test_human_duration():
     assert cost.human_duration(42) == "42 s"
     assert cost.human_duration(90) == "1.5 min"
     assert cost.human_duration(3 * 365.25 * 86400) == "3 years"
+
+
+def test_bench_table_lists_nested_figures():
+    from distillab.bench import format_table
+
+    table = format_table({"matmul_peak_gflops": 200.0, "teacher_accuracy": {1: 1.0}})
+    assert "matmul_peak_gflops" in table and "teacher_accuracy[1]" in table and "200.000" in table

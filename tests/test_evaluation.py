@@ -53,3 +53,11 @@ def test_reference_teacher_solves_held_out_problems():
     result = evaluate(model, tokenizer, world.held_out_problems(20))
     assert all(result.accuracy[d] >= 0.9 for d in (1, 2, 3, 4)), result.accuracy
     assert provenance.profile == "standard"
+
+
+def test_generating_with_a_mismatched_tokenizer_is_a_clear_error(tokenizer):
+    from distillab.tokenizer import build_tokenizer
+
+    model = build_model("tiny", build_tokenizer(["answer", "1"]))
+    with pytest.raises(ValueError, match="tokenizer has .* tokens but the model expects"):
+        generate(model, tokenizer, ["answer"], max_new_tokens=2)

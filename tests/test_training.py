@@ -86,3 +86,12 @@ def test_bad_knobs_are_named(knobs, message):
 def test_empty_training_set_is_a_clear_error(tokenizer):
     with pytest.raises(ValueError, match="training set is empty"):
         TrainingSet.from_texts({}, tokenizer)
+
+
+def test_data_from_another_tokenizer_is_a_clear_error(data):
+    from distillab.tokenizer import build_tokenizer
+
+    small_vocab = build_tokenizer(["answer", "1"])
+    model = build_model("tiny", small_vocab)
+    with pytest.raises(ValueError, match="vocabulary has only 6 tokens"):
+        train(model, data, TrainingConfig(num_steps=2, batch_size=2, warmup_steps=0), progress=False)

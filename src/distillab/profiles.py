@@ -38,7 +38,7 @@ class Profile:
 PROFILES = {
     "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,
                     eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20),
-    "standard": Profile("standard", teacher_steps=800, batch_size=64,
+    "standard": Profile("standard", teacher_steps=900, batch_size=64,
                         teacher_train_per_difficulty=12000, eval_per_difficulty=200,
                         learning_rate=3e-3, warmup_steps=50),
 }

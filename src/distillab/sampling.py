@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from distillab.models import check_compatible
 from distillab.runtime import pick_device
 
 
@@ -35,6 +36,7 @@ def generate(
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    check_compatible(model, tokenizer)
     device = pick_device()
     model.to(device).eval()
     texts, prompt_tokens, generated_tokens = [], 0, 0

@@ -181,6 +181,13 @@ def train(
     objective's own extra work, e.g. a teacher forward pass, included) and reused for later steps
     of the same shape.
     """
+    vocab_size = model.get_input_embeddings().num_embeddings
+    largest_id = max(int(ids.max()) for ids in data.input_ids.values())
+    if largest_id >= vocab_size:
+        raise ValueError(
+            f"the training set uses token id {largest_id} but the model's vocabulary has only "
+            f"{vocab_size} tokens: build the data with the tokenizer the model was built for"
+        )
     seed_everything(config.seed)
     device = pick_device()
     model.to(device).train()
