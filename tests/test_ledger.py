@@ -27,8 +27,9 @@ def test_a_damaged_line_is_reported_and_skipped(tmp_path):
         file.write('{"kind": "half a line\n')
         file.write('{"unexpected": 1}\n')
     ledger.record(_entry(kind="kd"))
-    with pytest.warns(UserWarning, match="line 2 is damaged"):
+    with pytest.warns(UserWarning) as caught:
         entries = ledger.entries()
+    assert [str(w.message).split(" is damaged")[0][-6:] for w in caught] == ["line 2", "line 3"]
     assert [e.kind for e in entries] == ["teacher", "kd"]
 
 
