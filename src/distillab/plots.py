@@ -34,7 +34,7 @@ def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]], title: st
     ax.set(xlabel="difficulty (reasoning steps)", ylabel="accuracy on held-out problems (%)",
            ylim=(0, 105), title=title)
     ax.set_xticks(sorted({d for acc in accuracy.values() for d in acc}))
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     fig.tight_layout()
     return fig
 
@@ -44,9 +44,9 @@ def plot_costs(labels: list[str], dollars: list[tuple[float, float]], title: str
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.2))
     for i, (low, high) in enumerate(dollars):
         ax.barh(i, high - low, left=low, height=0.5)
-        ax.text(high * 1.1, i, f"${low:,.0f}–${high:,.0f}", va="center")
+        ax.text(high * 1.1, i, rf"\${low:,.0f}–\${high:,.0f}", va="center")  # \$: not mathtext
     ax.set_yticks(range(len(labels)), labels)
-    ax.set(xscale="log", xlabel="rental cost (US dollars, log scale)", title=title)
+    ax.set(xscale="log", xlabel="rental cost (US dollars, log scale)", title=title.replace("$", r"\$"))
     ax.set_xlim(right=max(h for _, h in dollars) * 20)
     fig.tight_layout()
     return fig

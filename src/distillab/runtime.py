@@ -7,8 +7,12 @@ import random
 
 import numpy as np
 import torch
+from transformers.utils import logging as transformers_logging
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the course never downloads anything
+# The course draws its own progress bars (training, generation); transformers' bars for loading
+# and saving a 7 MB model would only add noise under every save and load.
+transformers_logging.disable_progress_bar()
 
 
 def pick_device() -> torch.device:
