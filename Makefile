@@ -19,9 +19,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (distillab)" > /dev/null
 	touch $@
 
-# The main job: open the course in JupyterLab at the chapters.
+# The main job: open the course in JupyterLab at the chapters (as root too, e.g. in a container).
 lab: $(BIN)/.installed
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Every test: the package's unit tests, then every chapter executed by nbval at the fast profile,
 # in a throw-away workspace so the learner's own teacher and ledger are never touched.
