@@ -71,3 +71,9 @@ def test_bench_table_lists_nested_figures():
 
     table = format_table({"matmul_peak_gflops": 200.0, "teacher_accuracy": {1: 1.0}})
     assert "matmul_peak_gflops" in table and "teacher_accuracy[1]" in table and "200.000" in table
+
+
+def test_run_counting_flops_returns_the_result_too():
+    a = torch.randn(4, 4)
+    result, flops = cost.run_counting_flops(lambda: a @ a)
+    assert torch.equal(result, a @ a) and flops == 2 * 4**3

@@ -21,3 +21,13 @@ def test_fast_is_cheaper_than_standard():
     fast, standard = PROFILES["fast"], PROFILES["standard"]
     assert fast.teacher_steps * fast.batch_size < standard.teacher_steps * standard.batch_size
     assert standard.teacher_steps <= 1000  # the budget for the teacher
+
+
+def test_training_config_follows_the_budget():
+    standard = PROFILES["standard"]
+    config = standard.training_config()
+    assert (config.num_steps, config.batch_size, config.warmup_steps) == (
+        standard.teacher_steps, standard.batch_size, standard.warmup_steps)
+    assert standard.training_config(num_steps=8).warmup_steps == 2  # shrinks with a short run
+    with pytest.raises(ValueError, match="num_steps must be a whole number >= 1"):
+        standard.training_config(num_steps=-5)

@@ -93,3 +93,10 @@ def test_vocabulary_has_no_duplicates_and_covers_every_text():
         for _ in range(50):
             p = world.random_problem(rng, d)
             assert set((p.prompt + " " + p.trace).split()) <= set(words)
+
+
+def test_mean_accuracy_and_overlap_count():
+    assert world.mean_accuracy({1: 1.0, 2: 0.5}) == 0.75
+    held_out = world.held_out_problems(10)
+    assert world.count_overlap(held_out, held_out) == 50
+    assert world.count_overlap(world.training_problems(50, seed=1, held_out=held_out), held_out) == 0

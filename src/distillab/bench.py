@@ -23,7 +23,8 @@ from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import get_profile
 from distillab.sampling import generate
 from distillab.teacher import teacher_data
-from distillab.training import TrainingConfig, train
+from distillab.tokenizer import build_tokenizer
+from distillab.training import train
 from distillab.workspace import HOME_ENV, teacher_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +52,10 @@ def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Proble
 
 def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
     profile = get_profile("standard")
-    _, tokenizer, _ = load_model(teacher_path("standard"))
-    data = teacher_data(profile, tokenizer, seed=0)
+    tokenizer = build_tokenizer()
     model = build_model(STUDENT_SIZE, tokenizer)
-    history = train(model, data, TrainingConfig(num_steps=num_steps, batch_size=profile.batch_size,
-                                                warmup_steps=5), progress=False)
+    history = train(model, teacher_data(profile, tokenizer, seed=0),
+                    profile.training_config(num_steps), progress=False)
     return history.total_flops / history.total_seconds / 1e9 / peak_gflops
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 
 SECONDS_PER_HOUR = 3600.0
+T = TypeVar("T")
 
 
 def _count_cpu_attention() -> None:
@@ -31,12 +33,18 @@ def _count_cpu_attention() -> None:
 _count_cpu_attention()
 
 
-def count_flops(fn: Callable[[], object]) -> float:
-    """FLOPs that `fn()` performs, counted operation by operation by torch's FlopCounterMode."""
+def run_counting_flops(fn: Callable[[], T]) -> tuple[T, float]:
+    """Call `fn()` and return (its result, the FLOPs it performed), counted operation by operation
+    by torch's FlopCounterMode."""
     counter = FlopCounterMode(display=False)
     with counter:
-        fn()
-    return float(counter.get_total_flops())
+        result = fn()
+    return result, float(counter.get_total_flops())
+
+
+def count_flops(fn: Callable[[], object]) -> float:
+    """FLOPs that `fn()` performs."""
+    return run_counting_flops(fn)[1]
 
 
 def training_flops(num_parameters: float, num_tokens: float) -> float:

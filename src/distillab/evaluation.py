@@ -28,16 +28,15 @@ class Evaluation:
     seconds: float  # wall time of generation
     generated_tokens: int
     flops: float  # generation FLOPs, estimated as 2 * N per token processed
+    num_problems: int
 
     @property
     def mean_accuracy(self) -> float:
-        return sum(self.accuracy.values()) / len(self.accuracy)
+        return world.mean_accuracy(self.accuracy)
 
     @property
     def problems_per_second(self) -> float:
         return self.num_problems / self.seconds if self.seconds else float("inf")
-
-    num_problems: int = 0
 
 
 def evaluate(

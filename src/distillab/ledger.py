@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from distillab.workspace import ledger_path
+from distillab.world import mean_accuracy
 
 
 @dataclass
@@ -33,7 +34,7 @@ class LedgerEntry:
 
     @property
     def mean_accuracy(self) -> float:
-        return sum(self.accuracy.values()) / len(self.accuracy) if self.accuracy else float("nan")
+        return mean_accuracy(self.accuracy)
 
 
 class Ledger:

@@ -122,10 +122,6 @@ class Provenance:
             self.package_version = __version__
         self.accuracy = {int(k): float(v) for k, v in self.accuracy.items()}
 
-    @property
-    def mean_accuracy(self) -> float:
-        return sum(self.accuracy.values()) / len(self.accuracy) if self.accuracy else float("nan")
-
 
 PROVENANCE_FILE = "provenance.json"
 

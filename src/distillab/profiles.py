@@ -34,6 +34,16 @@ class Profile:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def training_config(self, num_steps: int | None = None, seed: int = 0):
+        """This profile's TrainingConfig; `num_steps` overrides the step budget, and the warmup
+        shrinks with it (at most a quarter of the run) so any budget of 1 step or more works."""
+        from distillab.training import TrainingConfig
+
+        steps = self.teacher_steps if num_steps is None else num_steps
+        warmup = min(self.warmup_steps, steps // 4) if isinstance(steps, int) else 0
+        return TrainingConfig(num_steps=steps, batch_size=self.batch_size,
+                              learning_rate=self.learning_rate, warmup_steps=warmup, seed=seed)
+
 
 PROFILES = {
     "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,

@@ -44,7 +44,10 @@ def generate(
     for first in range(0, len(prompts), batch_size):
         encoded = tokenizer(prompts[first:first + batch_size], return_tensors="pt", padding=True)
         encoded = encoded.to(device)
-        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0} if temperature > 0 else {"do_sample": False}
+        if temperature > 0:  # sample from the full distribution at this temperature (no top-k cut)
+            sampling = {"do_sample": True, "temperature": temperature, "top_k": 0}
+        else:
+            sampling = {"do_sample": False}
         output = model.generate(
             **encoded,
             max_new_tokens=max_new_tokens,

@@ -18,7 +18,7 @@ from distillab.ledger import Ledger, LedgerEntry
 from distillab.models import TEACHER_SIZE, Provenance, build_model, count_parameters, save_model
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
-from distillab.training import History, TrainingConfig, TrainingSet, train
+from distillab.training import History, TrainingSet, train
 from distillab.workspace import REFERENCE_TEACHER, teacher_path
 
 
@@ -50,14 +50,7 @@ def train_teacher(
     tokenizer = build_tokenizer()
     model = build_model(size, tokenizer, seed=seed)
     data = teacher_data(budget, tokenizer, seed)
-    steps = budget.teacher_steps if num_steps is None else num_steps
-    config = TrainingConfig(
-        num_steps=steps,
-        batch_size=budget.batch_size,
-        learning_rate=budget.learning_rate,
-        warmup_steps=min(budget.warmup_steps, steps // 4) if isinstance(steps, int) else 0,
-        seed=seed,
-    )
+    config = budget.training_config(num_steps, seed)
     history = train(model, data, config, progress=progress, description=f"teacher ({size})")
     evaluation = evaluate(model, tokenizer, world.held_out_problems(budget.eval_per_difficulty))
     provenance = Provenance(

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
 
 from distillab import world
+from distillab.cost import run_counting_flops
 from distillab.losses import masked_cross_entropy
 from distillab.runtime import pick_device, seed_everything
 
@@ -207,15 +207,16 @@ def train(
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         shape = tuple(batch["input_ids"].shape)
         lr = schedule.get_last_lr()[0]
-        if shape not in flops_per_shape:
-            counter = FlopCounterMode(display=False)
-            with counter:
-                loss = objective(model, batch)
-                loss.backward()
-            flops_per_shape[shape] = float(counter.get_total_flops())
-        else:
+
+        def forward_backward() -> torch.Tensor:
             loss = objective(model, batch)
             loss.backward()
+            return loss
+
+        if shape not in flops_per_shape:
+            loss, flops_per_shape[shape] = run_counting_flops(forward_backward)
+        else:
+            loss = forward_backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

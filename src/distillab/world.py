@@ -203,6 +203,17 @@ def is_correct(text: str, problem: Problem) -> bool:
     return parse_answer(text) == problem.answer
 
 
+def mean_accuracy(accuracy: dict[int, float]) -> float:
+    """The unweighted mean over difficulties, so each level counts the same (NaN when empty)."""
+    return sum(accuracy.values()) / len(accuracy) if accuracy else float("nan")
+
+
+def count_overlap(training: dict[int, list[Problem]], held_out: dict[int, list[Problem]]) -> int:
+    """How many training problems share their arithmetic with a held-out problem (should be 0)."""
+    held_signatures = {p.signature for problems in held_out.values() for p in problems}
+    return sum(p.signature in held_signatures for problems in training.values() for p in problems)
+
+
 def vocabulary() -> list[str]:
     """Every word the world can write, in a fixed order (numbers first)."""
     words = [str(n) for n in range(MAX_NUMBER + 1)]
