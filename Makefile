@@ -9,28 +9,41 @@ TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test unit notebooks bench teacher reference-teacher clean-env
+.PHONY: lab test unit labs bench teacher reference-teacher clean-env
 
+# The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
+# instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (distillab)" > /dev/null
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
+	for part in assignment_list course_list formgrader validate_assignment; do \
+		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$part > /dev/null 2>&1; done
 	touch $@
 
-# The main job: open the course in JupyterLab at the chapters (as root too, e.g. in a container).
+# The main job: open the course in JupyterLab at the chapters, with labs/ one folder up (as root
+# too, e.g. in a container).
 lab: $(BIN)/.installed
-	$(BIN)/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Every test: the package's unit tests, then every chapter executed by nbval at the fast profile,
-# in a throw-away workspace so the learner's own teacher and ledger are never touched.
+# Every test: the package's unit tests (which also check the learner labs are in sync with their
+# solutions and run them as a learner first meets them), then every chapter and every lab solution
+# executed by nbval at the fast profile, in a throw-away workspace so the learner's own teacher and
+# ledger are never touched.
 test: $(BIN)/.installed
 	DISTILLAB_PROFILE=fast DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks labs/solutions
 
 unit: $(BIN)/.installed
 	$(BIN)/python -m pytest -q tests
+
+# Regenerate the learner labs (labs/*.ipynb) from the solutions (labs/solutions/*.ipynb).
+labs: $(BIN)/.installed
+	$(BIN)/python -m distillab.labs --labs labs
 
 # Figures of merit on this machine (standard profile): writes bench/latest.json.
 bench: $(BIN)/.installed

@@ -77,3 +77,12 @@ def test_run_counting_flops_returns_the_result_too():
     a = torch.randn(4, 4)
     result, flops = cost.run_counting_flops(lambda: a @ a)
     assert torch.equal(result, a @ a) and flops == 2 * 4**3
+
+
+@pytest.mark.parametrize("peak, utilization, message", [
+    (0.0, 0.5, "peak_gflops must be positive"), (200.0, 0.0, "utilization must be in"),
+    (200.0, 1.5, "utilization must be in"),
+])
+def test_cpu_time_refuses_nonsense(peak, utilization, message):
+    with pytest.raises(ValueError, match=message):
+        cost.seconds_on_this_machine(1e12, peak, utilization)

@@ -1,7 +1,7 @@
 """The benchmark: this machine's figures of merit at the standard profile, written to
 bench/latest.json and printed as a table. Run with `make bench` or `python -m distillab.bench`.
 
-It executes every chapter in a fresh kernel with a throw-away workspace (timing each), then reads
+It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from distillab import cost, world
+from distillab import cost, labs, world
 from distillab.evaluation import evaluate, max_new_tokens
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import get_profile
@@ -30,7 +30,7 @@ from distillab.workspace import HOME_ENV, teacher_path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_chapter(path: Path, timeout: int = 1200) -> float:
+def run_notebook(path: Path, timeout: int = 1200) -> float:
     """Execute a notebook top to bottom in a fresh kernel; return its wall time in seconds."""
     import nbformat
     from nbclient import NotebookClient
@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> dict:
     results["chapter_seconds"] = {}
     for chapter in chapters:
         print(f"running {chapter.name} ...", flush=True)
-        results["chapter_seconds"][chapter.stem] = run_chapter(chapter)
+        results["chapter_seconds"][chapter.stem] = run_notebook(chapter)
+    results["lab_seconds"] = {}
+    for lab in labs.solution_paths(ROOT / "labs"):
+        print(f"running lab {lab.name} ...", flush=True)
+        results["lab_seconds"][lab.stem] = run_notebook(lab)
 
     model, tokenizer, provenance = load_model(teacher_path("standard"))  # chapter 01's teacher
     rate = provenance.flops / provenance.seconds / 1e9

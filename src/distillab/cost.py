@@ -122,6 +122,8 @@ def seconds_on_this_machine(flops: float, peak_gflops: float, utilization: float
     """How long `flops` would take here, at `utilization` of the measured matmul peak."""
     if not peak_gflops > 0:
         raise ValueError(f"peak_gflops must be positive, got {peak_gflops}")
+    if not 0 < utilization <= 1:
+        raise ValueError(f"utilization must be in (0, 1], got {utilization}")
     return flops / (peak_gflops * 1e9 * utilization)
 
 
