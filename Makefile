@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test unit labs bench teacher reference-teacher clean-env
+.PHONY: lab test unit labs bench teacher reference-teacher kd-sweeps clean-env
 
 # The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
 # instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
@@ -53,9 +53,16 @@ bench: $(BIN)/.installed
 teacher: $(BIN)/.installed
 	$(BIN)/python -m distillab.teacher --profile standard
 
-# Retrain the reference teacher shipped in src/distillab/reference/teacher (maintainers).
+# Retrain the reference teachers shipped in src/distillab/reference/ (maintainers): the full
+# standard budget, and the same recipe at half of it (chapter 02's teacher for logit distillation).
 reference-teacher: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.teacher --profile standard --reference
+	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.teacher --profile standard --steps 450 \
+		--out src/distillab/reference/half-budget-teacher
+
+# Chapter 02's sweeps at the standard profile -> src/distillab/reference/kd_sweeps.json (~35 min).
+kd-sweeps: $(BIN)/.installed
+	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.kd_experiments
 
 clean-env:
 	rm -rf $(VENV)

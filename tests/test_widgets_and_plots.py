@@ -27,3 +27,24 @@ def test_plots_have_labelled_axes():
     assert fig.axes[0].get_ylabel().startswith("accuracy")
     fig = plots.plot_costs(["a", "b"], [(1, 2), (10, 30)], "t")
     assert "dollars" in fig.axes[0].get_xlabel()
+
+
+def test_top_tokens_follow_the_temperature(tokenizer):
+    import torch
+
+    logits = torch.full((len(tokenizer),), -5.0)
+    logits[tokenizer.convert_tokens_to_ids("13")] = 5.0
+    logits[tokenizer.convert_tokens_to_ids("12")] = 3.0
+    cold, hot = widgets.top_tokens(logits, tokenizer, 1.0, k=3), widgets.top_tokens(logits, tokenizer, 4.0, k=3)
+    assert [t for t, _ in cold[:2]] == ["13", "12"] and cold[0][1] > hot[0][1]
+    assert hot[1][1] / hot[0][1] > cold[1][1] / cold[0][1]  # softening brings the runner-up closer
+    box = widgets.temperature_explorer({"teacher": logits}, tokenizer, "t")
+    assert box.children[0].value == 1.0
+
+
+def test_distribution_and_seed_plots_are_labelled():
+    fig = plots.plot_next_token_distributions({"T = 1": [("13", 0.8), ("12", 0.2)], "T = 2": [("13", 0.6)]}, "t")
+    assert len(fig.axes) == 2 and all(ax.get_ylabel() == "probability" for ax in fig.axes)
+    fig = plots.plot_seed_spread({"SFT": [30.0, 40.0], "KD": [45.0, 50.0]}, "t", seeds=[0, 1])
+    assert fig.axes[0].get_ylabel() == "mean accuracy (%)"
+    assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["SFT", "KD"]

@@ -2,7 +2,8 @@
 bench/latest.json and printed as a table. Run with `make bench` or `python -m distillab.bench`.
 
 It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each), then reads
-the teacher chapter 01 trained and measures its generation speed and a student's training speed.
+the teacher chapter 01 trained and measures its generation speed and a student's training speed,
+reads chapter 02's headline back from the ledger, and times a KD step against an SFT step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from distillab import cost, labs, world
 from distillab.evaluation import evaluate, max_new_tokens
+from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import get_profile
 from distillab.sampling import generate
@@ -59,6 +61,36 @@ def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
     return history.total_flops / history.total_seconds / 1e9 / peak_gflops
 
 
+def kd_vs_sft_points(ledger: Ledger) -> dict:
+    """Chapter 02's headline, read back from the ledger its run wrote: KD minus SFT in points of
+    mean accuracy, seed by seed (mean, min, max)."""
+    entries = [e for e in ledger.entries() if e.extra.get("teacher") == "half-budget"]
+    by_arm = {arm: {e.seed: e.mean_accuracy for e in entries if e.kind == arm} for arm in ("SFT", "KD")}
+    seeds = sorted(set(by_arm["SFT"]) & set(by_arm["KD"]))
+    gains = [100 * (by_arm["KD"][s] - by_arm["SFT"][s]) for s in seeds]
+    return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(seeds)}
+
+
+def kd_step_cost_vs_sft(num_steps: int = 40) -> dict:
+    """Seconds per student step of KD (reading the teacher cache, or running the teacher on the
+    fly) divided by an SFT step's, on the same transfer set and batches."""
+    from distillab.distillation import DistillationConfig, kd_objective
+    from distillab.kd_experiments import prepare
+    from distillab.training import sft_objective
+    from distillab.workspace import HALF_BUDGET_TEACHER
+
+    profile = get_profile("standard")
+    setup = prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
+    seconds = {}
+    for name, data, objective in [("sft", setup.transfer.data, sft_objective),
+                                  ("kd_cached", setup.cache().data, kd_objective(DistillationConfig())),
+                                  ("kd_on_the_fly", setup.transfer.data, kd_objective(DistillationConfig(), setup.teacher))]:
+        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
+        seconds[name] = train(student, data, profile.student_config(num_steps=num_steps), objective,
+                              progress=False).total_seconds / num_steps
+    return {"kd_cached": seconds["kd_cached"] / seconds["sft"], "kd_on_the_fly": seconds["kd_on_the_fly"] / seconds["sft"]}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
@@ -92,6 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
     few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
     results["teacher_gen_uncached_single_problems_per_s"] = uncached_single_problems_per_s(model, tokenizer, few)
     results["student_train_fraction_of_peak"] = student_fraction_of_peak(results["matmul_peak_gflops"])
+    results["kd_vs_sft_points"] = kd_vs_sft_points(Ledger())
+    results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

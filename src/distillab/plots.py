@@ -61,3 +61,39 @@ def markdown_table(rows: list[dict], formats: dict[str, str] | None = None) -> s
         cells = [format(row[c], formats.get(c, "")) if row[c] is not None else "–" for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def plot_next_token_distributions(distributions: dict[str, list[tuple[str, float]]], title: str) -> Figure:
+    """One panel per distribution: bars of the top tokens' probabilities, most likely first.
+    `distributions` maps a panel title to [(token, probability), ...]."""
+    fig, axes = plt.subplots(1, len(distributions), figsize=(3.6 * len(distributions), 3.2), squeeze=False)
+    for ax, (name, pairs) in zip(axes[0], distributions.items()):
+        ax.bar(range(len(pairs)), [p for _, p in pairs], color="tab:blue")
+        ax.set_xticks(range(len(pairs)), [t for t, _ in pairs])
+        ax.set(ylim=(0, 1.05), xlabel="next token (most likely first)", ylabel="probability", title=name)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_spread(results: dict[str, list[float]], title: str, ylabel: str = "mean accuracy (%)",
+                     seeds: list[int] | None = None) -> Figure:
+    """One column per arm: a dot per seed (the same seed joined by a grey line across arms, so a
+    paired comparison reads as the slope of each line) and a bar at the mean."""
+    fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2.5, 3.6))
+    names = list(results)
+    for i, name in enumerate(names):
+        values = results[name]
+        ax.bar(i, sum(values) / len(values), width=0.55, alpha=0.35, color="tab:blue")
+        ax.scatter([i] * len(values), values, color="tab:blue", zorder=3)
+    for j in range(len(results[names[0]])):
+        ax.plot(range(len(names)), [results[name][j] for name in names], color="grey", lw=0.8, zorder=2)
+    if seeds is not None:
+        for value, seed in zip(results[names[-1]], seeds):
+            ax.annotate(f"seed {seed}", (len(names) - 1, value), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set(ylabel=ylabel, title=title)
+    ax.set_xlim(-0.6, len(names) - 0.1)
+    fig.tight_layout()
+    return fig

@@ -22,14 +22,19 @@ class Profile:
     eval_per_difficulty: int  # held-out problems per difficulty used to measure accuracy
     learning_rate: float  # peak learning rate of the warmup + cosine schedule
     warmup_steps: int  # linear warmup before the cosine decay
+    student_steps: int  # optimizer steps of every student in chapters 02+ (same for every arm)
+    transfer_prompts: int  # prompts the teacher answers for a distillation transfer set (chapter 02)
+    seeds: tuple[int, ...]  # every comparison runs each arm on these seeds, paired
 
     def __post_init__(self) -> None:
         for field in ("teacher_steps", "batch_size", "teacher_train_per_difficulty",
-                      "eval_per_difficulty"):
+                      "eval_per_difficulty", "student_steps", "transfer_prompts"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be at least 1, got {getattr(self, field)}")
         if not 0 <= self.warmup_steps < self.teacher_steps:
             raise ValueError("warmup_steps must be >= 0 and smaller than teacher_steps")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,13 +49,19 @@ class Profile:
         return TrainingConfig(num_steps=steps, batch_size=self.batch_size,
                               learning_rate=self.learning_rate, warmup_steps=warmup, seed=seed)
 
+    def student_config(self, seed: int = 0, num_steps: int | None = None):
+        """The TrainingConfig of a student: `student_steps` unless overridden, this profile's batch."""
+        return self.training_config(self.student_steps if num_steps is None else num_steps, seed)
+
 
 PROFILES = {
     "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,
-                    eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20),
+                    eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20,
+                    student_steps=150, transfer_prompts=500, seeds=(0, 1)),
     "standard": Profile("standard", teacher_steps=900, batch_size=64,
                         teacher_train_per_difficulty=12000, eval_per_difficulty=200,
-                        learning_rate=3e-3, warmup_steps=50),
+                        learning_rate=3e-3, warmup_steps=50,
+                        student_steps=570, transfer_prompts=500, seeds=(0, 1, 2)),
 }
 
 

@@ -27,10 +27,13 @@ class TrainingSet:
 
     input_ids[d]: (N_d, T_d) token ids of `[BOS] prompt completion [EOS]`.
     completion_mask[d]: (N_d, T_d) True on the completion tokens (the ones the model must learn).
+    extras[name][d]: (N_d, ...) anything stored per example that an objective needs, e.g. the
+        teacher's cached log-probs (chapter 02); every batch carries the rows of its examples.
     """
 
     input_ids: dict[int, torch.Tensor]
     completion_mask: dict[int, torch.Tensor]
+    extras: dict[str, dict[int, torch.Tensor]] = field(default_factory=dict)
 
     @classmethod
     def from_texts(
@@ -75,6 +78,15 @@ class TrainingSet:
     def sizes(self) -> dict[int, int]:
         return {d: len(ids) for d, ids in self.input_ids.items()}
 
+    def with_extra(self, name: str, per_difficulty: dict[int, torch.Tensor]) -> TrainingSet:
+        """A copy that also carries `name`: one row per example, for every difficulty."""
+        for difficulty, ids in self.input_ids.items():
+            rows = per_difficulty.get(difficulty)
+            if rows is None or len(rows) != len(ids):
+                raise ValueError(f"extra {name!r} needs {len(ids)} rows for difficulty {difficulty}, "
+                                 f"got {None if rows is None else len(rows)}")
+        return TrainingSet(self.input_ids, self.completion_mask, {**self.extras, name: per_difficulty})
+
 
 class BatchSampler:
     """Yields batches of one difficulty. A difficulty is drawn with probability proportional to its
@@ -106,6 +118,7 @@ class BatchSampler:
             "difficulty": difficulty,
             "input_ids": self.data.input_ids[difficulty][indices],
             "completion_mask": self.data.completion_mask[difficulty][indices],
+            **{name: rows[difficulty][indices] for name, rows in self.data.extras.items()},
         }
 
 

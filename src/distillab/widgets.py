@@ -48,3 +48,31 @@ def cost_calculator(cpu_peak_gflops: float | None = None) -> widgets.Widget:
 
     output = widgets.interactive_output(show, controls)
     return widgets.VBox([*controls.values(), output])
+
+
+def top_tokens(logits, tokenizer, temperature: float, k: int = 8) -> list[tuple[str, float]]:
+    """The k most likely next tokens at `temperature`, as (token, probability), most likely first."""
+    from distillab.distillation import soften
+
+    probabilities = soften(logits, temperature)
+    values, indices = probabilities.topk(k)
+    return [(tokenizer.convert_ids_to_tokens(int(i)), float(v)) for v, i in zip(values, indices)]
+
+
+def temperature_explorer(logits_by_name: dict, tokenizer, title: str) -> widgets.Widget:
+    """A temperature slider over next-token distributions (one panel per entry of `logits_by_name`)."""
+    import matplotlib.pyplot as plt
+
+    from distillab.plots import plot_next_token_distributions
+
+    slider = widgets.FloatLogSlider(1.0, base=2, min=-1, max=3, step=0.25, description="temperature T",
+                                    style={"description_width": "110px"}, layout=widgets.Layout(width="480px"))
+
+    def show(temperature: float) -> None:
+        figure = plot_next_token_distributions(
+            {name: top_tokens(logits, tokenizer, temperature) for name, logits in logits_by_name.items()},
+            f"{title} (T = {temperature:.2g})")
+        display(figure)
+        plt.close(figure)
+
+    return widgets.VBox([slider, widgets.interactive_output(show, {"temperature": slider})])

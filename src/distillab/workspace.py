@@ -1,5 +1,5 @@
 """Where the learner's own artifacts live (their teacher, their ledger), one folder per profile,
-and where the reference teacher shipped with the package lives. Used by chapters 01-05.
+and where the reference teachers shipped with the package live. Used by chapters 01-05.
 
 The folder is `$DISTILLAB_HOME` if set, else `~/.distillab`.
 """
@@ -12,7 +12,11 @@ from pathlib import Path
 from distillab.profiles import get_profile
 
 HOME_ENV = "DISTILLAB_HOME"
-REFERENCE_TEACHER = Path(__file__).parent / "reference" / "teacher"
+REFERENCE_DIR = Path(__file__).parent / "reference"
+REFERENCE_TEACHER = REFERENCE_DIR / "teacher"  # chapter 01's recipe, standard profile, seed 0: 900 steps
+# The same recipe stopped at half the budget (450 steps): less accurate, less certain, and chapter
+# 02's better teacher for logit distillation.
+HALF_BUDGET_TEACHER = REFERENCE_DIR / "half-budget-teacher"
 
 
 def workspace(profile: str | None = None) -> Path:

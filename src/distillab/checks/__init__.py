@@ -52,7 +52,7 @@ class Case:
     shown: str | None = None  # how to show the call in feedback, when the args are too long to print
 
 
-def same(got: object, expected: object, rel_tol: float = RELATIVE_TOLERANCE) -> bool:
+def same(got: object, expected: object, rel_tol: float = RELATIVE_TOLERANCE, abs_tol: float = 1e-12) -> bool:
     """Equal in value *and* kind: 9 is not "9", True is not 1, floats to `rel_tol`, dicts key by key."""
     if expected is None or got is None:
         return got is expected
@@ -60,10 +60,10 @@ def same(got: object, expected: object, rel_tol: float = RELATIVE_TOLERANCE) -> 
         return isinstance(got, bool) and isinstance(expected, bool) and got == expected
     if isinstance(expected, dict):
         return (isinstance(got, dict) and set(got) == set(expected)
-                and all(same(got[key], expected[key], rel_tol) for key in expected))
+                and all(same(got[key], expected[key], rel_tol, abs_tol) for key in expected))
     if isinstance(expected, float):
         return (isinstance(got, (int, float)) and math.isfinite(got)
-                and math.isclose(got, expected, rel_tol=rel_tol, abs_tol=1e-12))
+                and math.isclose(got, expected, rel_tol=rel_tol, abs_tol=abs_tol))
     if isinstance(expected, int):
         return isinstance(got, int) and got == expected
     return type(got) is type(expected) and got == expected
@@ -103,48 +103,67 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _judge(function: Callable, case: Case) -> str | None:
+class WrongKind(Exception):
+    """Raised by a `convert` function: the result is not even the kind of thing asked for."""
+
+
+def _judge(function: Callable, case: Case, convert: Callable | None = None,
+           tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12)) -> str | None:
     """None when the case is right, else what went wrong (NotImplementedError propagates)."""
     try:
         got = function(*case.args)
+        if convert is not None:
+            got = convert(got)
     except NotImplementedError:
         raise
+    except WrongKind as wrong:
+        return f"{_call(function, case)}: {wrong}"
     except Exception as error:  # the learner's bug, reported in words instead of a traceback
         if isinstance(case.expected, Raises) and isinstance(error, case.expected.error):
             return None
         wanted = (f"It should raise {case.expected.error.__name__}." if isinstance(case.expected, Raises)
                   else f"It should return {_short(case.expected)}.")
         return f"{_call(function, case)} raised {type(error).__name__}: {error}. {wanted}"
-    hint = next((why for wrong, why in case.mistakes if same(got, wrong)), "")
+    hint = next((why for wrong, why in case.mistakes if same(got, wrong, *tolerance)), "")
     if isinstance(case.expected, Raises):
         return (f"{_call(function, case)} returned {_short(got)}; it should refuse this input "
                 f"with a {case.expected.error.__name__} that says what is wrong. {hint}").rstrip()
-    if same(got, case.expected):
+    if same(got, case.expected, *tolerance):
         return None
     hint = hint or explain(got, case.expected)
     return (f"{_call(function, case)} returned {_short(got)}, expected {_short(case.expected)}. "
             f"{hint}").rstrip()
 
 
-def run_cases(name: str, function: object, cases: Sequence[Case]) -> CheckResult:
-    """Run `function` on every case, print the verdict and return it. Never raises."""
+def run_cases(name: str, function: object, cases: Sequence[Case], convert: Callable | None = None,
+              tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12), quiet: bool = False) -> CheckResult:
+    """Run `function` on every case, print the verdict and return it. Never raises.
+    `convert` turns a result into what the cases compare (e.g. a scalar tensor into a float),
+    raising `WrongKind` with an explanation when it cannot. `tolerance` is (relative, absolute)
+    for floats, e.g. looser for float32 arithmetic. `quiet` returns the verdict without printing
+    it, for checks that test more than cases."""
+    result = _verdict(name, function, cases, convert, tolerance)
+    return result if quiet else report(result)
+
+
+def _verdict(name, function, cases, convert, tolerance) -> CheckResult:
     if not callable(function):
-        return report(CheckResult(name, FAILED, f"expected a function, got {type(function).__name__}. "
-                                                f"Run the cell that defines `{name}` first."))
+        return CheckResult(name, FAILED, f"expected a function, got {type(function).__name__}. "
+                                         f"Run the cell that defines `{name}` first.")
     failures = []
     for case in cases:
         try:
-            problem = _judge(function, case)
+            problem = _judge(function, case, convert, tolerance)
         except NotImplementedError:
-            return report(CheckResult(name, NOT_DONE, "not done yet. Replace the `raise NotImplementedError` "
-                                                      "line with your code, then run this cell again."))
+            return CheckResult(name, NOT_DONE, "not done yet. Replace the `raise NotImplementedError` "
+                                               "line with your code, then run this cell again.")
         if problem is not None:
             failures.append((case, problem))
     if not failures:
-        return report(CheckResult(name, PASSED, f"all {len(cases)} cases right."))
+        return CheckResult(name, PASSED, f"all {len(cases)} cases right.")
     case, problem = failures[0]
-    return report(CheckResult(name, FAILED, f"{len(failures)} of {len(cases)} cases wrong. "
-                                            f"First, the case '{case.label}': {problem}"))
+    return CheckResult(name, FAILED, f"{len(failures)} of {len(cases)} cases wrong. "
+                                     f"First, the case '{case.label}': {problem}")
 
 
 def report(result: CheckResult) -> CheckResult:

@@ -1,0 +1,44 @@
+"""Students: one run trained, measured and recorded; arms compared seed by seed."""
+
+import pytest
+
+from distillab import world
+from distillab.ledger import Ledger
+from distillab.students import StudentRun, paired_gain, run_arms, spread, train_student
+from distillab.training import History, TrainingConfig, TrainingSet, sft_objective
+
+
+def run(arm, seed, accuracy):
+    return StudentRun(arm, seed, {1: accuracy, 2: accuracy}, 1.0, 1.0, 10, 100, History())
+
+
+def test_paired_gain_is_matched_by_seed_not_by_order():
+    sft = [run("SFT", 0, 0.30), run("SFT", 1, 0.50), run("SFT", 2, 0.40)]
+    kd = [run("KD", 2, 0.45), run("KD", 0, 0.40), run("KD", 1, 0.45)]
+    gain = paired_gain(sft, kd)
+    assert gain.seeds == (0, 1, 2)
+    assert gain.gains == pytest.approx((10.0, -5.0, 5.0))
+    assert gain.mean == pytest.approx(10 / 3) and gain.low == pytest.approx(-5) and gain.high == pytest.approx(10)
+    assert gain.wins == 2 and "ahead on 2 of 3 seeds" in gain.describe()
+
+
+def test_arms_on_different_seeds_cannot_be_compared():
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_gain([run("SFT", 0, 0.3)], [run("KD", 1, 0.4)])
+
+
+def test_spread_reports_mean_min_max_and_seeds():
+    assert spread([run("SFT", 0, 0.30), run("SFT", 1, 0.50)]) == "40.0 % (min 30.0, max 50.0; seeds 0, 1)"
+
+
+def test_train_student_measures_and_records(tokenizer, tmp_path):
+    data = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer)
+    held_out = {1: world.sample_problems(4, 1, seed=9)}
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    results = run_arms({"SFT": (data, sft_objective)}, [0, 1], tokenizer, held_out, TrainingConfig(3, 4, warmup_steps=0), size="tiny", ledger=ledger,
+                       profile="fast", extra={"transfer_set": 8})
+    runs = results["SFT"]
+    assert [r.seed for r in runs] == [0, 1] and all(r.flops > 0 and r.steps == 3 for r in runs)
+    entries = ledger.entries()
+    assert [e.kind for e in entries] == ["SFT", "SFT"] and entries[0].extra["transfer_set"] == 8
+    assert entries[0].data_size == 8 and set(entries[0].accuracy) == {1}
