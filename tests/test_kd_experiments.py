@@ -76,3 +76,10 @@ def test_verdicts_hold_on_every_seed_and_list_each_run_once():
     assert out["worse on every seed"] == ["temperature: T=4: -20.0 points (seeds from -20.0 to -20.0)"]
     assert out["not settled"] == ["temperature: T=2: +0.0 points (seeds from -10.0 to +10.0)"]
     assert out["the same as SFT on every seed"] == ["top-k: k=1: +0.0 points (seeds from +0.0 to +0.0)"]
+
+
+def test_step_cost_times_the_three_kinds_of_step():
+    setup = kd_experiments.prepare(kd_experiments.HALF_BUDGET_TEACHER, "half-budget",
+                                   replace(get_profile("fast"), eval_per_difficulty=1), num_prompts=10)
+    seconds = kd_experiments.step_cost(setup, num_steps=2)
+    assert set(seconds) == {"SFT", "KD, cached teacher", "KD, teacher on the fly"} and all(v > 0 for v in seconds.values())

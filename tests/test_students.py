@@ -42,3 +42,11 @@ def test_train_student_measures_and_records(tokenizer, tmp_path):
     entries = ledger.entries()
     assert [e.kind for e in entries] == ["SFT", "SFT"] and entries[0].extra["transfer_set"] == 8
     assert entries[0].data_size == 8 and set(entries[0].accuracy) == {1}
+
+
+def test_mean_accuracy_by_difficulty_averages_over_seeds():
+    from distillab.students import mean_accuracy_by_difficulty
+
+    runs = [StudentRun("SFT", 0, {1: 0.5, 2: 0.1}, 1, 1, 1, 1, History()),
+            StudentRun("SFT", 1, {1: 0.7, 2: 0.3}, 1, 1, 1, 1, History())]
+    assert mean_accuracy_by_difficulty(runs) == pytest.approx({1: 0.6, 2: 0.2})

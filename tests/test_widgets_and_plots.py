@@ -48,3 +48,8 @@ def test_distribution_and_seed_plots_are_labelled():
     fig = plots.plot_seed_spread({"SFT": [30.0, 40.0], "KD": [45.0, 50.0]}, "t", seeds=[0, 1])
     assert fig.axes[0].get_ylabel() == "mean accuracy (%)"
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["SFT", "KD"]
+
+
+def test_mean_and_range_plot_is_labelled():
+    fig = plots.plot_mean_and_range({"SFT": {250: [10.0, 20.0], 500: [30.0, 50.0]}}, "N", "t")
+    assert fig.axes[0].get_xlabel() == "N" and fig.axes[0].get_xscale() == "log"

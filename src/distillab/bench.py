@@ -74,21 +74,12 @@ def kd_vs_sft_points(ledger: Ledger) -> dict:
 def kd_step_cost_vs_sft(num_steps: int = 40) -> dict:
     """Seconds per student step of KD (reading the teacher cache, or running the teacher on the
     fly) divided by an SFT step's, on the same transfer set and batches."""
-    from distillab.distillation import DistillationConfig, kd_objective
-    from distillab.kd_experiments import prepare
-    from distillab.training import sft_objective
+    from distillab.kd_experiments import prepare, step_cost
     from distillab.workspace import HALF_BUDGET_TEACHER
 
-    profile = get_profile("standard")
-    setup = prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
-    seconds = {}
-    for name, data, objective in [("sft", setup.transfer.data, sft_objective),
-                                  ("kd_cached", setup.cache().data, kd_objective(DistillationConfig())),
-                                  ("kd_on_the_fly", setup.transfer.data, kd_objective(DistillationConfig(), setup.teacher))]:
-        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
-        seconds[name] = train(student, data, profile.student_config(num_steps=num_steps), objective,
-                              progress=False).total_seconds / num_steps
-    return {"kd_cached": seconds["kd_cached"] / seconds["sft"], "kd_on_the_fly": seconds["kd_on_the_fly"] / seconds["sft"]}
+    seconds = step_cost(prepare(HALF_BUDGET_TEACHER, "half-budget", get_profile("standard")), num_steps=num_steps)
+    return {"kd_cached": seconds["KD, cached teacher"] / seconds["SFT"],
+            "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
 
 def main(argv: list[str] | None = None) -> dict:

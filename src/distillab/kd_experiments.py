@@ -21,10 +21,10 @@ from distillab import world
 from distillab.distillation import (DistillationConfig, TeacherCache, TransferSet, cache_teacher, kd_objective,
                                     transfer_set)
 from distillab.ledger import Ledger
-from distillab.models import load_model
+from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import Profile, get_profile
 from distillab.students import StudentRun, paired_gain, run_arms
-from distillab.training import sft_objective
+from distillab.training import sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
 TRANSFER_SEED = 1  # the transfer set's prompts: training-split problems, never a held-out one
@@ -76,6 +76,20 @@ def compare(setup: KDSetup, configs: dict[str, DistillationConfig], seeds: tuple
              "teacher_cache_flops": setup.cache().flops}
     return run_arms(arms, list(seeds), setup.tokenizer, setup.held_out, setup.profile.student_config(),
                     ledger=ledger, profile=setup.profile.name, extra=extra)
+
+
+def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_steps: int = 20) -> dict[str, float]:
+    """Seconds per student step on the transfer set: SFT, KD reading the cache, KD running the
+    teacher on the fly (same student initialisation, same batches)."""
+    config = config or DistillationConfig()
+    seconds = {}
+    for name, data, objective in [("SFT", setup.transfer.data, sft_objective),
+                                  ("KD, cached teacher", setup.cache().data, kd_objective(config)),
+                                  ("KD, teacher on the fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
+        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
+        history = train(student, data, setup.profile.student_config(num_steps=num_steps), objective, progress=False)
+        seconds[name] = history.total_seconds / num_steps
+    return seconds
 
 
 def sweep_configs() -> dict[str, dict[str, DistillationConfig]]:

@@ -97,3 +97,19 @@ def plot_seed_spread(results: dict[str, list[float]], title: str, ylabel: str = 
     ax.set_xlim(-0.6, len(names) - 0.1)
     fig.tight_layout()
     return fig
+
+
+def plot_mean_and_range(series: dict[str, dict[float, list[float]]], xlabel: str, title: str,
+                        ylabel: str = "mean accuracy (%)", log_x: bool = True) -> Figure:
+    """One line per arm: the mean over seeds at each setting, with a bar from the worst seed to the best."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, by_x in series.items():
+        xs = sorted(by_x)
+        means = [sum(by_x[x]) / len(by_x[x]) for x in xs]
+        low = [m - min(by_x[x]) for m, x in zip(means, xs)]
+        high = [max(by_x[x]) - m for m, x in zip(means, xs)]
+        ax.errorbar(xs, means, yerr=[low, high], marker="o", capsize=3, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xscale="log" if log_x else "linear")
+    ax.legend()
+    fig.tight_layout()
+    return fig

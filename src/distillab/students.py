@@ -114,6 +114,11 @@ def spread(runs: list[StudentRun]) -> str:
             f"seeds {', '.join(str(run.seed) for run in runs)})")
 
 
+def mean_accuracy_by_difficulty(runs: list[StudentRun]) -> dict[int, float]:
+    """Each difficulty's accuracy averaged over the runs (seeds) of one arm."""
+    return {d: sum(run.accuracy[d] for run in runs) / len(runs) for d in runs[0].accuracy}
+
+
 def run_arms(arms: dict[str, tuple[TrainingSet, Objective]], seeds: list[int], tokenizer,
              held_out, training: TrainingConfig, size: str = STUDENT_SIZE, ledger: Ledger | None = None,
              profile: str = "", extra: dict | None = None) -> dict[str, list[StudentRun]]:
