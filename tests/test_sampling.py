@@ -1,0 +1,62 @@
+"""Sampling teacher traces: k samples per prompt, each verified; acceptance and cost per accepted trace."""
+
+import pytest
+
+from distillab import world
+from distillab.models import load_model
+from distillab.sampling import TraceSamples, sample_traces
+from distillab.workspace import HALF_BUDGET_TEACHER
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    model, tokenizer, _ = load_model(HALF_BUDGET_TEACHER)
+    return model, tokenizer
+
+
+def problems():
+    return [p for level in world.held_out_problems(6).values() for p in level]
+
+
+def test_k_samples_per_prompt_are_verified(teacher):
+    model, tokenizer = teacher
+    samples = sample_traces(model, tokenizer, problems(), k=3, temperature=1.0)
+    assert samples.k == 3 and len(samples.texts) == 30 and all(len(t) == 3 for t in samples.texts)
+    for problem, texts, verdicts in zip(samples.problems, samples.texts, samples.correct):
+        assert verdicts == [world.is_correct(text, problem) for text in texts]
+    assert samples.flops > 0 and samples.generated_tokens > 0 and set(samples.acceptance_by_difficulty()) == set(world.DIFFICULTIES)
+
+
+def test_greedy_sampling_is_the_teachers_evaluation_text(teacher):
+    model, tokenizer = teacher
+    greedy = sample_traces(model, tokenizer, problems(), k=1, temperature=0.0)
+    again = sample_traces(model, tokenizer, problems(), k=1, temperature=0.0)
+    assert greedy.texts == again.texts
+
+
+def fake(verdicts):
+    ps = world.sample_problems(len(verdicts), 2, seed=0)
+    texts = [[f"text {i}-{j}" for j in range(len(v))] for i, v in enumerate(verdicts)]
+    return TraceSamples(ps, texts, verdicts, 1.0, 10, 10, 120.0, 1.0)
+
+
+def test_filter_keeps_first_or_all_correct_and_prices_each():
+    samples = fake([[False, True, True], [False, False, False], [True, False, True]])
+    assert [text for _, text in samples.accepted("first")] == ["text 0-1", "text 2-0"]
+    assert [text for _, text in samples.accepted("all")] == ["text 0-1", "text 0-2", "text 2-0", "text 2-2"]
+    assert samples.acceptance_by_difficulty() == {2: pytest.approx(4 / 9)}
+    assert samples.flops_per_accepted_trace("first") == 60.0 and samples.flops_per_accepted_trace("all") == 30.0
+    assert fake([[False]]).flops_per_accepted_trace() == float("inf")
+    with pytest.raises(ValueError, match="keep must be 'first' or 'all'"):
+        samples.accepted("best")
+
+
+@pytest.mark.parametrize("k, temperature, message", [
+    (0, 1.0, "k \\(samples per prompt\\) must be a whole number >= 1"),
+    (2, 0.0, "temperature must be > 0 to draw k = 2 different samples"),
+    (1, -1.0, "temperature must be >= 0"),
+])
+def test_bad_knobs_are_named(teacher, k, temperature, message):
+    model, tokenizer = teacher
+    with pytest.raises(ValueError, match=message):
+        sample_traces(model, tokenizer, problems()[:2], k=k, temperature=temperature)
