@@ -6,7 +6,7 @@ import torch
 
 from distillab import world
 from distillab.distillation import (FULL, TOP_INDICES, TOP_LOG_PROBS, DistillationConfig, answer_prefix,
-                                    cache_teacher, distill, kd_objective, next_token_logits, soften,
+                                    answer_logits, cache_teacher, distill, kd_objective, soften,
                                     transfer_set)
 from distillab.models import build_model, load_model
 from distillab.tokenizer import build_tokenizer
@@ -129,7 +129,7 @@ def test_dark_knowledge_helpers(teacher):
     model, tokenizer = teacher
     problem = world.sample_problems(1, 2, seed=0)[0]
     assert answer_prefix(problem).endswith(" answer") and answer_prefix(problem).startswith(problem.prompt)
-    logits = next_token_logits(model, tokenizer, answer_prefix(problem))
+    logits = answer_logits(model, tokenizer, [problem])[0]
     assert logits.shape == (len(tokenizer),)
     assert tokenizer.convert_ids_to_tokens(int(logits.argmax())) == str(problem.answer)
     cold, hot = soften(logits, 1.0), soften(logits, 4.0)

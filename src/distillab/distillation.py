@@ -14,13 +14,11 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from distillab import world
-from distillab.cost import generation_flops, run_counting_flops
-from distillab.evaluation import max_new_tokens
-from distillab.losses import (check_fraction, check_temperature, forward_kl, generalized_jsd,
+from distillab.cost import run_counting_flops
+from distillab.losses import (check_fraction, check_temperature, check_top_k, forward_kl, generalized_jsd,
                               masked_cross_entropy, mix_soft_and_hard, reverse_kl, top_k_kd, top_k_teacher)
-from distillab.models import matmul_parameters
 from distillab.runtime import pick_device
-from distillab.sampling import generate
+from distillab.sampling import sample_traces
 from distillab.training import History, Objective, TrainingConfig, TrainingSet, train
 
 LOSSES = ("forward_kl", "reverse_kl", "jsd", "top_k")
@@ -72,17 +70,14 @@ def transfer_set(teacher: torch.nn.Module, tokenizer: PreTrainedTokenizerFast,
                  problems_by_difficulty: dict[int, list[world.Problem]]) -> TransferSet:
     """The teacher answers every prompt greedily; those answers become the training texts.
     A completion of the wrong shape (not the trace length of its difficulty) is dropped."""
-    pairs, count, correct, flops, seconds = {}, 0, 0, 0.0, 0.0
-    for difficulty, problems in sorted(problems_by_difficulty.items()):
-        out = generate(teacher, tokenizer, [p.prompt for p in problems], max_new_tokens(difficulty))
-        expected_length = len(problems[0].trace.split()) if problems else 0
-        pairs[difficulty] = [(p.prompt, text) for p, text in zip(problems, out.texts)
-                             if len(text.split()) == expected_length]
-        count += len(problems)
-        correct += sum(world.is_correct(text, p) for p, text in zip(problems, out.texts))
-        flops += generation_flops(matmul_parameters(teacher), out.prompt_tokens + out.generated_tokens)
-        seconds += out.seconds
-    return TransferSet(TrainingSet.from_texts(pairs, tokenizer), count, correct, flops, seconds)
+    problems = [p for _, level in sorted(problems_by_difficulty.items()) for p in level]
+    samples = sample_traces(teacher, tokenizer, problems, k=1, temperature=0.0)
+    pairs: dict[int, list[tuple[str, str]]] = {}
+    for problem, (text,) in zip(problems, samples.texts):
+        if len(text.split()) == len(problem.trace.split()):
+            pairs.setdefault(problem.difficulty, []).append((problem.prompt, text))
+    return TransferSet(TrainingSet.from_texts(pairs, tokenizer), len(problems),
+                       sum(verdicts[0] for verdicts in samples.correct), samples.flops, samples.seconds)
 
 
 @dataclass
@@ -111,7 +106,7 @@ def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None
     teacher.to(device).eval()
     vocab_size = teacher.get_input_embeddings().num_embeddings
     if top_k is not None:
-        top_k_teacher(torch.zeros(vocab_size), top_k)  # refuses a k outside 1..V before any work
+        check_top_k(top_k, vocab_size)  # before any teacher work
     full, top_values, top_indices = {}, {}, {}
     flops, start = 0.0, time.perf_counter()
     for difficulty, ids in data.input_ids.items():
@@ -195,15 +190,6 @@ def distill(student: torch.nn.Module, cache: TeacherCache, config: DistillationC
         raise ValueError(f"{config.describe()} does not fit a cache with top_k={cache.top_k}: build the cache "
                          f"with cache_teacher(teacher, data, top_k={config.top_k})")
     return train(student, cache.data, training, kd_objective(config), progress, description)
-
-
-@torch.no_grad()
-def next_token_logits(teacher: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, text: str) -> torch.Tensor:
-    """The teacher's scores (V,) for the token after `text` (a prompt plus the start of a completion)."""
-    device = pick_device()
-    teacher.to(device).eval()
-    ids = tokenizer(text, return_tensors="pt")["input_ids"].to(device)
-    return teacher(input_ids=ids).logits[0, -1].float().cpu()
 
 
 def answer_prefix(problem: world.Problem) -> str:

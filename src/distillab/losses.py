@@ -40,6 +40,12 @@ def check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def check_top_k(k: int, vocab_size: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= vocab_size:
+        raise ValueError(f"k must be a whole number from 1 to the vocabulary size {vocab_size}, got {k!r}")
+    return k
+
+
 def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor) -> None:
     check_mask(mask)
     if student_logits.shape[-1] != teacher_logits.shape[-1]:
@@ -177,9 +183,7 @@ def top_k_teacher(teacher_logits: torch.Tensor, k: int) -> tuple[torch.Tensor, t
     Returns:
         (log_probs, indices), each (..., k), most likely first.
     """
-    vocab_size = teacher_logits.shape[-1]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= vocab_size:
-        raise ValueError(f"k must be a whole number from 1 to the vocabulary size {vocab_size}, got {k!r}")
+    check_top_k(k, teacher_logits.shape[-1])
     return F.log_softmax(_full_precision(teacher_logits), dim=-1).topk(k, dim=-1)
 
 
