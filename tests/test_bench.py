@@ -1,6 +1,8 @@
-"""The benchmark's pure parts: chapter 02's headline read back from a ledger."""
+"""The benchmark's pure parts: a chapter's headline read back from a ledger."""
 
-from distillab.bench import kd_vs_sft_points
+import pytest
+
+from distillab.bench import paired_points
 from distillab.ledger import Ledger, LedgerEntry
 
 
@@ -9,11 +11,14 @@ def entry(kind, seed, accuracy, teacher="half-budget"):
                        seconds=1.0, accuracy={1: accuracy, 2: accuracy}, seed=seed, extra={"teacher": teacher})
 
 
-def test_kd_vs_sft_points_pairs_the_ledger_by_seed(tmp_path):
+def test_paired_points_pairs_the_ledger_by_seed_among_matching_entries(tmp_path):
     ledger = Ledger(tmp_path / "ledger.jsonl")
     for e in [entry("SFT", 0, 0.40), entry("KD", 0, 0.50), entry("SFT", 1, 0.45), entry("KD", 1, 0.50),
               entry("KD", 2, 0.90), entry("KD", 0, 0.99, teacher="fully trained")]:
         ledger.record(e)
-    points = kd_vs_sft_points(ledger)
+    points = paired_points(ledger, "SFT", "KD", teacher="half-budget")
     assert points["seeds"] == 2
-    assert abs(points["mean"] - 7.5) < 1e-9 and abs(points["min"] - 5.0) < 1e-9 and abs(points["max"] - 10.0) < 1e-9
+    assert points["mean"] == pytest.approx(7.5) and points["min"] == pytest.approx(5.0)
+    assert points["max"] == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="no 'SFT' and 'KD' runs on a common seed"):
+        paired_points(ledger, "SFT", "KD", teacher="nobody")

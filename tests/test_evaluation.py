@@ -1,7 +1,7 @@
 import pytest
 
 from distillab import world
-from distillab.evaluation import evaluate, max_new_tokens
+from distillab.evaluation import evaluate, majority_answer, max_new_tokens, vote_at_k
 from distillab.models import build_model, load_model
 from distillab.sampling import generate
 from distillab.workspace import REFERENCE_TEACHER
@@ -34,7 +34,7 @@ def test_kv_cache_does_not_change_greedy_output(tokenizer):
 
 def test_bad_generation_knobs(tokenizer):
     model = build_model("tiny", tokenizer)
-    with pytest.raises(ValueError, match="temperature must be >= 0"):
+    with pytest.raises(ValueError, match="temperature must be a number >= 0"):
         generate(model, tokenizer, ["answer"], max_new_tokens=2, temperature=-1)
     with pytest.raises(ValueError, match="max_new_tokens"):
         generate(model, tokenizer, ["answer"], max_new_tokens=0)
@@ -61,3 +61,24 @@ def test_generating_with_a_mismatched_tokenizer_is_a_clear_error(tokenizer):
     model = build_model("tiny", build_tokenizer(["answer", "1"]))
     with pytest.raises(ValueError, match="tokenizer has .* tokens but the model expects"):
         generate(model, tokenizer, ["answer"], max_new_tokens=2)
+
+
+def test_majority_answer_counts_clear_answers_and_breaks_ties_by_order():
+    assert majority_answer(["answer 3", "answer 4", "answer 4", "no answer here"]) == 4
+    assert majority_answer(["answer 3", "answer 4"]) == 3  # a tie: the first answer given wins
+    assert majority_answer(["answer", "", "answer nine"]) is None
+    assert majority_answer(["answer 0", "answer 5", "answer 0"]) == 0  # 0 is an answer, not "nothing"
+
+
+@needs_reference
+def test_vote_at_k_is_nested_and_priced_per_sample():
+    model, tokenizer, _ = load_model(REFERENCE_TEACHER)
+    problems = world.held_out_problems(4)
+    curve = vote_at_k(model, tokenizer, problems, ks=(4, 1, 2), temperature=1.0)
+    assert curve.ks == [1, 2, 4] and set(curve.accuracy[1]) == set(world.DIFFICULTIES)
+    assert curve.flops[4] == pytest.approx(4 * curve.flops[1]) and curve.flops[1] > 0
+    assert curve.mean_accuracy(4) > 0.8  # the reference teacher is right on nearly every sample
+    with pytest.raises(ValueError, match="k \\(samples per prompt\\) must be a whole number"):
+        vote_at_k(model, tokenizer, problems, ks=(0, 2))
+    with pytest.raises(ValueError, match="temperature must be > 0 to sample"):
+        vote_at_k(model, tokenizer, problems, ks=(1, 2), temperature=0)

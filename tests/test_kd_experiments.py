@@ -24,14 +24,6 @@ def test_every_sweep_shares_the_default_arm_and_changes_one_knob():
             assert changed <= {"loss", "top_k"} or len(changed) <= 2, (sweep, changed)
 
 
-def test_summarise_pairs_each_arm_with_sft_by_seed():
-    arms = {"SFT": [row("SFT", 0, 0.30), row("SFT", 1, 0.40)], "KD": [row("KD", 1, 0.50), row("KD", 0, 0.35)]}
-    sft, kd = kd_experiments.summarise(arms)
-    assert sft["mean accuracy (%)"] == pytest.approx(35.0) and sft["gain over SFT (points)"] is None
-    assert kd["gain over SFT (points)"] == pytest.approx(7.5)
-    assert (kd["gain min"], kd["gain max"], kd["seeds ahead"]) == (pytest.approx(5.0), pytest.approx(10.0), "2/2")
-
-
 def test_missing_sweep_results_say_how_to_make_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m distillab.kd_experiments"):
         kd_experiments.load_sweeps(tmp_path / "nothing.json")
@@ -75,7 +67,7 @@ def test_verdicts_hold_on_every_seed_and_list_each_run_once():
     assert out["better on every seed"] == ["temperature: T=1: +20.0 points (seeds from +20.0 to +20.0)"]
     assert out["worse on every seed"] == ["temperature: T=4: -20.0 points (seeds from -20.0 to -20.0)"]
     assert out["not settled"] == ["temperature: T=2: +0.0 points (seeds from -10.0 to +10.0)"]
-    assert out["the same as SFT on every seed"] == ["top-k: k=1: +0.0 points (seeds from +0.0 to +0.0)"]
+    assert out["the same on every seed"] == ["top-k: k=1: +0.0 points (seeds from +0.0 to +0.0)"]
 
 
 def test_step_cost_times_the_three_kinds_of_step():

@@ -4,7 +4,7 @@ import pytest
 
 from distillab import world
 from distillab.models import load_model
-from distillab.sampling import TraceSamples, sample_traces
+from distillab.sampling import TraceSamples, kept_per_prompt, plan_rejection_sampling, sample_tokens, sample_traces
 from distillab.workspace import HALF_BUDGET_TEACHER
 
 
@@ -40,21 +40,57 @@ def fake(verdicts):
     return TraceSamples(ps, texts, verdicts, 1.0, 10, 10, 120.0, 1.0)
 
 
-def test_filter_keeps_first_or_all_correct_and_prices_each():
+def test_filter_keeps_first_or_all_correct_or_everything_and_prices_each():
     samples = fake([[False, True, True], [False, False, False], [True, False, True]])
-    assert [text for _, text in samples.accepted("first")] == ["text 0-1", "text 2-0"]
-    assert [text for _, text in samples.accepted("all")] == ["text 0-1", "text 0-2", "text 2-0", "text 2-2"]
+    assert [text for _, text in samples.traces("first")] == ["text 0-1", "text 2-0"]
+    assert [text for _, text in samples.traces("all")] == ["text 0-1", "text 0-2", "text 2-0", "text 2-2"]
+    assert [text for _, text in samples.traces("unfiltered")] == ["text 0-0", "text 1-0", "text 2-0"]
     assert samples.acceptance_by_difficulty() == {2: pytest.approx(4 / 9)}
-    assert samples.flops_per_accepted_trace("first") == 60.0 and samples.flops_per_accepted_trace("all") == 30.0
-    assert fake([[False]]).flops_per_accepted_trace() == float("inf")
-    with pytest.raises(ValueError, match="keep must be 'first' or 'all'"):
-        samples.accepted("best")
+    assert samples.flops_per_trace("first") == 60.0 and samples.flops_per_trace("all") == 30.0
+    assert fake([[False]]).flops_per_trace() == float("inf")
+    with pytest.raises(ValueError, match="keep must be one of"):
+        samples.traces("best")
+
+
+def test_training_set_holds_the_kept_traces_and_refuses_an_empty_one(tokenizer):
+    problems = world.sample_problems(3, 2, seed=0)
+    texts = [[p.trace, "answer 0"] for p in problems]
+    samples = TraceSamples(problems, texts, [[True, False]] * 3, 1.0, 10, 10, 1.0, 1.0)
+    assert len(samples.training_set(tokenizer, "first")) == 3
+    assert samples.training_set(tokenizer, "unfiltered").sizes() == {2: 3}
+    nothing = TraceSamples(problems, texts, [[False, False]] * 3, 1.5, 10, 10, 1.0, 1.0)
+    with pytest.raises(ValueError, match="accepted none of the 6 samples \\(temperature 1.5, k = 2\\)"):
+        nothing.training_set(tokenizer)
+
+
+def test_expected_yield_per_prompt():
+    assert kept_per_prompt(0.5, 1, "first") == 0.5
+    assert kept_per_prompt(0.5, 3, "first") == pytest.approx(1 - 0.125)
+    assert kept_per_prompt(0.5, 3, "all") == 1.5 and kept_per_prompt(0.0, 3, "unfiltered") == 1.0
+    with pytest.raises(ValueError, match="acceptance must be a fraction"):
+        kept_per_prompt(1.5, 1)
+
+
+def test_plan_prices_the_prompts_and_samples_a_target_needs(tokenizer):
+    plan = plan_rejection_sampling({1: 1.0, 5: 0.5}, num_traces=101, k=1, keep="first", num_parameters=1000)
+    assert plan.prompts == {1: 51, 5: 100} and plan.samples == {1: 51, 5: 100}
+    assert plan.flops == pytest.approx(2 * 1000 * (51 * sample_tokens(1) + 100 * sample_tokens(5)))
+    two = plan_rejection_sampling({1: 1.0, 5: 0.5}, num_traces=100, k=2, keep="first", num_parameters=1000)
+    assert two.prompts == {1: 50, 5: 67} and two.total_samples == 234
+    for difficulty in world.DIFFICULTIES:  # [BOS] prompt trace [EOS], as the tokenizer counts them
+        problem = world.sample_problems(1, difficulty, seed=4)[0]
+        tokens = tokenizer(problem.prompt + " " + problem.trace)["input_ids"] + [tokenizer.eos_token_id]
+        assert sample_tokens(difficulty) == len(tokens)
+    with pytest.raises(ValueError, match="accepts no sample at difficulty 5"):
+        plan_rejection_sampling({1: 1.0, 5: 0.0}, 10, 4, "first", 1000)
 
 
 @pytest.mark.parametrize("k, temperature, message", [
     (0, 1.0, "k \\(samples per prompt\\) must be a whole number >= 1"),
-    (2, 0.0, "temperature must be > 0 to draw k = 2 different samples"),
-    (1, -1.0, "temperature must be >= 0"),
+    (2, 0.0, "temperature must be > 0 to sample"),
+    (1, -1.0, "temperature must be a number >= 0"),
+    (1, float("nan"), "temperature must be a number >= 0"),
+    (2, "hot", "temperature must be a number >= 0"),
 ])
 def test_bad_knobs_are_named(teacher, k, temperature, message):
     model, tokenizer = teacher

@@ -4,7 +4,7 @@ import pytest
 
 from distillab import world
 from distillab.ledger import Ledger
-from distillab.students import StudentRun, paired_gain, run_arms, spread, train_student
+from distillab.students import StudentRun, paired_gain, run_arms, spread, summarise, train_student
 from distillab.training import History, TrainingConfig, TrainingSet, sft_objective
 
 
@@ -50,3 +50,20 @@ def test_mean_accuracy_by_difficulty_averages_over_seeds():
     runs = [StudentRun("SFT", 0, {1: 0.5, 2: 0.1}, 1, 1, 1, 1, History()),
             StudentRun("SFT", 1, {1: 0.7, 2: 0.3}, 1, 1, 1, 1, History())]
     assert mean_accuracy_by_difficulty(runs) == pytest.approx({1: 0.6, 2: 0.2})
+
+
+def row(arm, seed, accuracy):
+    return {"arm": arm, "seed": seed, "mean_accuracy": accuracy, "accuracy": {"1": accuracy}, "flops": 1.0,
+            "seconds": 1.0, "steps": 10, "data_size": 5}
+
+
+def test_summarise_pairs_each_arm_with_the_baseline_by_seed():
+    arms = {"SFT": [row("SFT", 0, 0.30), row("SFT", 1, 0.40)], "KD": [row("KD", 1, 0.50), row("KD", 0, 0.35)]}
+    sft, kd = summarise(arms)
+    assert sft["mean accuracy (%)"] == pytest.approx(35.0) and sft["gain over SFT (points)"] is None
+    assert kd["gain over SFT (points)"] == pytest.approx(7.5)
+    assert (kd["gain min"], kd["gain max"], kd["seeds ahead"]) == (pytest.approx(5.0), pytest.approx(10.0), "2/2")
+    sft, kd = summarise(arms, baseline="KD")
+    assert sft["gain over KD (points)"] == pytest.approx(-7.5) and kd["gain over KD (points)"] is None
+    with pytest.raises(ValueError, match="baseline 'RL' is not one of the arms"):
+        summarise(arms, baseline="RL")

@@ -93,5 +93,36 @@ def test_data_from_another_tokenizer_is_a_clear_error(data):
 
     small_vocab = build_tokenizer(["answer", "1"])
     model = build_model("tiny", small_vocab)
+    with pytest.raises(ValueError, match="tokenized with another tokenizer"):
+        train(model, data, TrainingConfig(num_steps=2, batch_size=2, warmup_steps=0), progress=False)
+    del model.config.tokenizer_fingerprint  # a model that does not say which tokenizer it reads
     with pytest.raises(ValueError, match="vocabulary has only 6 tokens"):
         train(model, data, TrainingConfig(num_steps=2, batch_size=2, warmup_steps=0), progress=False)
+
+
+def test_completions_of_another_length_are_padded_outside_the_mask(tokenizer):
+    problem = world.sample_problems(1, 2, seed=3)[0]
+    short = problem.trace.split()
+    pairs = {2: [(problem.prompt, problem.trace), (problem.prompt, " ".join(short[:4]))]}
+    data = TrainingSet.from_texts(pairs, tokenizer)
+    ids, mask = data.input_ids[2], data.completion_mask[2]
+    assert ids.shape[0] == 2 and not (ids[0] == tokenizer.pad_token_id).any()
+    padding = ids[1] == tokenizer.pad_token_id
+    assert padding.sum() == len(short) - 4 and not (mask[1] & padding).any()
+    assert mask[1].sum() == 4 + 1  # four completion tokens and [EOS]
+    assert data.tokenizer_fingerprint is not None
+
+
+def test_batches_can_be_drawn_in_proportion_to_tokens(tokenizer):
+    problems = {1: world.sample_problems(50, 1, seed=7), 5: world.sample_problems(50, 5, seed=7)}
+    data = TrainingSet.from_problems(problems, tokenizer)
+    drawn = {}
+    for mix in ("examples", "tokens"):
+        sampler = BatchSampler(data, batch_size=4, seed=0, mix=mix)
+        picks = [sampler.next_batch()["difficulty"] for _ in range(2000)]
+        drawn[mix] = picks.count(5) / len(picks)
+    tokens = {d: int(data.completion_mask[d].sum()) for d in (1, 5)}
+    assert abs(drawn["examples"] - 0.5) < 0.04
+    assert abs(drawn["tokens"] - tokens[5] / (tokens[1] + tokens[5])) < 0.04
+    with pytest.raises(ValueError, match="mix must be one of"):
+        TrainingConfig(num_steps=2, batch_size=2, warmup_steps=0, mix="difficulty")

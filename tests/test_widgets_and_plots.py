@@ -53,3 +53,23 @@ def test_distribution_and_seed_plots_are_labelled():
 def test_mean_and_range_plot_is_labelled():
     fig = plots.plot_mean_and_range({"SFT": {250: [10.0, 20.0], 500: [30.0, 50.0]}}, "N", "t")
     assert fig.axes[0].get_xlabel() == "N" and fig.axes[0].get_xscale() == "log"
+
+
+def test_rejection_plan_text_reacts_to_its_knobs():
+    acceptance = {1: 1.0, 5: 0.5}
+    one = widgets.describe_rejection_plan(acceptance, 100, k=1, keep="first", num_parameters=1e6, cpu_peak_gflops=100)
+    assert "| 5 | 50.0 % | 100 | 100 |" in one and "on this CPU" in one and "H100" in one
+    four = widgets.describe_rejection_plan(acceptance, 100, k=4, keep="first", num_parameters=1e6)
+    assert "| 5 | 50.0 % | 54 | 216 |" in four and "on this CPU" not in four
+
+
+def test_rejection_planner_builds_and_explains_an_impossible_plan():
+    planner = widgets.rejection_planner({1.0: {1: 0.9, 5: 0.5}, 2.0: {1: 0.5, 5: 0.0}}, num_parameters=1e6)
+    temperature = planner.children[0]
+    assert list(temperature.options) == [1.0, 2.0] and temperature.value == 1.0
+    temperature.value = 2.0  # nothing is ever accepted at 5 steps: the text says so instead of raising
+
+
+def test_acceptance_plot_takes_its_own_label():
+    figure = plots.plot_accuracy_by_difficulty({"T = 1": {1: 0.9, 2: 0.5}}, "title", ylabel="accepted (%)")
+    assert figure.axes[0].get_ylabel() == "accepted (%)"

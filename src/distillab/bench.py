@@ -3,7 +3,8 @@ bench/latest.json and printed as a table. Run with `make bench` or `python -m di
 
 It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
-reads chapter 02's headline back from the ledger, and times a KD step against an SFT step.
+reads chapters 02 and 03's headlines back from the ledger, times a KD step against an SFT step,
+and times the teacher writing chapter 03's 4,000 traces.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from distillab.profiles import get_profile
 from distillab.sampling import generate
 from distillab.teacher import teacher_data
 from distillab.tokenizer import build_tokenizer
+from distillab.trace_experiments import ANSWER_ONLY, FILTERED
 from distillab.training import train
 from distillab.workspace import HOME_ENV, teacher_path
 
@@ -61,14 +63,27 @@ def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
     return history.total_flops / history.total_seconds / 1e9 / peak_gflops
 
 
-def kd_vs_sft_points(ledger: Ledger) -> dict:
-    """Chapter 02's headline, read back from the ledger its run wrote: KD minus SFT in points of
-    mean accuracy, seed by seed (mean, min, max)."""
-    entries = [e for e in ledger.entries() if e.extra.get("teacher") == "half-budget"]
-    by_arm = {arm: {e.seed: e.mean_accuracy for e in entries if e.kind == arm} for arm in ("SFT", "KD")}
-    seeds = sorted(set(by_arm["SFT"]) & set(by_arm["KD"]))
-    gains = [100 * (by_arm["KD"][s] - by_arm["SFT"][s]) for s in seeds]
+def paired_points(ledger: Ledger, baseline: str, arm: str, **extra) -> dict:
+    """A chapter's headline, read back from the ledger its run wrote: `arm` minus `baseline` in
+    points of mean accuracy, seed by seed (mean, min, max), over the entries whose `extra` holds
+    every given key and value (which chapter, which teacher)."""
+    entries = [e for e in ledger.entries() if all(e.extra.get(k) == v for k, v in extra.items())]
+    by_arm = {kind: {e.seed: e.mean_accuracy for e in entries if e.kind == kind} for kind in (baseline, arm)}
+    seeds = sorted(set(by_arm[baseline]) & set(by_arm[arm]))
+    if not seeds:
+        raise ValueError(f"the ledger {ledger.path} holds no {baseline!r} and {arm!r} runs on a common seed "
+                         f"with {extra}: run the chapter first")
+    gains = [100 * (by_arm[arm][s] - by_arm[baseline][s]) for s in seeds]
     return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(seeds)}
+
+
+def trace_generation_seconds() -> float:
+    """Seconds for the reference teacher to write one trace (T = 1) for each of the standard
+    profile's 4,000 trace prompts, with the KV cache."""
+    from distillab.trace_experiments import prepare
+    from distillab.workspace import REFERENCE_TEACHER
+
+    return prepare(REFERENCE_TEACHER, "reference", get_profile("standard")).traces(1.0).seconds
 
 
 def kd_step_cost_vs_sft(num_steps: int = 40) -> dict:
@@ -115,7 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
     few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
     results["teacher_gen_uncached_single_problems_per_s"] = uncached_single_problems_per_s(model, tokenizer, few)
     results["student_train_fraction_of_peak"] = student_fraction_of_peak(results["matmul_peak_gflops"])
-    results["kd_vs_sft_points"] = kd_vs_sft_points(Ledger())
+    results["kd_vs_sft_points"] = paired_points(Ledger(), "SFT", "KD", teacher="half-budget")
+    results["trace_vs_answer_points"] = paired_points(Ledger(), ANSWER_ONLY, FILTERED, chapter="03")
+    results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds()
     results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,10 @@
 """Accuracy by difficulty on held-out problems, with greedy decoding and the world's verifier.
-Every chapter that trains a model measures it with `evaluate`."""
+Every chapter that trains a model measures it with `evaluate`; chapter 03 also spends test-time
+compute with `vote_at_k` (majority vote over k samples)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +13,7 @@ from transformers import PreTrainedTokenizerFast
 from distillab import world
 from distillab.cost import generation_flops
 from distillab.models import matmul_parameters
-from distillab.sampling import generate
+from distillab.sampling import check_k, generate, sample_traces
 
 EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
 
@@ -61,3 +63,47 @@ def evaluate(
     if not accuracy:
         raise ValueError("no problems to evaluate: give at least one difficulty with problems")
     return Evaluation(accuracy, seconds, tokens, flops, count)
+
+
+def majority_answer(texts: list[str]) -> int | None:
+    """The answer most samples give (a sample with no clear answer has no vote); a tie goes to
+    the answer that appeared first. None when no sample gives an answer."""
+    answers = [a for a in (world.parse_answer(text) for text in texts) if a is not None]
+    if not answers:
+        return None
+    counts = Counter(answers)
+    best = max(counts.values())
+    return next(a for a in answers if counts[a] == best)
+
+
+@dataclass
+class VoteCurve:
+    """Majority vote over the first k samples of each problem, for each k in `ks`."""
+    ks: list[int]
+    accuracy: dict[int, dict[int, float]]  # k -> difficulty -> fraction right
+    flops: dict[int, float]  # k -> generation FLOPs of k samples for every problem
+    temperature: float
+
+    def mean_accuracy(self, k: int) -> float:
+        return world.mean_accuracy(self.accuracy[k])
+
+
+def vote_at_k(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast,
+              problems_by_difficulty: dict[int, list[world.Problem]], ks: tuple[int, ...] = (1, 2, 4, 8),
+              temperature: float = 1.0, seed: int = 0) -> VoteCurve:
+    """Sample max(ks) completions per problem at `temperature` once; score a majority vote over
+    the first k of them for each k (so the curve is nested, as if you had stopped sampling at k).
+    `seed` seeds the sampling."""
+    if not ks:
+        raise ValueError("ks must name at least one number of samples, e.g. (1, 2, 4, 8)")
+    ks = sorted({check_k(k) for k in ks})
+    problems = [p for _, level in sorted(problems_by_difficulty.items()) for p in level]
+    samples = sample_traces(model, tokenizer, problems, k=ks[-1], temperature=temperature, seed=seed)
+    accuracy: dict[int, dict[int, float]] = {}
+    for k in ks:
+        right: dict[int, list[bool]] = {}
+        for problem, texts in zip(samples.problems, samples.texts):
+            right.setdefault(problem.difficulty, []).append(majority_answer(texts[:k]) == problem.answer)
+        accuracy[k] = {d: sum(v) / len(v) for d, v in sorted(right.items())}
+    flops = {k: samples.flops * k / ks[-1] for k in ks}
+    return VoteCurve(ks, accuracy, flops, temperature)

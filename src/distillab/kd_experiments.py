@@ -11,8 +11,6 @@ writes `reference/kd_sweeps.json`, which chapter 02 reads and plots.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +21,8 @@ from distillab.distillation import (DistillationConfig, TeacherCache, TransferSe
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import Profile, get_profile
-from distillab.students import StudentRun, paired_gain, run_arms
+from distillab.students import VERDICTS, StudentRun, run_arms, run_to_dict, summarise, verdict
+from distillab.sweeps import load_stored, sweep_command
 from distillab.training import sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -106,11 +105,6 @@ def sweep_configs() -> dict[str, dict[str, DistillationConfig]]:
     }
 
 
-def run_to_dict(run: StudentRun) -> dict:
-    return {"arm": run.arm, "seed": run.seed, "mean_accuracy": run.mean_accuracy, "accuracy": run.accuracy,
-            "flops": run.flops, "seconds": run.seconds, "steps": run.steps, "data_size": run.data_size}
-
-
 def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 4000),
                    step_values: tuple[int, ...] = (400,)) -> dict:
     """Every sweep at `profile` on its seeds: the knobs on the half-budget teacher at the profile's N,
@@ -152,25 +146,6 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
     return results
 
 
-def summarise(arms: dict[str, list[dict]]) -> list[dict]:
-    """Rows for a table: each arm's mean and range over seeds, and its gain over SFT seed by seed."""
-    def as_runs(rows):
-        return [StudentRun(r["arm"], r["seed"], {int(k): v for k, v in r["accuracy"].items()}, r["flops"],
-                           r["seconds"], r["steps"], r["data_size"], None) for r in rows]
-    baseline = as_runs(arms[SFT])
-    out = []
-    for name, rows in arms.items():
-        values = [100 * r["mean_accuracy"] for r in rows]
-        row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values), "max": max(values),
-               "gain over SFT (points)": None, "gain min": None, "gain max": None, "seeds ahead": None}
-        if name != SFT:
-            gain = paired_gain(baseline, as_runs(rows))
-            row.update({"gain over SFT (points)": gain.mean, "gain min": gain.low, "gain max": gain.high,
-                        "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
-        out.append(row)
-    return out
-
-
 PAIRED_SWEEPS = ("N", "steps", "teacher")  # keyed by a setting, each holding its own SFT and KD
 
 
@@ -178,8 +153,7 @@ def verdicts(sweeps: dict) -> dict[str, list[str]]:
     """Every arm of every sweep against its SFT baseline, sorted by what holds on *every* seed:
     better, the same (identical accuracy), worse, or not settled. An arm whose runs already
     appeared under another sweep is listed once, under the first."""
-    out = {"better on every seed": [], "the same as SFT on every seed": [], "worse on every seed": [],
-           "not settled": []}
+    out: dict[str, list[str]] = {name: [] for name in VERDICTS}
     seen = set()
     for sweep, arms in sweeps["sweeps"].items():
         if sweep in PAIRED_SWEEPS:
@@ -193,33 +167,18 @@ def verdicts(sweeps: dict) -> dict[str, list[str]]:
                 continue
             seen.add(key)
             row = summarise(pair)[-1]
-            text = (f"{label}: {row['gain over SFT (points)']:+.1f} points "
-                    f"(seeds from {row['gain min']:+.1f} to {row['gain max']:+.1f})")
-            if row["gain min"] == row["gain max"] == 0:
-                out["the same as SFT on every seed"].append(text)
-            elif row["gain min"] > 0:
-                out["better on every seed"].append(text)
-            elif row["gain max"] < 0:
-                out["worse on every seed"].append(text)
-            else:
-                out["not settled"].append(text)
+            out[verdict(row["gain min"], row["gain max"])].append(
+                f"{label}: {row['gain over SFT (points)']:+.1f} points "
+                f"(seeds from {row['gain min']:+.1f} to {row['gain max']:+.1f})")
     return out
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"no sweep results at {path}: run `python -m distillab.kd_experiments` to measure them")
-    return json.loads(path.read_text())
+    return load_stored(path, "python -m distillab.kd_experiments")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Measure chapter 02's sweeps and store them.")
-    parser.add_argument("--profile", default="standard")
-    parser.add_argument("--out", type=Path, default=SWEEPS_PATH)
-    args = parser.parse_args(argv)
-    results = measure_sweeps(get_profile(args.profile))
-    args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(f"wrote {args.out} in {results['seconds'] / 60:.1f} min")
+    sweep_command("Measure chapter 02's sweeps and store them.", measure_sweeps, SWEEPS_PATH, argv)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0) ->
     seed_everything(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)  # which ids it reads (checked by train)
     return model
 
 

@@ -22,8 +22,9 @@ def plot_training(history: History, title: str) -> Figure:
     return fig
 
 
-def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]], title: str) -> Figure:
-    """Grouped bars: accuracy (%) per difficulty, one bar colour per model."""
+def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]], title: str,
+                                ylabel: str = "accuracy on held-out problems (%)") -> Figure:
+    """Grouped bars: a fraction (shown in %) per difficulty, one bar colour per model or setting."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     names = list(accuracy)
     width = 0.8 / max(len(names), 1)
@@ -31,7 +32,7 @@ def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]], title: st
         levels = sorted(accuracy[name])
         xs = [d + (i - (len(names) - 1) / 2) * width for d in levels]
         ax.bar(xs, [100 * accuracy[name][d] for d in levels], width=width, label=name)
-    ax.set(xlabel="difficulty (reasoning steps)", ylabel="accuracy on held-out problems (%)",
+    ax.set(xlabel="difficulty (reasoning steps)", ylabel=ylabel,
            ylim=(0, 105), title=title)
     ax.set_xticks(sorted({d for acc in accuracy.values() for d in acc}))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them

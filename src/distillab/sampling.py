@@ -4,6 +4,7 @@ verified, the input of rejection sampling) and student rollouts with it."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -13,7 +14,8 @@ from transformers import PreTrainedTokenizerFast
 from distillab import world
 from distillab.cost import generation_flops
 from distillab.models import check_compatible, matmul_parameters
-from distillab.runtime import pick_device
+from distillab.runtime import pick_device, seed_everything
+from distillab.training import TrainingSet
 
 
 @dataclass
@@ -35,8 +37,7 @@ def generate(
     use_cache: bool = True,
 ) -> Generations:
     """Complete each prompt. `temperature` 0 is greedy decoding; above 0 samples at that temperature."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    check_temperature(temperature)
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     check_compatible(model, tokenizer)
@@ -66,6 +67,24 @@ def generate(
     return Generations(texts, prompt_tokens, generated_tokens, time.perf_counter() - start)
 
 
+def check_temperature(temperature: float, sampling: bool = False) -> float:
+    """A sampling temperature: a number >= 0, where 0 means greedy; > 0 when `sampling` is required."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    if sampling and temperature == 0:
+        raise ValueError("temperature must be > 0 to sample (0 is greedy decoding: every sample would be the same)")
+    return float(temperature)
+
+
+def check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k (samples per prompt) must be a whole number >= 1, got {k!r}")
+    return k
+
+
+KEEP = ("first", "all", "unfiltered")  # first correct sample per prompt, every correct one, or no verifier
+
+
 @dataclass
 class TraceSamples:
     """k sampled completions per problem, each checked by the verifier (rejection sampling's input)."""
@@ -90,32 +109,56 @@ class TraceSamples:
             counts[problem.difficulty] = [right + sum(verdicts), total + len(verdicts)]
         return {d: right / total for d, (right, total) in sorted(counts.items())}
 
-    def accepted(self, keep: str = "first") -> list[tuple]:
-        """(problem, text) pairs the verifier accepts: the first correct sample per problem
-        (`keep="first"`) or every correct sample (`keep="all"`)."""
-        if keep not in ("first", "all"):
-            raise ValueError(f"keep must be 'first' or 'all', got {keep!r}")
+    def traces(self, keep: str = "first") -> list[tuple[world.Problem, str]]:
+        """(problem, text) pairs to train on: the first correct sample of each problem
+        (`keep="first"`), every correct sample (`"all"`), or, with no verifier at all, the first
+        sample of each problem whatever it says (`"unfiltered"`)."""
+        if keep not in KEEP:
+            raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
         out = []
         for problem, texts, verdicts in zip(self.problems, self.texts, self.correct):
+            if keep == "unfiltered":
+                out += [(problem, texts[0])]
+                continue
             right = [text for text, ok in zip(texts, verdicts) if ok]
             out += [(problem, text) for text in (right[:1] if keep == "first" else right)]
         return out
 
-    def flops_per_accepted_trace(self, keep: str = "first") -> float:
-        accepted = len(self.accepted(keep))
-        return self.flops / accepted if accepted else float("inf")
+    def flops_per_trace(self, keep: str = "first") -> float:
+        """Generation FLOPs spent per trace kept (every sample is paid for, kept or not)."""
+        kept = len(self.traces(keep))
+        return self.flops / kept if kept else float("inf")
+
+    def training_set(self, tokenizer: PreTrainedTokenizerFast, keep: str = "first") -> TrainingSet:
+        """The kept traces as SFT data, tokenized with `tokenizer` (the student's: text carries over)."""
+        kept = self.traces(keep)
+        if not kept:
+            total = len(self.problems) * self.k
+            raise ValueError(
+                f"the verifier accepted none of the {total} samples (temperature {self.temperature:g}, "
+                f"k = {self.k}): nothing to train on. Sample more per prompt (k), at a lower temperature, "
+                "or from a stronger teacher")
+        return TrainingSet.from_texts(by_difficulty(kept), tokenizer)
+
+
+def by_difficulty(traces: list[tuple[world.Problem, str]]) -> dict[int, list[tuple[str, str]]]:
+    """(problem, text) pairs -> {difficulty: [(prompt, text), ...]}, the shape TrainingSet.from_texts takes."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for problem, text in traces:
+        out.setdefault(problem.difficulty, []).append((problem.prompt, text))
+    return dict(sorted(out.items()))
 
 
 def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[world.Problem],
-                  k: int = 1, temperature: float = 1.0, batch_size: int = 512) -> TraceSamples:
+                  k: int = 1, temperature: float = 1.0, batch_size: int = 512, seed: int = 0) -> TraceSamples:
     """Sample `k` completions per problem at `temperature` (0 is greedy, so k > 1 would repeat
-    itself) and verify each one. Problems of one difficulty are generated together."""
+    itself) and verify each one. Problems of one difficulty are generated together. The random
+    generators are seeded with `seed` first, so the same call draws the same samples."""
     from distillab.evaluation import max_new_tokens  # here, not at the top: evaluation imports this module
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (samples per prompt) must be a whole number >= 1, got {k!r}")
-    if not temperature > 0 and k > 1:
-        raise ValueError(f"temperature must be > 0 to draw k = {k} different samples (0 is greedy), got {temperature}")
+    check_k(k)
+    check_temperature(temperature, sampling=k > 1)
+    seed_everything(seed)
     texts: list[list[str]] = [[] for _ in problems]
     by_difficulty: dict[int, list[int]] = {}
     for index, problem in enumerate(problems):
@@ -131,3 +174,60 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     correct = [[world.is_correct(text, problem) for text in samples] for problem, samples in zip(problems, texts)]
     flops = generation_flops(matmul_parameters(model), prompt_tokens + generated)
     return TraceSamples(list(problems), texts, correct, temperature, generated, prompt_tokens, flops, seconds)
+
+
+def kept_per_prompt(acceptance: float, k: int, keep: str = "first") -> float:
+    """Traces one prompt is expected to yield when each of its `k` samples is right with
+    probability `acceptance`: at least one right (keep="first": 1 - (1 - a)^k), every right one
+    (keep="all": k·a), or one, right or wrong (keep="unfiltered")."""
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
+    if not 0 <= acceptance <= 1:
+        raise ValueError(f"acceptance must be a fraction from 0 to 1, got {acceptance}")
+    check_k(k)
+    if keep == "first":
+        return 1 - (1 - acceptance) ** k
+    return k * acceptance if keep == "all" else 1.0
+
+
+def sample_tokens(difficulty: int) -> int:
+    """Tokens processed to write one sample of a `difficulty`-step problem: [BOS], the prompt,
+    the trace and [EOS] (every problem of one difficulty has the same length)."""
+    example = world.Problem("ana", "eggs", 0, (world.Step("finds", 1),) * world.check_difficulty(difficulty))
+    return 1 + len(example.prompt.split()) + len(example.trace.split()) + 1
+
+
+@dataclass(frozen=True)
+class RejectionPlan:
+    """What it takes to collect `num_traces` traces, an equal share per difficulty."""
+    prompts: dict[int, int]  # difficulty -> prompts to sample
+    samples: dict[int, int]  # difficulty -> samples written (prompts × k)
+    flops: float  # generation FLOPs for all samples, 2·N per token
+
+    @property
+    def total_prompts(self) -> int:
+        return sum(self.prompts.values())
+
+    @property
+    def total_samples(self) -> int:
+        return sum(self.samples.values())
+
+
+def plan_rejection_sampling(acceptance_by_difficulty: dict[int, float], num_traces: int, k: int, keep: str,
+                            num_parameters: float) -> RejectionPlan:
+    """Prompts, samples and FLOPs expected to yield `num_traces` kept traces from a teacher of
+    `num_parameters` (matmul) parameters whose samples the verifier accepts at the given rates."""
+    if isinstance(num_traces, bool) or not isinstance(num_traces, int) or num_traces < 1:
+        raise ValueError(f"num_traces must be a whole number >= 1, got {num_traces!r}")
+    share, extra = divmod(num_traces, len(acceptance_by_difficulty))
+    prompts, samples, flops = {}, {}, 0.0
+    for index, (difficulty, acceptance) in enumerate(sorted(acceptance_by_difficulty.items())):
+        wanted = share + (index < extra)
+        per_prompt = kept_per_prompt(acceptance, k, keep)
+        if per_prompt == 0 and wanted:
+            raise ValueError(f"the verifier accepts no sample at difficulty {difficulty}: no number of prompts "
+                             "yields a trace there; lower the temperature or use a stronger teacher")
+        prompts[difficulty] = math.ceil(wanted / per_prompt - 1e-9) if wanted else 0
+        samples[difficulty] = prompts[difficulty] * k
+        flops += generation_flops(num_parameters, samples[difficulty] * sample_tokens(difficulty))
+    return RejectionPlan(prompts, samples, flops)

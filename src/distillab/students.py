@@ -31,6 +31,7 @@ class StudentRun:
     steps: int
     data_size: int
     history: History = field(repr=False)
+    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained student (kept in memory only)
 
     @property
     def mean_accuracy(self) -> float:
@@ -56,7 +57,7 @@ def train_student(
     history = train(student, data, training, objective, progress=False, description=arm)
     evaluation = evaluate(student, tokenizer, held_out)
     run = StudentRun(arm, training.seed, evaluation.accuracy, history.total_flops, history.total_seconds,
-                     training.num_steps, len(data), history)
+                     training.num_steps, len(data), history, student)
     if ledger is not None:
         ledger.record(LedgerEntry(
             kind=arm, model_size=size, parameters=count_parameters(student), data_size=len(data),
@@ -65,6 +66,19 @@ def train_student(
             extra={"eval_generation_flops": evaluation.flops, **(extra or {})},
         ))
     return run
+
+
+VERDICTS = ("better on every seed", "the same on every seed", "worse on every seed", "not settled")
+
+
+def verdict(lowest_gain: float, highest_gain: float) -> str:
+    """An arm is better (worse) than its baseline only if it is ahead (behind) on every seed, the
+    same only if it ties on every seed; anything else is not settled at this budget."""
+    if lowest_gain == highest_gain == 0:
+        return VERDICTS[1]
+    if lowest_gain > 0:
+        return VERDICTS[0]
+    return VERDICTS[2] if highest_gain < 0 else VERDICTS[3]
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,11 @@ class PairedGain:
     @property
     def wins(self) -> int:
         return sum(gain > 0 for gain in self.gains)
+
+    @property
+    def verdict(self) -> str:
+        """What holds on *every* seed: one of VERDICTS."""
+        return verdict(self.low, self.high)
 
     def describe(self) -> str:
         return (f"{self.mean:+.1f} points on average (per seed from {self.low:+.1f} to {self.high:+.1f}; "
@@ -121,12 +140,47 @@ def mean_accuracy_by_difficulty(runs: list[StudentRun]) -> dict[int, float]:
 
 def run_arms(arms: dict[str, tuple[TrainingSet, Objective]], seeds: list[int], tokenizer,
              held_out, training: TrainingConfig, size: str = STUDENT_SIZE, ledger: Ledger | None = None,
-             profile: str = "", extra: dict | None = None) -> dict[str, list[StudentRun]]:
-    """Every arm on every seed (same steps, same student size), with one progress bar."""
+             profile: str = "", extra: dict | None = None,
+             arm_extra: dict[str, dict] | None = None) -> dict[str, list[StudentRun]]:
+    """Every arm on every seed (same steps, same student size), with one progress bar. `extra` goes
+    into every ledger entry, `arm_extra[arm]` into that arm's only (e.g. the teacher FLOPs its data cost)."""
     results: dict[str, list[StudentRun]] = {arm: [] for arm in arms}
     jobs = [(arm, seed) for seed in seeds for arm in arms]
     for arm, seed in tqdm(jobs, desc="students"):
         data, objective = arms[arm]
         results[arm].append(train_student(arm, data, tokenizer, held_out, replace(training, seed=seed),
-                                          objective, size, ledger, profile, extra))
+                                          objective, size, ledger, profile,
+                                          {**(extra or {}), **(arm_extra or {}).get(arm, {})}))
     return results
+
+
+def run_to_dict(run: StudentRun) -> dict:
+    """A run as plain JSON (what the stored sweeps keep; the model and history stay behind)."""
+    return {"arm": run.arm, "seed": run.seed, "mean_accuracy": run.mean_accuracy, "accuracy": run.accuracy,
+            "flops": run.flops, "seconds": run.seconds, "steps": run.steps, "data_size": run.data_size}
+
+
+def run_from_dict(row: dict) -> StudentRun:
+    return StudentRun(row["arm"], row["seed"], {int(k): v for k, v in row["accuracy"].items()}, row["flops"],
+                      row["seconds"], row["steps"], row["data_size"], None)
+
+
+def summarise(arms: dict[str, list[dict]], baseline: str | None = None) -> list[dict]:
+    """Rows for a table: each arm's mean and range over seeds, and its gain over the `baseline`
+    arm (default: the first) seed by seed. `arms` maps a name to its runs as `run_to_dict` rows."""
+    baseline = next(iter(arms)) if baseline is None else baseline
+    if baseline not in arms:
+        raise ValueError(f"baseline {baseline!r} is not one of the arms {list(arms)}")
+    reference = [run_from_dict(r) for r in arms[baseline]]
+    gain_column = f"gain over {baseline} (points)"
+    out = []
+    for name, rows in arms.items():
+        values = [100 * r["mean_accuracy"] for r in rows]
+        row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values), "max": max(values),
+               gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
+        if name != baseline:
+            gain = paired_gain(reference, [run_from_dict(r) for r in rows])
+            row.update({gain_column: gain.mean, "gain min": gain.low, "gain max": gain.high,
+                        "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
+        out.append(row)
+    return out

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
 
+from distillab import tokenizer as tok
 from distillab import world
 from distillab.cost import run_counting_flops
 from distillab.losses import masked_cross_entropy
@@ -23,17 +24,21 @@ from distillab.runtime import pick_device, seed_everything
 
 @dataclass
 class TrainingSet:
-    """Tokenized examples grouped by difficulty. Within a difficulty all have the same length.
+    """Tokenized examples grouped by difficulty. Prompts of one difficulty have the same length, and
+    so do correct completions; a completion of another length (a sampled trace that went astray,
+    chapter 03) is padded on the right with [PAD], outside the completion mask.
 
-    input_ids[d]: (N_d, T_d) token ids of `[BOS] prompt completion [EOS]`.
-    completion_mask[d]: (N_d, T_d) True on the completion tokens (the ones the model must learn).
+    input_ids[d]: (N_d, T_d) token ids of `[BOS] prompt completion [EOS] [PAD]...`.
+    completion_mask[d]: (N_d, T_d) True on the completion tokens and [EOS] (what the model must learn).
     extras[name][d]: (N_d, ...) anything stored per example that an objective needs, e.g. the
         teacher's cached log-probs (chapter 02); every batch carries the rows of its examples.
+    tokenizer_fingerprint: which tokenizer made the ids (`train` refuses a model built for another).
     """
 
     input_ids: dict[int, torch.Tensor]
     completion_mask: dict[int, torch.Tensor]
     extras: dict[str, dict[int, torch.Tensor]] = field(default_factory=dict)
+    tokenizer_fingerprint: str | None = None
 
     @classmethod
     def from_texts(
@@ -48,16 +53,18 @@ class TrainingSet:
                 continue
             prompts = tokenizer([p for p, _ in pairs])["input_ids"]  # [BOS] prompt
             completions = tokenizer([c for _, c in pairs], add_special_tokens=False)["input_ids"]
+            if len({len(p) for p in prompts}) != 1:
+                raise ValueError(f"prompts of difficulty {difficulty} differ in length: group prompts by difficulty")
             rows = [p + c + [tokenizer.eos_token_id] for p, c in zip(prompts, completions)]
-            if len({len(r) for r in rows}) != 1:
-                raise ValueError(f"examples of difficulty {difficulty} differ in length")
-            input_ids[difficulty] = torch.tensor(rows)
+            width = max(len(row) for row in rows)
+            input_ids[difficulty] = torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in rows])
             mask = torch.zeros_like(input_ids[difficulty], dtype=torch.bool)
-            mask[:, len(prompts[0]):] = True
+            for i, row in enumerate(rows):
+                mask[i, len(prompts[0]):len(row)] = True
             masks[difficulty] = mask
         if not input_ids:
             raise ValueError("the training set is empty: give at least one example")
-        return cls(input_ids, masks)
+        return cls(input_ids, masks, tokenizer_fingerprint=tok.fingerprint(tokenizer))
 
     @classmethod
     def from_problems(
@@ -85,20 +92,29 @@ class TrainingSet:
             if rows is None or len(rows) != len(ids):
                 raise ValueError(f"extra {name!r} needs {len(ids)} rows for difficulty {difficulty}, "
                                  f"got {None if rows is None else len(rows)}")
-        return TrainingSet(self.input_ids, self.completion_mask, {**self.extras, name: per_difficulty})
+        return TrainingSet(self.input_ids, self.completion_mask, {**self.extras, name: per_difficulty},
+                           self.tokenizer_fingerprint)
+
+
+MIXES = ("examples", "tokens")  # how often each difficulty's batches come up (TrainingConfig.mix)
 
 
 class BatchSampler:
     """Yields batches of one difficulty. A difficulty is drawn with probability proportional to its
-    number of examples; within it, examples are visited in a fresh random order each epoch."""
+    number of examples (`mix="examples"`), or to its number of completion tokens (`mix="tokens"`:
+    a 5-step trace of 33 tokens then weighs almost four times a 1-step trace of 9); within it,
+    examples are visited in a fresh random order each epoch."""
 
-    def __init__(self, data: TrainingSet, batch_size: int, seed: int) -> None:
+    def __init__(self, data: TrainingSet, batch_size: int, seed: int, mix: str = "examples") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if mix not in MIXES:
+            raise ValueError(f"mix must be one of {MIXES}, got {mix!r}")
         self.data, self.batch_size = data, batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.difficulties = sorted(data.input_ids)
-        self.weights = torch.tensor([len(data.input_ids[d]) for d in self.difficulties], dtype=torch.float)
+        self.weights = torch.tensor([float(len(data.input_ids[d]) if mix == "examples" else data.completion_mask[d].sum())
+                                     for d in self.difficulties])
         self.order = {d: torch.empty(0, dtype=torch.long) for d in self.difficulties}
 
     def _next_indices(self, difficulty: int) -> torch.Tensor:
@@ -165,6 +181,7 @@ class TrainingConfig:
     weight_decay: float = 0.1
     grad_clip: float = 1.0  # max gradient norm
     seed: int = 0
+    mix: str = "examples"  # draw each difficulty's batches in proportion to its "examples" or its completion "tokens"
 
     def __post_init__(self) -> None:
         for name in ("num_steps", "batch_size"):
@@ -176,6 +193,8 @@ class TrainingConfig:
                 f"warmup_steps must be from 0 to num_steps - 1 = {self.num_steps - 1}, "
                 f"got {self.warmup_steps}"
             )
+        if self.mix not in MIXES:
+            raise ValueError(f"mix must be one of {MIXES}, got {self.mix!r}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
 
@@ -194,6 +213,13 @@ def train(
     objective's own extra work, e.g. a teacher forward pass, included) and reused for later steps
     of the same shape.
     """
+    model_tokenizer = getattr(model.config, "tokenizer_fingerprint", None)
+    if None not in (model_tokenizer, data.tokenizer_fingerprint) and model_tokenizer != data.tokenizer_fingerprint:
+        raise ValueError(
+            "the training set was tokenized with another tokenizer than the model's: token ids mean "
+            "different words to it. Text carries over, ids do not: rebuild the set from the texts with "
+            "the model's own tokenizer (TrainingSet.from_texts(pairs, tokenizer))"
+        )
     vocab_size = model.get_input_embeddings().num_embeddings
     largest_id = max(int(ids.max()) for ids in data.input_ids.values())
     if largest_id >= vocab_size:
@@ -204,7 +230,7 @@ def train(
     seed_everything(config.seed)
     device = pick_device()
     model.to(device).train()
-    sampler = BatchSampler(data, config.batch_size, config.seed)
+    sampler = BatchSampler(data, config.batch_size, config.seed, config.mix)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
         weight_decay=config.weight_decay,

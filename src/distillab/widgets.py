@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 from IPython.display import Markdown, display
 
-from distillab.cost import H100, estimate_training_cost, human_duration
+from distillab.cost import H100, dollars, estimate_training_cost, human_duration, seconds_on_this_machine
+from distillab.sampling import KEEP, plan_rejection_sampling
 
 
 def describe_training_cost(
@@ -76,3 +77,43 @@ def temperature_explorer(logits_by_name: dict, tokenizer, title: str) -> widgets
         plt.close(figure)
 
     return widgets.VBox([slider, widgets.interactive_output(show, {"temperature": slider})])
+
+
+def describe_rejection_plan(acceptance_by_difficulty: dict[int, float], num_traces: int, k: int, keep: str,
+                            num_parameters: float, cpu_peak_gflops: float | None = None) -> str:
+    """The planner's answer as a Markdown table (a pure function of the knobs): per difficulty the
+    acceptance, the prompts and samples needed; then the FLOPs, time and dollars in all."""
+    plan = plan_rejection_sampling(acceptance_by_difficulty, num_traces, k, keep, num_parameters)
+    lines = ["| difficulty | acceptance | prompts | samples |", "|---|---|---|---|"]
+    for d, a in sorted(acceptance_by_difficulty.items()):
+        lines.append(f"| {d} | {100 * a:.1f} % | {plan.prompts[d]:,} | {plan.samples[d]:,} |")
+    lines.append(f"| **all** | | **{plan.total_prompts:,}** | **{plan.total_samples:,}** |")
+    summary = f"\n\n{num_traces:,} traces ({keep!r}, k = {k}): {plan.flops:.3g} generation FLOPs"
+    if cpu_peak_gflops is not None:
+        summary += f", about {human_duration(seconds_on_this_machine(plan.flops, cpu_peak_gflops))} on this CPU"
+    return "\n".join(lines) + summary + f", ${dollars(plan.flops):.2g} on an H100 ({H100.describe()})."
+
+
+def rejection_planner(acceptance_by_temperature: dict[float, dict[int, float]], num_parameters: float,
+                      cpu_peak_gflops: float | None = None) -> widgets.Widget:
+    """Pick a temperature (among the measured ones), k, the number of traces and the keep rule;
+    the plan below updates as they move."""
+    style, layout = {"description_width": "150px"}, widgets.Layout(width="480px")
+    controls = {
+        "temperature": widgets.SelectionSlider(options=sorted(acceptance_by_temperature), value=min(
+            acceptance_by_temperature, key=lambda t: abs(t - 1.0)), description="temperature T", style=style, layout=layout),
+        "k": widgets.IntSlider(1, min=1, max=16, description="samples per prompt k", style=style, layout=layout),
+        "num_traces": widgets.IntSlider(4000, min=250, max=20000, step=250, description="traces wanted",
+                                        style=style, layout=layout),
+        "keep": widgets.ToggleButtons(options=KEEP[:2], value="first", description="keep", style=style),
+    }
+
+    def show(temperature: float, k: int, num_traces: int, keep: str) -> None:
+        try:
+            text = describe_rejection_plan(acceptance_by_temperature[temperature], num_traces, k, keep,
+                                           num_parameters, cpu_peak_gflops)
+        except ValueError as error:  # e.g. a difficulty where nothing is ever accepted
+            text = f"**No plan:** {error}"
+        display(Markdown(text))
+
+    return widgets.VBox([*controls.values(), widgets.interactive_output(show, controls)])

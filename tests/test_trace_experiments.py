@@ -1,0 +1,61 @@
+"""Chapter 03's experiment functions: new prompts, the arms, the comparisons, the stored results."""
+
+from dataclasses import replace
+
+import pytest
+
+from distillab import trace_experiments as te
+from distillab import world
+from distillab.profiles import get_profile
+from distillab.students import VERDICTS
+
+
+def test_trace_prompts_are_new_to_the_test_set_and_to_the_teacher_where_the_world_allows():
+    profile = get_profile("fast")
+    held_out = world.held_out_problems(profile.eval_per_difficulty)
+    prompts = te.trace_prompts(500, held_out, teacher_seed=0, profile=profile)
+    assert {d: len(v) for d, v in prompts.items()} == {d: 100 for d in world.DIFFICULTIES}
+    teacher = world.training_problems(profile.teacher_train_per_difficulty, 0, held_out)
+    held = {p.signature for level in held_out.values() for p in level}
+    for d, level in prompts.items():
+        assert not held & {p.signature for p in level}
+        seen_by_teacher = {p.signature for p in teacher[d]} & {p.signature for p in level}
+        assert not seen_by_teacher or d < te.FRESH_FROM, d
+
+
+def test_too_few_prompts_is_a_clear_error():
+    with pytest.raises(ValueError, match="num_prompts must be a whole number >= 5"):
+        te.trace_prompts(3, {}, 0, get_profile("fast"))
+
+
+def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question():
+    profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
+                      trace_prompts=50, warmup_steps=0)
+    results = te.measure_sweeps(profile, n_values=(10, 20), selection_n=20, vote_ks=(1, 2), vote_temperatures=(1.0,))
+    assert set(results["sweeps"]) == {"arms", "filter", "mix", "N", "selection"}
+    assert set(results["sweeps"]["arms"]) == {te.ANSWER_ONLY, te.FILTERED, te.UNFILTERED, te.GOLD}
+    assert set(results["sweeps"]["selection"]) == {"random", "hardest", "longest", "diverse"}
+    assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
+    rows = te.comparisons(results)
+    assert [row["question"] for row in rows][:4] == ["traces vs answers", "the filter at T=1",
+                                                     f"the filter at T={te.HOT_TEMPERATURE:g}",
+                                                     "the teacher's text vs the truth"]
+    assert {row["verdict"] for row in rows} <= set(VERDICTS)
+    assert rows[-1]["question"] == "majority vote (T=1)" and rows[-1]["arm"] == "vote@2"
+
+
+def test_missing_sweep_results_say_how_to_make_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m distillab.trace_experiments"):
+        te.load_sweeps(tmp_path / "nothing.json")
+
+
+@pytest.mark.skipif(not te.SWEEPS_PATH.is_file(), reason="the sweeps have not been measured yet")
+def test_the_stored_sweeps_ran_every_arm_on_the_standard_seeds_and_budget():
+    sweeps, standard = te.load_sweeps(), get_profile("standard")
+    assert sweeps["profile"] == "standard" and sweeps["seeds"] == list(standard.seeds)
+    assert sweeps["student_steps"] == standard.trace_student_steps and sweeps["prompts"] == standard.trace_prompts
+    for sweep in sweeps["sweeps"].values():
+        for arms in sweep.values():
+            for runs in (arms.values() if isinstance(arms, dict) else [arms]):
+                assert [r["seed"] for r in runs] == list(standard.seeds)
+                assert {r["steps"] for r in runs} == {standard.trace_student_steps}
