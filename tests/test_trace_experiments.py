@@ -8,24 +8,26 @@ from distillab import trace_experiments as te
 from distillab import world
 from distillab.profiles import get_profile
 from distillab.students import VERDICTS
+from distillab.teacher import teacher_problems
 
 
 def test_trace_prompts_are_new_to_the_test_set_and_to_the_teacher_where_the_world_allows():
-    profile = get_profile("fast")
-    held_out = world.held_out_problems(profile.eval_per_difficulty)
-    prompts = te.trace_prompts(500, held_out, teacher_seed=0, profile=profile)
-    assert {d: len(v) for d, v in prompts.items()} == {d: 100 for d in world.DIFFICULTIES}
-    teacher = world.training_problems(profile.teacher_train_per_difficulty, 0, held_out)
-    held = {p.signature for level in held_out.values() for p in level}
-    for d, level in prompts.items():
+    standard = get_profile("standard")
+    setup = te.prepare(te.REFERENCE_TEACHER, "reference", get_profile("fast"), num_prompts=500)
+    assert {d: len(v) for d, v in setup.prompts.items()} == {d: 100 for d in world.DIFFICULTIES}
+    teacher = teacher_problems(standard, seed=0)  # the reference teacher: standard profile, seed 0
+    held = {p.signature for level in setup.held_out.values() for p in level}
+    for d, level in setup.prompts.items():
         assert not held & {p.signature for p in level}
-        seen_by_teacher = {p.signature for p in teacher[d]} & {p.signature for p in level}
-        assert not seen_by_teacher or d < te.FRESH_FROM, d
+        new = sum(p.signature not in {q.signature for q in teacher[d]} for p in level)
+        assert new == setup.new_to_teacher[d]
+        assert new == len(level) or d < te.FRESH_FROM, d
+    assert setup.new_to_teacher[1] < len(setup.prompts[1]) / 2  # a few hundred 1-step problems exist: it saw most
 
 
 def test_too_few_prompts_is_a_clear_error():
     with pytest.raises(ValueError, match="num_prompts must be a whole number >= 5"):
-        te.trace_prompts(3, {}, 0, get_profile("fast"))
+        te.trace_prompts(3, {})
 
 
 def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question():

@@ -31,11 +31,15 @@ class TeacherRun:
     provenance: Provenance
 
 
+def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Problem]]:
+    """The problems a teacher trained at `profile` with `seed` learned from, none held out."""
+    held_out = world.held_out_problems(profile.eval_per_difficulty)
+    return world.training_problems(profile.teacher_train_per_difficulty, seed, held_out)
+
+
 def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int) -> TrainingSet:
     """The teacher's training set: program-made traces, none sharing a held-out problem's arithmetic."""
-    held_out = world.held_out_problems(profile.eval_per_difficulty)
-    problems = world.training_problems(profile.teacher_train_per_difficulty, seed, held_out)
-    return TrainingSet.from_problems(problems, tokenizer, style="trace")
+    return TrainingSet.from_problems(teacher_problems(profile, seed), tokenizer, style="trace")
 
 
 def train_teacher(

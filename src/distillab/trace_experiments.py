@@ -24,6 +24,7 @@ from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
 from distillab.students import PairedGain, StudentRun, paired_gain, run_arms, run_from_dict, run_to_dict
 from distillab.sweeps import load_stored, sweep_command
+from distillab.teacher import teacher_problems
 from distillab.training import TrainingSet, sft_objective
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -50,6 +51,7 @@ class TraceSetup:
     prompts: dict[int, list[world.Problem]]  # difficulty -> prompts
     held_out: dict[int, list[world.Problem]]
     profile: Profile
+    new_to_teacher: dict[int, int] = field(default_factory=dict)  # difficulty -> prompts the teacher never trained on
     samples: dict = field(default_factory=dict)  # (temperature, k) -> TraceSamples
 
     @property
@@ -72,33 +74,35 @@ class TraceSetup:
         return TrainingSet.from_problems(self.prompts, self.tokenizer, style="trace")
 
 
-def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]], teacher_seed: int,
-                  profile: Profile) -> dict[int, list[world.Problem]]:
+def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]],
+                  teacher_seen: dict[int, set] | None = None) -> dict[int, list[world.Problem]]:
     """`num_prompts` training problems, an equal share per difficulty, none held out. From
-    FRESH_FROM steps on none is a problem the teacher trained on either; below, the world has
-    only a few hundred (1 step) or a few thousand (2 steps) distinct problems and the teacher saw
-    almost all of them."""
+    FRESH_FROM steps on, none is a problem the teacher trained on either (`teacher_seen`: the
+    signatures of its training problems); below, the world has only a few hundred (1 step) or a
+    few thousand (2 steps) distinct problems and the teacher saw almost all of them."""
     if isinstance(num_prompts, bool) or not isinstance(num_prompts, int) or num_prompts < len(world.DIFFICULTIES):
         raise ValueError(f"num_prompts must be a whole number >= {len(world.DIFFICULTIES)} (one per difficulty), "
                          f"got {num_prompts!r}")
     held = {p.signature for level in held_out.values() for p in level}
-    fresh = range(FRESH_FROM, world.MAX_DIFFICULTY + 1)
-    seen = world.training_problems(profile.teacher_train_per_difficulty, teacher_seed, held_out, fresh)
+    seen = teacher_seen or {}
     return {d: world.sample_problems(num_prompts // len(world.DIFFICULTIES), d, TRACE_SEED,
-                                     exclude=held | {p.signature for p in seen.get(d, [])})
+                                     exclude=held | (seen.get(d, set()) if d >= FRESH_FROM else set()))
             for d in world.DIFFICULTIES}
 
 
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile | None = None,
             num_prompts: int | None = None) -> TraceSetup:
-    """Load the teacher and draw `num_prompts` new prompts (default: the profile's trace_prompts)."""
+    """Load the teacher and draw `num_prompts` new prompts (default: the profile's trace_prompts),
+    counting per difficulty how many are new to the teacher (from its provenance: profile and seed)."""
     profile = profile or get_profile()
     num_prompts = profile.trace_prompts if num_prompts is None else num_prompts
     teacher, tokenizer, provenance = load_model(teacher_dir)
     held_out = world.held_out_problems(profile.eval_per_difficulty)
-    teacher_profile = get_profile(provenance.profile) if provenance.profile else profile
-    prompts = trace_prompts(num_prompts, held_out, provenance.seed, teacher_profile)
-    return TraceSetup(teacher_name, teacher, tokenizer, prompts, held_out, profile)
+    trained_on = teacher_problems(get_profile(provenance.profile) if provenance.profile else profile, provenance.seed)
+    seen = {d: {p.signature for p in level} for d, level in trained_on.items()}
+    prompts = trace_prompts(num_prompts, held_out, seen)
+    new = {d: sum(p.signature not in seen.get(d, set()) for p in level) for d, level in prompts.items()}
+    return TraceSetup(teacher_name, teacher, tokenizer, prompts, held_out, profile, new)
 
 
 def student_config(profile: Profile, mix: str = TRACE_MIX):
