@@ -101,6 +101,12 @@ class TraceSamples:
     def k(self) -> int:
         return len(self.texts[0]) if self.texts else 0
 
+    @property
+    def acceptance(self) -> float:
+        """Share of all samples the verifier accepts."""
+        total = sum(len(verdicts) for verdicts in self.correct)
+        return sum(map(sum, self.correct)) / total if total else 0.0
+
     def acceptance_by_difficulty(self) -> dict[int, float]:
         """Share of all samples the verifier accepts, per difficulty."""
         counts: dict[int, list[int]] = {}
