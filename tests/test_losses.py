@@ -147,6 +147,19 @@ def test_sum_reduction_supports_gradient_accumulation_over_uneven_micro_batches(
     assert not torch.allclose(naive, full)  # averaging micro-batch means weighs tokens unevenly
 
 
+def test_none_reduction_keeps_one_value_per_masked_position():
+    student, teacher, mask = random_pair(8, shape=(3, 5, 7))
+    mask[0, :2], mask[0, 2] = False, True
+    for loss in (forward_kl, reverse_kl, generalized_jsd, masked_cross_entropy):
+        args = (student, teacher.argmax(-1), mask) if loss is masked_cross_entropy else (student, teacher, mask)
+        per_position = loss(*args, reduction="none")
+        assert per_position.shape == (int(mask.sum()),)
+        assert torch.allclose(per_position.mean(), loss(*args)) and torch.allclose(per_position.sum(), loss(*args, reduction="sum"))
+    # row order: the first masked position of the first sequence comes first
+    first = reverse_kl(student[:1, 2:3], teacher[:1, 2:3], mask[:1, 2:3])
+    assert torch.allclose(reverse_kl(student, teacher, mask, reduction="none")[0], first)
+
+
 def test_top_k_with_all_tokens_is_the_full_forward_kl():
     student, teacher, mask = random_pair(8)
     values, indices = top_k_teacher(teacher, k=7)

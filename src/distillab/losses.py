@@ -6,7 +6,8 @@ Shapes: B = batch, T = sequence positions, V = vocabulary, k = stored teacher en
 A mask (B, T) marks with True the positions whose loss counts (the completion tokens).
 Reductions: "mean" (default) averages over the masked positions, so a loss is in nats per
 completion token; "sum" adds them up, for gradient accumulation over micro-batches of different
-token counts (sum every micro-batch, then divide by the total number of masked positions).
+token counts (sum every micro-batch, then divide by the total number of masked positions);
+"none" keeps one value per masked position, (M,) in row order, to see where a loss comes from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-REDUCTIONS = ("mean", "sum")
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def check_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -70,6 +71,8 @@ def _reduce(per_position: torch.Tensor, reduction: str) -> torch.Tensor:
         return per_position.mean()
     if reduction == "sum":
         return per_position.sum()
+    if reduction == "none":
+        return per_position
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 

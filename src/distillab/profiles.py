@@ -26,12 +26,13 @@ class Profile:
     transfer_prompts: int  # prompts the teacher answers for a distillation transfer set (chapter 02)
     trace_prompts: int  # prompts the teacher writes sampled traces for (chapter 03), an equal share per difficulty
     trace_student_steps: int  # optimizer steps of chapter 03's students: multi-step reasoning needs more than fast's 150
+    onpolicy_added_steps: int  # chapter 04's added compute on a trace-SFT student, in SFT steps of this batch
     seeds: tuple[int, ...]  # every comparison runs each arm on these seeds, paired
 
     def __post_init__(self) -> None:
         for field in ("teacher_steps", "batch_size", "teacher_train_per_difficulty",
                       "eval_per_difficulty", "student_steps", "transfer_prompts", "trace_prompts",
-                      "trace_student_steps"):
+                      "trace_student_steps", "onpolicy_added_steps"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be at least 1, got {getattr(self, field)}")
         if not 0 <= self.warmup_steps < self.teacher_steps:
@@ -61,12 +62,12 @@ PROFILES = {
     "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,
                     eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20,
                     student_steps=150, transfer_prompts=500, trace_prompts=1000, trace_student_steps=400,
-                    seeds=(0, 1)),
+                    onpolicy_added_steps=60, seeds=(0, 1)),
     "standard": Profile("standard", teacher_steps=900, batch_size=64,
                         teacher_train_per_difficulty=12000, eval_per_difficulty=200,
                         learning_rate=3e-3, warmup_steps=50,
                         student_steps=570, transfer_prompts=500, trace_prompts=4000, trace_student_steps=570,
-                        seeds=(0, 1, 2)),
+                        onpolicy_added_steps=100, seeds=(0, 1, 2)),
 }
 
 

@@ -19,14 +19,15 @@ from pathlib import Path
 from distillab import curation, world
 from distillab.evaluation import vote_at_k
 from distillab.ledger import Ledger
-from distillab.models import load_model, matmul_parameters
+from distillab.models import STUDENT_SIZE, Provenance, count_parameters, load_model, matmul_parameters, save_model
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
 from distillab.students import PairedGain, StudentRun, paired_gain, run_arms, run_from_dict, run_to_dict
+from distillab.training import History
 from distillab.sweeps import load_stored, sweep_command
 from distillab.teacher import teacher_problems
 from distillab.training import TrainingSet, sft_objective
-from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
+from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER, workspace
 
 TRACE_SEED = 3  # the trace prompts: training-split problems, never held-out ones, new to the teacher where the world allows
 FRESH_FROM = 3  # from this many steps on, no trace prompt is a problem the teacher trained on (fewer: the world is too small)
@@ -121,6 +122,41 @@ def compare(setup: TraceSetup, arms: dict[str, TrainingSet], teacher_flops: dict
                     setup.held_out, student_config(setup.profile, mix), ledger=ledger,
                     profile=setup.profile.name, arm_extra=arm_extra,
                     extra={"teacher": setup.teacher_name, "chapter": "03", "prompts": setup.num_prompts, "mix": mix})
+
+
+def recipe(setup: TraceSetup, temperature: float = RECIPE_TEMPERATURE, k: int = 1, keep: str = "first",
+           mix: str = TRACE_MIX) -> dict:
+    """What a filtered-trace student was trained on and how: chapter 04 continues a saved one only
+    if it was made exactly by its own recipe."""
+    return {"chapter": "03", "arm": FILTERED, "teacher": setup.teacher_name, "prompts": setup.num_prompts,
+            "temperature": float(temperature), "k": k, "keep": keep, "mix": mix,
+            "steps": setup.profile.trace_student_steps, "batch_size": setup.profile.batch_size}
+
+
+def student_dir(profile: Profile, seed: int) -> Path:
+    """Where the filtered-trace student of `seed` is saved, in the learner's workspace."""
+    return workspace(profile.name) / "students" / f"03-trace-sft-seed{seed}"
+
+
+def save_students(runs: list[StudentRun], setup: TraceSetup, made_by: dict) -> list[Path]:
+    """Save each run's student (safetensors, with its provenance and recipe `made_by`) for chapter 04."""
+    return [save_model(run.model, setup.tokenizer, student_dir(setup.profile, run.seed),
+                       Provenance(size=STUDENT_SIZE, seed=run.seed, profile=setup.profile.name, steps=run.steps,
+                                  parameters=count_parameters(run.model), accuracy=run.accuracy, flops=run.flops,
+                                  seconds=run.seconds, extra={"recipe": made_by, "data_size": run.data_size}))
+            for run in runs]
+
+
+def load_student(setup: TraceSetup, seed: int, made_by: dict) -> StudentRun | None:
+    """The saved filtered-trace student of `seed`, if one was made by exactly `made_by`; else None."""
+    folder = student_dir(setup.profile, seed)
+    if not (folder / "model.safetensors").is_file():
+        return None
+    model, _, provenance = load_model(folder)
+    if provenance.extra.get("recipe") != made_by:
+        return None
+    return StudentRun(FILTERED, seed, provenance.accuracy, provenance.flops, provenance.seconds, provenance.steps,
+                      provenance.extra["data_size"], History(), model)
 
 
 def _rows(runs: dict[str, list[StudentRun]]) -> dict[str, list[dict]]:

@@ -1,7 +1,8 @@
 """The one training loop: data in batches of one difficulty, a pluggable objective, AdamW with
 warmup + cosine decay ending exactly at the step budget, a progress bar, and a history.
 
-Chapter 01 trains the teacher with it; chapters 02-04 pass other objectives (KD losses).
+Chapter 01 trains the teacher with it; chapters 02-04 pass other objectives (KD losses), and
+chapter 04 other batches too (the student's own samples, `onpolicy.OnPolicyBatches`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -141,6 +143,12 @@ class BatchSampler:
 Objective = Callable[[torch.nn.Module, dict], torch.Tensor]
 
 
+class Batches(Protocol):
+    """Anything that hands out training batches: `BatchSampler`, or chapter 04's on-policy batches."""
+
+    def next_batch(self) -> dict: ...
+
+
 def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     """Supervised fine-tuning: next-token cross-entropy on the completion tokens only."""
     input_ids = batch["input_ids"]  # (B, T)
@@ -206,12 +214,15 @@ def train(
     objective: Objective = sft_objective,
     progress: bool = True,
     description: str = "training",
+    batches: Batches | None = None,
 ) -> History:
     """Train `model` in place for exactly `config.num_steps` optimizer steps and return the history.
 
-    FLOPs are counted by `torch.utils.flop_counter` on the first step of each batch shape (the
-    objective's own extra work, e.g. a teacher forward pass, included) and reused for later steps
-    of the same shape.
+    `batches` (default: a `BatchSampler` over `data` with the config's batch size, seed and mix)
+    hands out one batch per step. FLOPs are counted by `torch.utils.flop_counter` on the first step
+    of each batch shape (the objective's own extra work, e.g. a teacher forward pass, included) and
+    reused for later steps of the same shape; a batch that cost FLOPs to make (the student's own
+    samples, chapter 04) says how many under the key "generation_flops", and they are added.
     """
     model_tokenizer = getattr(model.config, "tokenizer_fingerprint", None)
     if None not in (model_tokenizer, data.tokenizer_fingerprint) and model_tokenizer != data.tokenizer_fingerprint:
@@ -230,7 +241,7 @@ def train(
     seed_everything(config.seed)
     device = pick_device()
     model.to(device).train()
-    sampler = BatchSampler(data, config.batch_size, config.seed, config.mix)
+    sampler = batches if batches is not None else BatchSampler(data, config.batch_size, config.seed, config.mix)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
         weight_decay=config.weight_decay,
@@ -243,6 +254,7 @@ def train(
     bar = tqdm(range(1, config.num_steps + 1), desc=description, disable=not progress)
     for step in bar:
         batch = sampler.next_batch()
+        generation = batch.pop("generation_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         shape = tuple(batch["input_ids"].shape)
         lr = schedule.get_last_lr()[0]
@@ -261,7 +273,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
         tokens += batch["input_ids"].numel()
-        flops += flops_per_shape[shape]
+        flops += flops_per_shape[shape] + generation
         history.step.append(step)
         history.loss.append(loss.item())
         history.lr.append(lr)
