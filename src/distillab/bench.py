@@ -3,7 +3,7 @@ bench/latest.json and printed as a table. Run with `make bench` or `python -m di
 
 It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
-reads chapters 02 and 03's headlines back from the ledger, times a KD step against an SFT step,
+reads chapters 02-04's headlines back from the ledger, times a KD step against an SFT step,
 and times the teacher writing chapter 03's 4,000 traces.
 """
 
@@ -23,6 +23,8 @@ from distillab import cost, labs, world
 from distillab.evaluation import evaluate, max_new_tokens
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
+from distillab.onpolicy import OnPolicyConfig
+from distillab.onpolicy_experiments import MORE_SFT
 from distillab.profiles import get_profile
 from distillab.sampling import generate
 from distillab.teacher import teacher_data
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["student_train_fraction_of_peak"] = student_fraction_of_peak(results["matmul_peak_gflops"])
     results["kd_vs_sft_points"] = paired_points(Ledger(), "SFT", "KD", teacher="half-budget")
     results["trace_vs_answer_points"] = paired_points(Ledger(), ANSWER_ONLY, FILTERED, chapter="03")
+    results["onpolicy_vs_more_sft_points"] = paired_points(Ledger(), MORE_SFT, OnPolicyConfig().describe(), chapter="04")
     results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds()
     results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft()
 

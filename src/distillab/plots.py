@@ -114,3 +114,30 @@ def plot_mean_and_range(series: dict[str, dict[float, list[float]]], xlabel: str
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_frontier(points: list, teacher_training: bool, title: str) -> Figure:
+    """Chapter 05: every run as a dot (colour = family), accuracy against total compute (log scale),
+    mean accuracy on the left and the hardest level on the right, with each panel's Pareto frontier."""
+    from distillab.frontier import FAMILIES, pareto_front
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
+    for ax, hardest in zip(axes, (False, True)):
+        score = (lambda p: 100 * p.hardest_accuracy) if hardest else (lambda p: 100 * p.mean_accuracy)  # noqa: E731
+        for family in FAMILIES:
+            group = [p for p in points if p.family == family]
+            if group:
+                ax.scatter([p.total_flops(teacher_training) for p in group], [score(p) for p in group],
+                           label=family, alpha=0.7, zorder=3)
+        front = pareto_front(points, teacher_training, hardest)
+        ax.step([p.total_flops(teacher_training) for p in front], [score(p) for p in front], where="post",
+                color="black", lw=1, label="Pareto frontier", zorder=2)
+        level = max(points[0].accuracy) if points else 5
+        ax.set(xscale="log", ylim=(-3, 103), ylabel=f"accuracy on {level}-step problems (%)" if hardest else
+               "mean accuracy, all levels (%)",
+               xlabel="total compute (FLOPs; " + ("the teacher's training included)" if teacher_training
+                                                   else "the teacher taken as given)"))
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
