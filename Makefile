@@ -68,7 +68,7 @@ kd-sweeps: $(BIN)/.installed
 trace-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.trace_experiments
 
-# Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~6 min).
+# Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~9 min).
 onpolicy-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.onpolicy_experiments
 

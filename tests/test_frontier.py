@@ -28,6 +28,7 @@ LEDGER = [
     entry("answer-only", 0.52, 4e11, seed=1, chapter="03", teacher="the reference"),
     entry("teacher traces, filtered", 0.92, 1e12, chapter="03", teacher="the reference", teacher_generation_flops=6e11),
     entry("SFT", 0.30, 2e11, teacher="half-budget", teacher_generation_flops=1e10, teacher_cache_flops=2e10),
+    entry("KD", 0.40, 2e11, teacher="half-budget", teacher_generation_flops=1e10, teacher_cache_flops=2e10),
     entry("on-policy λ=1, reverse KL, T=1", 0.88, 1e12, chapter="04", teacher="the reference",
           warm_start_flops=2e12, teacher_generation_flops=6e11, on_policy_batches=30),
     entry("more SFT", 0.95, 1e12, chapter="04", teacher="the reference", warm_start_flops=2e12,
@@ -38,12 +39,14 @@ LEDGER = [
 def test_each_entry_gets_its_family_and_its_full_bill():
     points = frontier.points(LEDGER)
     assert [p.family for p in points] == [frontier.FROM_SCRATCH, frontier.ANSWER_ONLY_FAMILY, frontier.ANSWER_ONLY_FAMILY,
-                                          frontier.TRACES, frontier.LOGITS, frontier.ON_POLICY, frontier.TRACES]
-    teacher, answers, _, traces, sft, on_policy, more = points
+                                          frontier.TRACES, frontier.TRACES, frontier.LOGITS, frontier.ON_POLICY,
+                                          frontier.TRACES]  # chapter 02's SFT arm learns the teacher's text only
+    teacher, answers, _, traces, sft, kd, on_policy, more = points
     assert teacher.total_flops() == REFERENCE_FLOPS and answers.total_flops() == 1e11  # from scratch: own training only
     assert traces.total_flops() == pytest.approx(1e12 + 6e11 + REFERENCE_FLOPS)
     assert traces.total_flops(teacher_training=False) == pytest.approx(1e12 + 6e11)
     assert sft.total_flops() == pytest.approx(2e11 + 3e10 + HALF_FLOPS)  # ch02: traces written and logits cached
+    assert kd.total_flops() == sft.total_flops()
     assert on_policy.total_flops(False) == pytest.approx(1e12 + 2e12 + 6e11)  # the warm start it continued counts
     assert more.total_flops(False) == on_policy.total_flops(False)
 
@@ -53,7 +56,7 @@ def test_the_pareto_front_keeps_only_unbeaten_runs():
     with_teacher = frontier.pareto_front(points)
     assert [p.label for p in with_teacher] == ["answer-only", "answer-only", "teacher"]  # nothing beats the teacher's 100 %
     given = frontier.pareto_front(points, teacher_training=False)
-    assert [p.label for p in given] == ["answer-only", "SFT", "answer-only", "teacher traces, filtered", "more SFT",
+    assert [p.label for p in given] == ["answer-only", "KD", "answer-only", "teacher traces, filtered", "more SFT",
                                         "teacher"]
     costs = [p.total_flops(False) for p in given]
     scores = [p.mean_accuracy for p in given]
@@ -71,6 +74,7 @@ def test_best_within_a_budget():
 def test_headline_is_computed_from_the_teachers_provenance():
     headline = frontier.headline(frontier.points(LEDGER))
     assert headline.teacher_flops == REFERENCE_FLOPS and headline.teacher_accuracy == 1.0
+    assert headline.teacher_seconds == json.loads((REFERENCE_TEACHER / "provenance.json").read_text())["seconds"]
     assert headline.student.label == "more SFT"
     assert headline.times_smaller == pytest.approx(1_784_064 / 340_000)
     assert headline.share_of_accuracy == pytest.approx(0.95)
@@ -112,6 +116,10 @@ def test_a_damaged_ledger_line_is_reported_and_the_rest_kept(tmp_path):
     assert ["line 2 is damaged" in str(w.message) for w in caught] == [True, False]
     assert "line 3 is damaged" in str(caught[1].message)
     assert [e.kind for e in entries] == ["teacher", "answer-only"]
+    garbage = Ledger(tmp_path / "garbage.jsonl")
+    garbage.path.write_bytes(b"\xff\xfe\x00binary\n" + ledger.path.read_bytes().splitlines()[0] + b"\n")
+    with pytest.warns(UserWarning, match="line 1 is damaged"):
+        assert [e.kind for e in garbage.entries()] == ["teacher"]
     empty = Ledger(tmp_path / "empty.jsonl")
     empty.path.write_text("")
     with warnings.catch_warnings():

@@ -73,3 +73,16 @@ def test_rejection_planner_builds_and_explains_an_impossible_plan():
 def test_acceptance_plot_takes_its_own_label():
     figure = plots.plot_accuracy_by_difficulty({"T = 1": {1: 0.9, 2: 0.5}}, "title", ylabel="accepted (%)")
     assert figure.axes[0].get_ylabel() == "accepted (%)"
+
+
+def test_frontier_plot_has_two_labelled_log_panels_and_a_frontier_line():
+    from distillab.frontier import ANSWER_ONLY_FAMILY, TRACES, Point
+
+    points = [Point("answer-only", ANSWER_ONLY_FAMILY, 1, 0, {1: 0.1, 5: 0.0}, 1e11, 0.0, 0.0, None),
+              Point("traces", TRACES, 1, 0, {1: 0.9, 5: 0.6}, 1e12, 1e11, 1e13, "the reference")]
+    figure = plots.plot_frontier(points, teacher_training=True, title="t")
+    left, right = figure.axes
+    assert left.get_xscale() == right.get_xscale() == "log"
+    assert "teacher's training included" in left.get_xlabel() and "5-step" in right.get_ylabel()
+    assert [line.get_label() for line in left.get_lines()] == ["Pareto frontier"]
+    assert "taken as given" in plots.plot_frontier(points, teacher_training=False, title="t").axes[0].get_xlabel()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distillab import world
+from distillab.kd_experiments import SFT
 from distillab.ledger import Ledger, LedgerEntry
 from distillab.profiles import Profile, get_profile
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER, teacher_path
@@ -50,9 +51,9 @@ def family(entry: LedgerEntry) -> str:
         return ANSWER_ONLY_FAMILY
     if chapter == "04" and entry.extra.get("on_policy_batches", 0) > 0:
         return ON_POLICY
-    if chapter in ("03", "04"):
+    if chapter in ("03", "04") or entry.kind == SFT:  # chapter 02's SFT arm learns the teacher's text only
         return TRACES
-    return LOGITS  # chapter 02: SFT or KD on the teacher's greedy text and its distributions
+    return LOGITS  # chapter 02's KD arms: the teacher's distributions on its greedy text
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Headline:
     """"The teacher cost X FLOPs; a student N× smaller reached Y % of its accuracy for Z % of that cost"."""
     teacher: str
     teacher_flops: float
+    teacher_seconds: float  # its training's wall time, where it was trained
     teacher_accuracy: float  # mean over difficulties
     student: Point
     times_smaller: float  # teacher parameters / student parameters
@@ -149,7 +151,8 @@ class Headline:
     def describe(self, dollars) -> str:
         price = dollars(self.teacher_flops)
         price = f"${price:.2g}" if price >= 0.01 else f"${price:.6f}"  # a tiny run: $0.000077, not $7.7e-05
-        return (f"The teacher ({self.teacher}) cost {self.teacher_flops:.3g} FLOPs to train (≈ {price} "
+        return (f"The teacher ({self.teacher}) cost {self.teacher_flops:.3g} FLOPs to train ({self.teacher_seconds:.0f} s on "
+                f"the CPU that trained it; ≈ {price} "
                 f"on an H100 at the stated assumptions) and reaches {100 * self.teacher_accuracy:.1f} %. "
                 f"A student {self.times_smaller:.1f}× smaller ({self.student.label}, seed {self.student.seed}) reached "
                 f"{100 * self.share_of_accuracy:.0f} % of its accuracy ({100 * self.student.mean_accuracy:.1f} %) for "
@@ -164,7 +167,7 @@ def headline(candidates: list[Point]) -> Headline:
         raise ValueError("no distilled student in the ledger: run chapter 02, 03 or 04 first")
     provenance = teacher_provenance(student.teacher)
     teacher_accuracy = world.mean_accuracy({int(d): a for d, a in provenance["accuracy"].items()})
-    return Headline(student.teacher, provenance["flops"], teacher_accuracy, student,
+    return Headline(student.teacher, provenance["flops"], provenance["seconds"], teacher_accuracy, student,
                     provenance["parameters"] / student.parameters, student.mean_accuracy / teacher_accuracy,
                     student.total_flops(False) / provenance["flops"])
 

@@ -54,7 +54,8 @@ class Ledger:
         if not self.path.is_file():
             return []
         entries = []
-        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
+        text = self.path.read_text(errors="replace")  # bytes that are not text (a damaged file) become �, then fail as JSON
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:

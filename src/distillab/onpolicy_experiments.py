@@ -5,9 +5,10 @@ start). Each arm then continues that same student with the same *added* compute,
 FLOPs: more SFT on the traces, or on-policy distillation (λ, β, sampling temperature). An
 on-policy step costs about 3 SFT steps, so at equal compute it gets about a third of the steps;
 one arm also gives it as many steps as SFT (3× the compute), to separate "worse per FLOP" from
-"worse per step".
+"worse per step". A last arm skips SFT: on-policy from an untrained student, with the compute of
+the whole SFT recipe (warm start and added steps).
 
-    python -m distillab.onpolicy_experiments    # every comparison at the standard profile (~6 min on 2 cores)
+    python -m distillab.onpolicy_experiments    # every comparison at the standard profile (~9 min on 2 cores)
 
 writes `reference/onpolicy_sweeps.json`, which chapter 04 reads and plots.
 """
@@ -22,18 +23,20 @@ from pathlib import Path
 import torch
 
 from distillab import trace_experiments as te
-from distillab.evaluation import evaluate
+from distillab.evaluation import evaluate, max_new_tokens
 from distillab.ledger import Ledger, LedgerEntry
-from distillab.models import count_parameters
+from distillab.models import STUDENT_SIZE, build_model, count_parameters
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy, step_cost_ratio
 from distillab.profiles import Profile
+from distillab.sampling import generate
 from distillab.students import StudentRun, paired_gain, run_from_dict, run_to_dict, train_student
 from distillab.sweeps import load_stored, sweep_command
 from distillab.training import TrainingConfig, TrainingSet, train
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
 WARM_START, MORE_SFT = "warm start (trace SFT)", "more SFT"
-ADDED_LEARNING_RATE = 3e-4  # continuing a trained student: a tenth of the from-scratch peak (1e-3 hurt every arm)
+FROM_SCRATCH = "on-policy from scratch (no SFT)"
+ADDED_LEARNING_RATE = 3e-4  # continuing a trained student: a tenth of the from-scratch peak (1e-3 did worse for SFT and on-policy)
 SWEEPS_PATH = REFERENCE_DIR / "onpolicy_sweeps.json"
 
 
@@ -96,10 +99,24 @@ def continue_student(setup: OnPolicySetup, seed: int, arm: str, config: OnPolicy
     """A copy of seed's warm-start student, trained `num_steps` more: SFT on the traces
     (`config=None`) or on-policy with `config`; evaluated, and recorded with its warm start's FLOPs."""
     warm = setup.warm[seed]
-    student = copy.deepcopy(warm.model)
-    training = added_config(setup.profile, num_steps, seed)
-    extra = {"teacher": setup.traces.teacher_name, "chapter": "04", "warm_start_flops": warm.flops,
-             "teacher_generation_flops": setup.teacher_generation_flops, "added_steps": num_steps,
+    return _train_student(setup, arm, copy.deepcopy(warm.model), config,
+                          added_config(setup.profile, num_steps, seed), warm.flops, ledger)
+
+
+def on_policy_from_scratch(setup: OnPolicySetup, seed: int, num_steps: int, ledger: Ledger | None = None) -> StudentRun:
+    """A new, untrained student (initialised with `seed`) trained on-policy only, with the schedule
+    and learning rate of a student trained from scratch: the student writes garbage at first, and
+    the teacher grades it."""
+    student = build_model(STUDENT_SIZE, setup.traces.tokenizer, seed=seed)
+    training = replace(te.student_config(setup.profile), num_steps=num_steps, seed=seed,
+                       warmup_steps=min(setup.profile.warmup_steps, num_steps // 4))
+    return _train_student(setup, FROM_SCRATCH, student, OnPolicyConfig(), training, 0.0, ledger)
+
+
+def _train_student(setup: OnPolicySetup, arm: str, student: torch.nn.Module, config: OnPolicyConfig | None,
+                   training: TrainingConfig, warm_start_flops: float, ledger: Ledger | None) -> StudentRun:
+    extra = {"teacher": setup.traces.teacher_name, "chapter": "04", "warm_start_flops": warm_start_flops,
+             "teacher_generation_flops": setup.teacher_generation_flops, "added_steps": training.num_steps,
              "on_policy_batches": 0}
     if config is None:
         history = train(student, setup.data, training, progress=False, description=arm)
@@ -113,12 +130,12 @@ def continue_student(setup: OnPolicySetup, seed: int, arm: str, config: OnPolicy
                      teacher_scoring_seconds=run.teacher_scoring_seconds)
     evaluation = evaluate(student, setup.traces.tokenizer, setup.traces.held_out)
     if ledger is not None:
-        ledger.record(LedgerEntry(kind=arm, model_size="small", parameters=count_parameters(student),
-                                  data_size=len(setup.data), steps=num_steps, flops=history.total_flops,
-                                  seconds=history.total_seconds, accuracy=evaluation.accuracy, seed=seed,
+        ledger.record(LedgerEntry(kind=arm, model_size=STUDENT_SIZE, parameters=count_parameters(student),
+                                  data_size=len(setup.data), steps=training.num_steps, flops=history.total_flops,
+                                  seconds=history.total_seconds, accuracy=evaluation.accuracy, seed=training.seed,
                                   profile=setup.profile.name, extra={"eval_generation_flops": evaluation.flops, **extra}))
-    return StudentRun(arm, seed, evaluation.accuracy, history.total_flops, history.total_seconds, num_steps,
-                      len(setup.data), history, student)
+    return StudentRun(arm, training.seed, evaluation.accuracy, history.total_flops, history.total_seconds,
+                      training.num_steps, len(setup.data), history, student)
 
 
 def compare(setup: OnPolicySetup, configs: dict[str, OnPolicyConfig | None], sft_steps: int,
@@ -155,12 +172,29 @@ def measure_sweeps(profile: Profile) -> dict:
     runs[EQUAL_STEPS_ARM] = compare(setup, {EQUAL_STEPS_ARM: OnPolicyConfig()}, sft_steps,
                                     equal_steps=(EQUAL_STEPS_ARM,))[EQUAL_STEPS_ARM]
     rows = {arm: [run_to_dict(r) for r in rs] for arm, rs in runs.items()}
-    return {"profile": profile.name, "seeds": list(profile.seeds), "warm_start_steps": profile.trace_student_steps,
+    # From scratch, on-policy only, with the compute of the whole SFT recipe (warm start + added):
+    scratch_steps = equal_compute_steps(setup, OnPolicyConfig(), profile.trace_student_steps + sft_steps)
+    scratch = [on_policy_from_scratch(setup, seed, scratch_steps) for seed in setup.warm]
+    return {"from_scratch": [run_to_dict(r) for r in scratch],
+            "from_scratch_writes": [{"seed": run.seed, **sample} for run in scratch
+                                    for sample in greedy_samples(run.model, setup.traces.tokenizer, setup.traces.held_out)],"profile": profile.name, "seeds": list(profile.seeds), "warm_start_steps": profile.trace_student_steps,
             "added_sft_steps": sft_steps, "learning_rate": ADDED_LEARNING_RATE, "batch_size": profile.batch_size,
             "warm": [run_to_dict(r) for r in setup.warm.values()], "arms": rows,
             "step_cost_ratio": {arm: step_cost_ratio(setup.warm[profile.seeds[0]].model, setup.traces.teacher, c.lmbda)
                                 for arm, c in sweep_configs().items() if c is not None},
             "threads": torch.get_num_threads(), "seconds": time.perf_counter() - start}
+
+
+def greedy_samples(model: torch.nn.Module, tokenizer, held_out: dict, difficulties: tuple[int, ...] = (1, 3, 5),
+                   per_difficulty: int = 2) -> list[dict]:
+    """What a student writes (greedy) for the first few held-out problems of some difficulties."""
+    out = []
+    for difficulty in difficulties:
+        problems = held_out[difficulty][:per_difficulty]
+        texts = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens(difficulty)).texts
+        out += [{"difficulty": difficulty, "prompt": p.prompt, "answer": p.answer, "completion": text}
+                for p, text in zip(problems, texts)]
+    return out
 
 
 def comparisons(sweeps: dict) -> list[dict]:
@@ -181,6 +215,18 @@ def comparisons(sweeps: dict) -> list[dict]:
                         "verdict": gain.verdict})
         rows.append(row)
     return rows
+
+
+def from_scratch_comparison(sweeps: dict) -> dict:
+    """On-policy from an untrained student against the SFT recipe (warm start + more SFT) that used
+    about the same total compute, seed by seed, and against the warm start alone."""
+    scratch = [run_from_dict(r) for r in sweeps["from_scratch"]]
+    sft = [run_from_dict(r) for r in sweeps["arms"][MORE_SFT]]
+    warm_flops = {r["seed"]: r["flops"] for r in sweeps["warm"]}
+    return {"from scratch": scratch, "SFT recipe": sft,
+            "gain over the SFT recipe": paired_gain(sft, scratch),
+            "gain over the warm start": paired_gain([run_from_dict(r) for r in sweeps["warm"]], scratch),
+            "FLOPs ratio": sum(r.flops for r in scratch) / sum(r.flops + warm_flops[r.seed] for r in sft)}
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
