@@ -13,6 +13,8 @@ export PYTHONHASHSEED := 0
 
 # The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
 # instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
+# JupyterLab's "get notified about Jupyter news?" pop-up (it asks to fetch news from the internet,
+# which the course never needs) is turned off too.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,6 +22,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (distillab)" > /dev/null
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements > /dev/null 2>&1
 	for part in assignment_list course_list formgrader validate_assignment; do \
 		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$part > /dev/null 2>&1; done
 	touch $@
@@ -31,7 +34,8 @@ lab: $(BIN)/.installed
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Every test: the package's unit tests (which also check the learner labs are in sync with their
-# solutions and run them as a learner first meets them), then every chapter and every lab solution
+# solutions and run them as a learner first meets them, and open chapter 00 in JupyterLab in headless
+# Chromium when Debian's chromium is installed), then every chapter and every lab solution
 # executed by nbval at the fast profile, in a throw-away workspace so the learner's own teacher and
 # ledger are never touched.
 test: $(BIN)/.installed

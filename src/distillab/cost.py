@@ -12,6 +12,7 @@ from typing import TypeVar
 import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
+from tqdm.auto import tqdm
 
 SECONDS_PER_HOUR = 3600.0
 T = TypeVar("T")
@@ -57,17 +58,21 @@ def generation_flops(num_parameters: float, num_tokens: float) -> float:
     return 2.0 * num_parameters * num_tokens
 
 
-def measure_matmul_peak_gflops(size: int = 1024, seconds: float = 1.0) -> float:
-    """The best fp32 matrix-multiply speed of this machine's CPU, in GFLOP/s (best of many tries)."""
+def measure_matmul_peak_gflops(size: int = 1024, seconds: float = 1.0, progress: bool = False) -> float:
+    """The best fp32 matrix-multiply speed of this machine's CPU, in GFLOP/s (best of many tries),
+    measured for `seconds` (with a progress bar in seconds if `progress`)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     flops_per_matmul = 2.0 * size**3
-    best, deadline = 0.0, time.perf_counter() + seconds
+    best, begin = 0.0, time.perf_counter()
     torch.mm(a, b)  # warm up
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        for _ in range(4):
-            torch.mm(a, b)
-        best = max(best, 4 * flops_per_matmul / (time.perf_counter() - start))
+    with tqdm(total=seconds, unit="s", desc="measuring the matmul peak", disable=not progress,
+              bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s") as bar:
+        while time.perf_counter() - begin < seconds:
+            start = time.perf_counter()
+            for _ in range(4):
+                torch.mm(a, b)
+            best = max(best, 4 * flops_per_matmul / (time.perf_counter() - start))
+            bar.update(min(time.perf_counter() - begin, seconds) - bar.n)
     return best / 1e9
 
 

@@ -1,0 +1,167 @@
+"""The course as a learner meets it: JupyterLab in a real (headless) browser runs chapter 00, and
+its widgets, plots and progress bars render as controls and images, not as error text.
+
+Needs Debian's `chromium` and the `playwright` package (the `browser` extra). Without them the
+test is skipped with a message, unless DISTILLAB_REQUIRE_BROWSER=1 (CI), which turns the skip
+into a failure. The notebook runs from a copy in a throw-away folder, so the course's own files
+never get outputs. A screenshot is saved to test-artifacts/browser/ (not committed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = "00_the_cheap_copy.ipynb"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+REQUIRED = os.environ.get("DISTILLAB_REQUIRE_BROWSER") == "1"
+
+
+def browser_or_skip() -> str:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        message = ("the browser test needs Debian's chromium (apt-get install chromium) and playwright "
+                   "(pip install -e '.[browser]')")
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    return chromium
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """JupyterLab from this environment on a free loopback port with a token, serving `root`; it
+    and every kernel it starts live in their own process group, stopped as a whole at the end."""
+
+    def __init__(self, root: Path, home: Path) -> None:
+        self.port, self.token = free_port(), os.urandom(16).hex()
+        command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+                   f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0"]
+        if os.geteuid() == 0:
+            command.append("--allow-root")
+        env = {**os.environ, "DISTILLAB_PROFILE": "fast", "DISTILLAB_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+        self.log = (root.parent / "jupyterlab.log").open("w")
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
+                    json.load(response)
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError(f"JupyterLab did not answer on port {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # kernels that outlived the server
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+    def group_is_gone(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+# Done when every code cell shows its execution count, or as soon as a widget fails to render.
+RUN_FINISHED = """() => {
+    if (document.body.innerText.includes('Error displaying widget')) return true;
+    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
+
+
+def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
+    chromium = browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    served = tmp_path / "course"
+    served.mkdir()
+    shutil.copy(ROOT / "notebooks" / CHAPTER, served / CHAPTER)
+    lab = JupyterLab(served, tmp_path / "home")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        lab.wait_ready()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=["--no-sandbox", "--disable-dev-shm-usage"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(lab.url(f"lab/tree/{CHAPTER}"))
+                page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+                page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+                try:
+                    page.wait_for_function(RUN_FINISHED, timeout=120_000)
+                    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+                finally:
+                    page.screenshot(path=str(ARTIFACTS / "chapter-00-after-run.png"), full_page=True)
+                check_page(page)
+                page.screenshot(path=str(ARTIFACTS / "chapter-00-after-slider.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        lab.stop()
+    assert lab.group_is_gone(), "JupyterLab or one of its kernels is still running"
+
+
+def check_page(page) -> None:
+    assert page.locator("text=Jupyter news").count() == 0, "JupyterLab's news pop-up is on (make turns it off)"
+    text = page.inner_text(".jp-Notebook")
+    assert "Error displaying widget" not in text, "a widget rendered as error text: is the ipywidgets front end installed?"
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback").count() == 0
+    errors = page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
+    assert errors.count() == 0, errors.first.inner_text()
+    assert page.locator(".jp-RenderedImage img").count() >= 1, "no matplotlib figure rendered as an image"
+    progress = page.locator(".jp-OutputArea .widget-hprogress")
+    assert progress.count() >= 1, "no tqdm progress bar rendered as a widget"
+    calculator = page.locator(".jp-OutputArea .widget-vbox", has=page.locator(".widget-slider")).first
+    slider, output = calculator.locator(".widget-slider").first, calculator.locator(".widget-output").first
+    slider.wait_for(timeout=30_000)
+    before = output.inner_text()
+    assert before.strip(), "the calculator's output is empty"
+    slider.locator(".noUi-handle").focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("([element, before]) => element.innerText !== before",
+                           arg=[output.element_handle(), before], timeout=30_000)
+    assert output.inner_text() != before
+    calculator.scroll_into_view_if_needed()
