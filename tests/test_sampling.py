@@ -90,7 +90,9 @@ def test_plan_prices_the_prompts_and_samples_a_target_needs(tokenizer):
     (2, 0.0, "temperature must be > 0 to sample"),
     (1, -1.0, "temperature must be a number >= 0"),
     (1, float("nan"), "temperature must be a number >= 0"),
-    (2, "hot", "temperature must be a number >= 0"),
+    (2, "hot", "temperature must be a number > 0"),
+    (2, float("inf"), "temperature must be a number > 0"),
+    (1, float("inf"), "temperature must be a number >= 0"),
 ])
 def test_bad_knobs_are_named(teacher, k, temperature, message):
     model, tokenizer = teacher

@@ -18,6 +18,7 @@ from pathlib import Path
 from distillab import world
 from distillab.kd_experiments import SFT
 from distillab.ledger import Ledger, LedgerEntry
+from distillab.models import PROVENANCE_FILE, Provenance
 from distillab.profiles import Profile, get_profile
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER, teacher_path
 
@@ -30,16 +31,16 @@ TEACHER_NAMES = {"half-budget": HALF_BUDGET_TEACHER, "reference": REFERENCE_TEAC
                  "fully trained": REFERENCE_TEACHER}
 
 
-def teacher_provenance(name: str) -> dict:
+def teacher_provenance(name: str) -> Provenance:
     """The saved provenance (steps, parameters, accuracy, training FLOPs) of the teacher a ledger
     entry names: "your own" (chapter 01 at the standard profile) or one of TEACHER_NAMES."""
     folder = teacher_path("standard") if name == "your own" else TEACHER_NAMES.get(name)
     if folder is None:
         raise ValueError(f"unknown teacher {name!r}: expected 'your own' or one of {sorted(TEACHER_NAMES)}")
-    path = Path(folder) / "provenance.json"
+    path = Path(folder) / PROVENANCE_FILE
     if not path.is_file():
         raise FileNotFoundError(f"the teacher {name!r} is not saved at {folder}: its training cost is unknown")
-    return json.loads(path.read_text())
+    return Provenance(**json.loads(path.read_text()))
 
 
 def family(entry: LedgerEntry) -> str:
@@ -85,7 +86,7 @@ def to_point(entry: LedgerEntry) -> Point:
     kind = family(entry)
     teacher = entry.extra.get("teacher") if kind in DISTILLED else None
     data = entry.extra.get("teacher_generation_flops", 0.0) + entry.extra.get("teacher_cache_flops", 0.0)
-    teacher_flops = teacher_provenance(teacher)["flops"] if teacher else 0.0
+    teacher_flops = teacher_provenance(teacher).flops if teacher else 0.0
     return Point(entry.kind, kind, entry.parameters, entry.seed, entry.accuracy,
                  entry.flops + entry.extra.get("warm_start_flops", 0.0), data if teacher else 0.0, teacher_flops, teacher)
 
@@ -166,10 +167,10 @@ def headline(candidates: list[Point]) -> Headline:
     if student is None:
         raise ValueError("no distilled student in the ledger: run chapter 02, 03 or 04 first")
     provenance = teacher_provenance(student.teacher)
-    teacher_accuracy = world.mean_accuracy({int(d): a for d, a in provenance["accuracy"].items()})
-    return Headline(student.teacher, provenance["flops"], provenance["seconds"], teacher_accuracy, student,
-                    provenance["parameters"] / student.parameters, student.mean_accuracy / teacher_accuracy,
-                    student.total_flops(False) / provenance["flops"])
+    teacher_accuracy = world.mean_accuracy(provenance.accuracy)
+    return Headline(student.teacher, provenance.flops, provenance.seconds, teacher_accuracy, student,
+                    provenance.parameters / student.parameters, student.mean_accuracy / teacher_accuracy,
+                    student.total_flops(False) / provenance.flops)
 
 
 def build_small_ledger(ledger: Ledger, profile: Profile | None = None, seeds: tuple[int, ...] = (0,)) -> list[LedgerEntry]:
@@ -179,11 +180,10 @@ def build_small_ledger(ledger: Ledger, profile: Profile | None = None, seeds: tu
     from distillab import trace_experiments as te
 
     profile = profile or get_profile("fast")
-    provenance = teacher_provenance("the reference")
-    ledger.record(LedgerEntry(kind="teacher", model_size=provenance["size"], parameters=provenance["parameters"],
-                              data_size=provenance["extra"]["data_size"], steps=provenance["steps"],
-                              flops=provenance["flops"], seconds=provenance["seconds"],
-                              accuracy=provenance["accuracy"], seed=provenance["seed"], profile=provenance["profile"],
+    p = teacher_provenance("the reference")
+    ledger.record(LedgerEntry(kind="teacher", model_size=p.size, parameters=p.parameters,
+                              data_size=p.extra["data_size"], steps=p.steps, flops=p.flops, seconds=p.seconds,
+                              accuracy=p.accuracy, seed=p.seed, profile=p.profile,
                               extra={"teacher": "the reference", "chapter": "01"}))
     setup = te.prepare(REFERENCE_TEACHER, "the reference", profile)
     samples = setup.traces()

@@ -14,7 +14,6 @@ the KV cache), the teacher scores (2·N_teacher per token), then the student tra
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from distillab.evaluation import max_new_tokens
 from distillab.losses import check_fraction, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
 from distillab.runtime import pick_device
+from distillab.sampling import check_temperature
 from distillab.training import BatchSampler, History, Objective, TrainingConfig, TrainingSet, train
 
 
@@ -38,11 +38,7 @@ class OnPolicyConfig:
     def __post_init__(self) -> None:
         check_fraction("λ (lmbda, the share of on-policy batches)", self.lmbda)
         check_fraction("β (beta)", self.beta)
-        temperature = self.temperature
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-                math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"the sampling temperature must be a number > 0 (the student samples its own "
-                             f"completions; 1 is its own distribution), got {temperature!r}")
+        check_temperature(self.temperature, sampling=True)  # the student samples its own completions
 
     def describe(self) -> str:
         loss = {1.0: "reverse KL", 0.0: "forward KL"}.get(self.beta, f"JSD β={self.beta:g}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from distillab import trace_experiments as te
 from distillab.evaluation import evaluate, max_new_tokens
@@ -142,8 +143,6 @@ def compare(setup: OnPolicySetup, configs: dict[str, OnPolicyConfig | None], sft
             ledger: Ledger | None = None, equal_steps: tuple[str, ...] = ()) -> dict[str, list[StudentRun]]:
     """Each arm on every warm-start seed, at the added compute of `sft_steps` SFT steps (an
     on-policy arm gets fewer, costlier steps), or at `sft_steps` steps for the arms in `equal_steps`."""
-    from tqdm.auto import tqdm
-
     results: dict[str, list[StudentRun]] = {arm: [] for arm in configs}
     jobs = [(arm, seed) for seed in setup.warm for arm in configs]
     for arm, seed in tqdm(jobs, desc="students"):

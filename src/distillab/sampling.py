@@ -68,9 +68,10 @@ def generate(
 
 
 def check_temperature(temperature: float, sampling: bool = False) -> float:
-    """A sampling temperature: a number >= 0, where 0 means greedy; > 0 when `sampling` is required."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    """A sampling temperature: a finite number >= 0, where 0 means greedy; > 0 when `sampling` is required."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        allowed = "a number > 0 (1 samples the model's own distribution)" if sampling else "a number >= 0 (0 means greedy)"
+        raise ValueError(f"temperature must be {allowed}, got {temperature!r}")
     if sampling and temperature == 0:
         raise ValueError("temperature must be > 0 to sample (0 is greedy decoding: every sample would be the same)")
     return float(temperature)
