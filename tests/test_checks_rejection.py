@@ -7,7 +7,8 @@ import pytest
 from distillab import world
 from distillab.checks import FAILED, NOT_DONE, PASSED
 from distillab.checks.rejection import MAX_K, best_plan, check_cheapest_plan, check_keep_traces, check_yield_per_prompt
-from distillab.sampling import TraceSamples, kept_per_prompt
+from distillab.rejection import kept_per_prompt
+from distillab.sampling import TraceSamples
 
 
 def course_keep_traces(problems, samples, keep="first"):

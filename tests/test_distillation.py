@@ -115,7 +115,7 @@ def test_distill_trains_and_lowers_the_loss(teacher, transfer):
 
 
 @pytest.mark.parametrize("knobs, message", [
-    (dict(loss="kl"), "loss must be one of"), (dict(temperature=0.0), "temperature must be a number > 0"),
+    (dict(loss="kl"), "loss must be one of"), (dict(temperature=0.0), "temperature must be > 0"),
     (dict(alpha=1.2), "alpha must be in"), (dict(beta=-1), "beta must be in"),
     (dict(loss="top_k"), "top_k goes with loss='top_k'"), (dict(top_k=5), "top_k goes with loss='top_k'"),
     (dict(loss="top_k", top_k=0), "top_k must be a whole number >= 1"),

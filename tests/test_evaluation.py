@@ -1,7 +1,8 @@
 import pytest
 
 from distillab import world
-from distillab.evaluation import evaluate, majority_answer, max_new_tokens, vote_at_k
+from distillab.evaluation import evaluate, majority_answer, vote_at_k
+from distillab.sampling import max_new_tokens
 from distillab.models import build_model, load_model
 from distillab.sampling import generate
 from distillab.workspace import REFERENCE_TEACHER

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from distillab.losses import masked_cross_entropy
+from distillab.losses import check_temperature, masked_cross_entropy
 
 
 def test_masked_cross_entropy_matches_torch_with_ignore_index():
@@ -180,7 +180,7 @@ def test_alpha_mixes_soft_and_hard():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda s, t, m: forward_kl(s, t, m, temperature=0), "temperature must be a number > 0"),
+    (lambda s, t, m: forward_kl(s, t, m, temperature=0), "temperature must be > 0"),
     (lambda s, t, m: forward_kl(s, t, m, temperature=-1.0), "temperature must be a number > 0"),
     (lambda s, t, m: reverse_kl(s, t, m, temperature=float("nan")), "temperature must be a number > 0"),
     (lambda s, t, m: generalized_jsd(s, t, m, beta=1.5), "beta must be in \\[0, 1\\]"),
@@ -197,3 +197,13 @@ def test_bad_input_names_the_knob(call, message):
     student, teacher, mask = random_pair(10)
     with pytest.raises(ValueError, match=message):
         call(student, teacher, mask)
+
+
+def test_one_temperature_validator_takes_any_real_number_type():
+    import numpy as np
+
+    assert check_temperature(np.float32(2.0)) == 2.0 and check_temperature(np.float64(0.5)) == 0.5
+    assert check_temperature(0, greedy_allowed=True) == 0.0
+    for bad in (True, "2", float("inf"), -1.0):
+        with pytest.raises(ValueError, match="temperature must be"):
+            check_temperature(bad)

@@ -8,7 +8,7 @@ import torch
 
 from distillab import world
 from distillab.cost import generation_flops
-from distillab.evaluation import max_new_tokens
+from distillab.sampling import max_new_tokens
 from distillab.losses import reverse_kl
 from distillab.models import build_model, load_model, matmul_parameters
 from distillab.onpolicy import (OnPolicyBatches, OnPolicyConfig, distill_on_policy, onpolicy_objective,

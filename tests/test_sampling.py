@@ -4,7 +4,7 @@ import pytest
 
 from distillab import world
 from distillab.models import load_model
-from distillab.sampling import TraceSamples, kept_per_prompt, plan_rejection_sampling, sample_tokens, sample_traces
+from distillab.sampling import TraceSamples, sample_traces
 from distillab.workspace import HALF_BUDGET_TEACHER
 
 
@@ -61,28 +61,6 @@ def test_training_set_holds_the_kept_traces_and_refuses_an_empty_one(tokenizer):
     nothing = TraceSamples(problems, texts, [[False, False]] * 3, 1.5, 10, 10, 1.0, 1.0)
     with pytest.raises(ValueError, match="accepted none of the 6 samples \\(temperature 1.5, k = 2\\)"):
         nothing.training_set(tokenizer)
-
-
-def test_expected_yield_per_prompt():
-    assert kept_per_prompt(0.5, 1, "first") == 0.5
-    assert kept_per_prompt(0.5, 3, "first") == pytest.approx(1 - 0.125)
-    assert kept_per_prompt(0.5, 3, "all") == 1.5 and kept_per_prompt(0.0, 3, "unfiltered") == 1.0
-    with pytest.raises(ValueError, match="acceptance must be a fraction"):
-        kept_per_prompt(1.5, 1)
-
-
-def test_plan_prices_the_prompts_and_samples_a_target_needs(tokenizer):
-    plan = plan_rejection_sampling({1: 1.0, 5: 0.5}, num_traces=101, k=1, keep="first", num_parameters=1000)
-    assert plan.prompts == {1: 51, 5: 100} and plan.samples == {1: 51, 5: 100}
-    assert plan.flops == pytest.approx(2 * 1000 * (51 * sample_tokens(1) + 100 * sample_tokens(5)))
-    two = plan_rejection_sampling({1: 1.0, 5: 0.5}, num_traces=100, k=2, keep="first", num_parameters=1000)
-    assert two.prompts == {1: 50, 5: 67} and two.total_samples == 234
-    for difficulty in world.DIFFICULTIES:  # [BOS] prompt trace [EOS], as the tokenizer counts them
-        problem = world.sample_problems(1, difficulty, seed=4)[0]
-        tokens = tokenizer(problem.prompt + " " + problem.trace)["input_ids"] + [tokenizer.eos_token_id]
-        assert sample_tokens(difficulty) == len(tokens)
-    with pytest.raises(ValueError, match="accepts no sample at difficulty 5"):
-        plan_rejection_sampling({1: 1.0, 5: 0.0}, 10, 4, "first", 1000)
 
 
 @pytest.mark.parametrize("k, temperature, message", [

@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 
 from distillab import cost, labs, world
-from distillab.evaluation import evaluate, max_new_tokens
+from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.onpolicy import OnPolicyConfig
 from distillab.onpolicy_experiments import MORE_SFT
 from distillab.profiles import get_profile
-from distillab.sampling import generate
+from distillab.sampling import generate, max_new_tokens
 from distillab.teacher import teacher_data
 from distillab.tokenizer import build_tokenizer
 from distillab.trace_experiments import ANSWER_ONLY, FILTERED

@@ -13,16 +13,7 @@ from transformers import PreTrainedTokenizerFast
 from distillab import world
 from distillab.cost import generation_flops
 from distillab.models import matmul_parameters
-from distillab.sampling import check_k, generate, sample_traces
-
-EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
-
-
-def max_new_tokens(difficulty: int) -> int:
-    """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin."""
-    longest = world.Problem("ana", "eggs", 0, (world.Step("finds", 1),) * difficulty)
-    return len(longest.trace.split()) + 1 + EXTRA_TOKENS
-
+from distillab.sampling import check_k, generate, max_new_tokens, sample_traces
 
 @dataclass
 class Evaluation:

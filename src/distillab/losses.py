@@ -13,6 +13,7 @@ token counts (sum every micro-batch, then divide by the total number of masked p
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -28,15 +29,23 @@ def check_mask(mask: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def check_temperature(temperature: float) -> float:
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a number > 0 (1 leaves the distributions as they are), "
-                         f"got {temperature!r}")
+def check_temperature(temperature: float, greedy_allowed: bool = False) -> float:
+    """The one validator of a temperature knob: a finite number > 0 (softening a distribution, or
+    sampling from it), or >= 0 where `greedy_allowed` (decoding: 0 means greedy). Any real number
+    type is accepted (a NumPy float too); a bool or a string is not."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not math.isfinite(temperature) or temperature < 0:
+        allowed = ("a number >= 0 (0 means greedy)" if greedy_allowed
+                   else "a number > 0 (1 leaves the distributions as they are)")
+        raise ValueError(f"temperature must be {allowed}, got {temperature!r}")
+    if temperature == 0 and not greedy_allowed:
+        raise ValueError("temperature must be > 0 to sample or to soften a distribution, got 0 (0 means "
+                         "greedy decoding: every sample would be the same)")
     return float(temperature)
 
 
 def check_fraction(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) and 0 <= value <= 1):
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return float(value)
 

@@ -21,11 +21,10 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from distillab.cost import generation_flops
-from distillab.evaluation import max_new_tokens
-from distillab.losses import check_fraction, generalized_jsd, reverse_kl
+from distillab.losses import check_fraction, check_temperature, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
 from distillab.runtime import pick_device
-from distillab.sampling import check_temperature
+from distillab.sampling import max_new_tokens
 from distillab.training import BatchSampler, History, Objective, TrainingConfig, TrainingSet, train
 
 
@@ -38,7 +37,7 @@ class OnPolicyConfig:
     def __post_init__(self) -> None:
         check_fraction("λ (lmbda, the share of on-policy batches)", self.lmbda)
         check_fraction("β (beta)", self.beta)
-        check_temperature(self.temperature, sampling=True)  # the student samples its own completions
+        check_temperature(self.temperature)  # the student samples its own completions
 
     def describe(self) -> str:
         loss = {1.0: "reverse KL", 0.0: "forward KL"}.get(self.beta, f"JSD β={self.beta:g}")

@@ -24,12 +24,12 @@ import torch
 from tqdm.auto import tqdm
 
 from distillab import trace_experiments as te
-from distillab.evaluation import evaluate, max_new_tokens
+from distillab.evaluation import evaluate
 from distillab.ledger import Ledger, LedgerEntry
 from distillab.models import STUDENT_SIZE, build_model, count_parameters
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy, step_cost_ratio
 from distillab.profiles import Profile
-from distillab.sampling import generate
+from distillab.sampling import generate, max_new_tokens
 from distillab.students import StudentRun, paired_gain, run_from_dict, run_to_dict, train_student
 from distillab.sweeps import load_stored, sweep_command
 from distillab.training import TrainingConfig, TrainingSet, train

@@ -1,10 +1,10 @@
-"""Batched generation with the KV cache (transformers `generate`). Chapter 01 evaluates with it;
-chapters 03-04 sample teacher traces (`sample_traces`: k samples per prompt at a temperature, each
-verified, the input of rejection sampling) and student rollouts with it."""
+"""Decoding: batched generation with the KV cache (transformers `generate`), and k verified samples
+per prompt (`sample_traces`, the input of rejection sampling). Chapter 01 evaluates with it,
+chapter 03 samples the teacher's traces, chapter 04 the student's own text. Planning how many
+samples to draw is `rejection`'s job."""
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -13,9 +13,18 @@ from transformers import PreTrainedTokenizerFast
 
 from distillab import world
 from distillab.cost import generation_flops
+from distillab.losses import check_temperature
 from distillab.models import check_compatible, matmul_parameters
 from distillab.runtime import pick_device, seed_everything
 from distillab.training import TrainingSet
+
+
+EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
+
+
+def max_new_tokens(difficulty: int) -> int:
+    """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin."""
+    return len(world.example_problem(difficulty).trace.split()) + 1 + EXTRA_TOKENS
 
 
 @dataclass
@@ -37,7 +46,7 @@ def generate(
     use_cache: bool = True,
 ) -> Generations:
     """Complete each prompt. `temperature` 0 is greedy decoding; above 0 samples at that temperature."""
-    check_temperature(temperature)
+    check_temperature(temperature, greedy_allowed=True)
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     check_compatible(model, tokenizer)
@@ -65,16 +74,6 @@ def generate(
         generated_tokens += int((new_tokens != tokenizer.pad_token_id).sum())
         texts += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return Generations(texts, prompt_tokens, generated_tokens, time.perf_counter() - start)
-
-
-def check_temperature(temperature: float, sampling: bool = False) -> float:
-    """A sampling temperature: a finite number >= 0, where 0 means greedy; > 0 when `sampling` is required."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
-        allowed = "a number > 0 (1 samples the model's own distribution)" if sampling else "a number >= 0 (0 means greedy)"
-        raise ValueError(f"temperature must be {allowed}, got {temperature!r}")
-    if sampling and temperature == 0:
-        raise ValueError("temperature must be > 0 to sample (0 is greedy decoding: every sample would be the same)")
-    return float(temperature)
 
 
 def check_k(k: int) -> int:
@@ -161,10 +160,8 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     """Sample `k` completions per problem at `temperature` (0 is greedy, so k > 1 would repeat
     itself) and verify each one. Problems of one difficulty are generated together. The random
     generators are seeded with `seed` first, so the same call draws the same samples."""
-    from distillab.evaluation import max_new_tokens  # here, not at the top: evaluation imports this module
-
     check_k(k)
-    check_temperature(temperature, sampling=k > 1)
+    check_temperature(temperature, greedy_allowed=k == 1)
     seed_everything(seed)
     texts: list[list[str]] = [[] for _ in problems]
     by_difficulty: dict[int, list[int]] = {}
@@ -181,60 +178,3 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     correct = [[world.is_correct(text, problem) for text in samples] for problem, samples in zip(problems, texts)]
     flops = generation_flops(matmul_parameters(model), prompt_tokens + generated)
     return TraceSamples(list(problems), texts, correct, temperature, generated, prompt_tokens, flops, seconds)
-
-
-def kept_per_prompt(acceptance: float, k: int, keep: str = "first") -> float:
-    """Traces one prompt is expected to yield when each of its `k` samples is right with
-    probability `acceptance`: at least one right (keep="first": 1 - (1 - a)^k), every right one
-    (keep="all": k·a), or one, right or wrong (keep="unfiltered")."""
-    if keep not in KEEP:
-        raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
-    if not 0 <= acceptance <= 1:
-        raise ValueError(f"acceptance must be a fraction from 0 to 1, got {acceptance}")
-    check_k(k)
-    if keep == "first":
-        return 1 - (1 - acceptance) ** k
-    return k * acceptance if keep == "all" else 1.0
-
-
-def sample_tokens(difficulty: int) -> int:
-    """Tokens processed to write one sample of a `difficulty`-step problem: [BOS], the prompt,
-    the trace and [EOS] (every problem of one difficulty has the same length)."""
-    example = world.Problem("ana", "eggs", 0, (world.Step("finds", 1),) * world.check_difficulty(difficulty))
-    return 1 + len(example.prompt.split()) + len(example.trace.split()) + 1
-
-
-@dataclass(frozen=True)
-class RejectionPlan:
-    """What it takes to collect `num_traces` traces, an equal share per difficulty."""
-    prompts: dict[int, int]  # difficulty -> prompts to sample
-    samples: dict[int, int]  # difficulty -> samples written (prompts × k)
-    flops: float  # generation FLOPs for all samples, 2·N per token
-
-    @property
-    def total_prompts(self) -> int:
-        return sum(self.prompts.values())
-
-    @property
-    def total_samples(self) -> int:
-        return sum(self.samples.values())
-
-
-def plan_rejection_sampling(acceptance_by_difficulty: dict[int, float], num_traces: int, k: int, keep: str,
-                            num_parameters: float) -> RejectionPlan:
-    """Prompts, samples and FLOPs expected to yield `num_traces` kept traces from a teacher of
-    `num_parameters` (matmul) parameters whose samples the verifier accepts at the given rates."""
-    if isinstance(num_traces, bool) or not isinstance(num_traces, int) or num_traces < 1:
-        raise ValueError(f"num_traces must be a whole number >= 1, got {num_traces!r}")
-    share, extra = divmod(num_traces, len(acceptance_by_difficulty))
-    prompts, samples, flops = {}, {}, 0.0
-    for index, (difficulty, acceptance) in enumerate(sorted(acceptance_by_difficulty.items())):
-        wanted = share + (index < extra)
-        per_prompt = kept_per_prompt(acceptance, k, keep)
-        if per_prompt == 0 and wanted:
-            raise ValueError(f"the verifier accepts no sample at difficulty {difficulty}: no number of prompts "
-                             "yields a trace there; lower the temperature or use a stronger teacher")
-        prompts[difficulty] = math.ceil(wanted / per_prompt - 1e-9) if wanted else 0
-        samples[difficulty] = prompts[difficulty] * k
-        flops += generation_flops(num_parameters, samples[difficulty] * sample_tokens(difficulty))
-    return RejectionPlan(prompts, samples, flops)

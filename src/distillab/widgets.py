@@ -6,7 +6,8 @@ import ipywidgets as widgets
 from IPython.display import Markdown, display
 
 from distillab.cost import H100, dollars, estimate_training_cost, human_duration, seconds_on_this_machine
-from distillab.sampling import KEEP, plan_rejection_sampling
+from distillab.rejection import plan_rejection_sampling
+from distillab.sampling import KEEP
 
 
 def describe_training_cost(

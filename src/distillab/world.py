@@ -118,6 +118,12 @@ def check_difficulty(difficulty: int) -> int:
     return difficulty
 
 
+def example_problem(difficulty: int) -> Problem:
+    """A problem of `difficulty` steps. Every problem of one difficulty has the same number of words
+    in its prompt and in its trace, so this one measures them all (generation lengths, costs)."""
+    return Problem("ana", "eggs", 0, (Step("finds", 1),) * check_difficulty(difficulty))
+
+
 def check_style(style: str) -> str:
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")

@@ -8,7 +8,7 @@ import math
 
 from distillab import world
 from distillab.checks import Case, CheckResult, Raises, run_cases
-from distillab.sampling import kept_per_prompt
+from distillab.rejection import kept_per_prompt
 
 MAX_K = 16  # the most samples per prompt a plan may ask for
 
