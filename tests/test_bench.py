@@ -1,24 +1,44 @@
-"""The benchmark's pure parts: a chapter's headline read back from a ledger."""
+"""The benchmark's pure parts: a chapter's headline read back from the ledger by its arm constants,
+whatever their display names are."""
 
 import pytest
+from helpers import record
 
-from distillab.bench import paired_points
-from distillab.ledger import Ledger, LedgerEntry
-
-
-def entry(kind, seed, accuracy, teacher="half-budget"):
-    return LedgerEntry(kind=kind, model_size="small", parameters=1, data_size=500, steps=570, flops=1.0,
-                       seconds=1.0, accuracy={1: accuracy, 2: accuracy}, seed=seed, extra={"teacher": teacher})
+from distillab import bench, kd_experiments, records
+from distillab.ledger import Ledger
+from distillab.profiles import get_profile
 
 
-def test_paired_points_pairs_the_ledger_by_seed_among_matching_entries(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-    for e in [entry("SFT", 0, 0.40), entry("KD", 0, 0.50), entry("SFT", 1, 0.45), entry("KD", 1, 0.50),
-              entry("KD", 2, 0.90), entry("KD", 0, 0.99, teacher="fully trained")]:
-        ledger.record(e)
-    points = paired_points(ledger, "SFT", "KD", teacher="half-budget")
+def test_paired_points_pairs_a_chapters_runs_by_seed(tmp_path):
+    ledger = Ledger(get_profile("fast"), tmp_path / "ledger.jsonl")
+    for r in [record(records.TRACES, "SFT", 0.40, chapter="02"), record(records.LOGITS, "KD", 0.50, chapter="02"),
+              record(records.TRACES, "SFT", 0.45, seed=1, chapter="02"), record(records.LOGITS, "KD", 0.50, seed=1, chapter="02"),
+              record(records.LOGITS, "KD", 0.90, seed=2, chapter="02"), record(records.LOGITS, "KD", 0.99, chapter="04")]:
+        ledger.record(r)
+    points = bench.paired_points(ledger, "02", "SFT", "KD")
     assert points["seeds"] == 2
     assert points["mean"] == pytest.approx(7.5) and points["min"] == pytest.approx(5.0)
     assert points["max"] == pytest.approx(10.0)
-    with pytest.raises(ValueError, match="no 'SFT' and 'KD' runs on a common seed"):
-        paired_points(ledger, "SFT", "KD", teacher="nobody")
+    with pytest.raises(ValueError, match="no chapter 03 'SFT' and 'KD' runs on a common seed"):
+        bench.paired_points(ledger, "03", "SFT", "KD")
+
+
+def test_renaming_an_arm_constant_keeps_the_bench_and_the_frontier_finding_it(monkeypatch, tmp_path):
+    """Chapter 02's arms are named in one place, kd_experiments; rename them there and the run
+    written by the chapter's functions is still read back by the bench and filed by chapter 05."""
+    from dataclasses import replace
+
+    from distillab import frontier
+
+    monkeypatch.setattr(kd_experiments, "SFT", "fine-tuning on the teacher's words")
+    monkeypatch.setattr(kd_experiments, "KD", "logit KD, renamed")
+    profile = replace(get_profile("fast"), student_steps=2, seeds=(0,), eval_per_difficulty=1, warmup_steps=0)
+    setup = kd_experiments.prepare(kd_experiments.HALF_BUDGET_TEACHER, "half-budget", profile, num_prompts=10)
+    ledger = Ledger(profile, tmp_path / "ledger.jsonl")
+    kd_experiments.compare(setup, kd_experiments.headline_arms(setup), ledger=ledger)
+    points = bench.paired_points(ledger, "02", kd_experiments.SFT, kd_experiments.KD)
+    assert points["seeds"] == 1
+    families = {p.label: p.family for p in frontier.points(ledger.entries(), profile)}
+    assert families["logit KD, renamed"] == records.LOGITS
+    assert families["fine-tuning on the teacher's words"] == records.TRACES
+    assert families["teacher (half-budget)"] == records.TEACHER  # the teacher it learnt from, a point of its own

@@ -4,14 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import kd_experiments
+from distillab import kd_experiments, sweeps
 from distillab.distillation import DistillationConfig
 from distillab.profiles import get_profile
+from distillab.students import Comparison, StudentRun
 
 
-def row(arm, seed, accuracy):
-    return {"arm": arm, "seed": seed, "mean_accuracy": accuracy, "accuracy": {"1": accuracy}, "flops": 1.0,
-            "seconds": 1.0, "steps": 10, "data_size": 5}
+def runs(arm, *accuracies):
+    return [StudentRun(arm, seed, {1: a}, 1.0, 1.0, 10, 5) for seed, a in enumerate(accuracies)]
 
 
 def test_every_sweep_shares_the_default_arm_and_changes_one_knob():
@@ -33,41 +33,53 @@ def test_the_stored_sweeps_cover_every_knob_on_the_standard_seeds():
     sweeps = kd_experiments.load_sweeps()
     standard = get_profile("standard")
     assert sweeps["profile"] == "standard" and sweeps["seeds"] == list(standard.seeds)
+    assert sweeps["written_by"] == "distillab.kd_experiments.measure_sweeps"
     assert sweeps["student_steps"] == standard.student_steps and sweeps["transfer_prompts"] == standard.transfer_prompts
-    assert set(sweeps["sweeps"]) == {*kd_experiments.sweep_configs(), "N", "steps", "teacher"}
+    comparisons = sweeps["comparisons"]
+    assert set(comparisons) == {*kd_experiments.sweep_configs(), *kd_experiments.PAIRED_SWEEPS}
     for sweep, configs in kd_experiments.sweep_configs().items():
-        assert set(sweeps["sweeps"][sweep]) == {"SFT", *configs}
-        for runs in sweeps["sweeps"][sweep].values():
-            assert [r["seed"] for r in runs] == list(standard.seeds)
+        assert list(comparisons[sweep]) == [kd_experiments.SFT, *configs]
+        for arm_runs in comparisons[sweep].values():
+            assert [r.seed for r in arm_runs] == list(standard.seeds)
+    for sweep in kd_experiments.PAIRED_SWEEPS:
+        assert all(list(c) == [kd_experiments.SFT, kd_experiments.KD] for c in comparisons[sweep].values())
 
 
-def test_a_miniature_sweep_runs_end_to_end():
+def test_a_miniature_sweep_runs_end_to_end_and_round_trips_through_its_file(tmp_path):
     profile = replace(get_profile("fast"), student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
                       transfer_prompts=10, warmup_steps=0)
     results = kd_experiments.measure_sweeps(profile, n_values=(15,), step_values=(1,))
-    assert set(results["sweeps"]["N"]) == {"10", "15"} and set(results["sweeps"]["steps"]) == {"1", "2"}
+    comparisons = results["comparisons"]
+    assert set(comparisons["N"]) == {"10", "15"} and set(comparisons["steps"]) == {"1", "2"}
     assert results["cache_bytes_per_token"] == {"full": 134.0, "top-1": 4.0, "top-5": 20.0, "top-20": 80.0}
-    assert set(results["sweeps"]["teacher"]) == {"half-budget", "fully trained"}
+    assert set(comparisons["teacher"]) == {"half-budget", "fully trained"}
+    path = tmp_path / "kd.json"
+    path.write_text(sweeps.to_json(results, kd_experiments.measure_sweeps))
+    back = kd_experiments.load_sweeps(path)
+    assert kd_experiments.comparisons(back) == kd_experiments.comparisons(results)
+    assert back["student_runs"] == 2 * (1 + 10 + 2 + 2 + 2)  # SFT, 10 KD configs, N=15, steps=1, fully trained
 
 
 def test_prepare_refuses_too_few_prompts():
-    with pytest.raises(ValueError, match="num_prompts must be at least 5"):
+    with pytest.raises(ValueError, match="num_prompts must be a whole number >= 5"):
         kd_experiments.prepare(kd_experiments.HALF_BUDGET_TEACHER, "half-budget", get_profile("fast"), 3)
 
 
-def test_verdicts_hold_on_every_seed_and_list_each_run_once():
-    sft = [row("SFT", 0, 0.30), row("SFT", 1, 0.40)]
-    sweeps = {"seeds": [0, 1], "sweeps": {
-        "temperature": {"SFT": sft, "T=1": [row("a", 0, 0.5), row("a", 1, 0.6)],
-                        "T=2": [row("b", 0, 0.2), row("b", 1, 0.5)], "T=4": [row("c", 0, 0.1), row("c", 1, 0.2)]},
-        "top-k": {"SFT": sft, "k=1": [row("d", 0, 0.30), row("d", 1, 0.40)], "all": [row("a", 0, 0.5), row("a", 1, 0.6)]},
-        "N": {"500": {"SFT": sft, "KD": [row("a", 0, 0.5), row("a", 1, 0.6)]}},
+def test_comparisons_hold_on_every_seed_and_list_each_run_once():
+    sft = runs("SFT", 0.30, 0.40)
+    stored = {"comparisons": {
+        "temperature": Comparison({"SFT": sft, "T=1": runs("a", 0.5, 0.6), "T=2": runs("b", 0.2, 0.5),
+                                   "T=4": runs("c", 0.1, 0.2)}),
+        "top-k": Comparison({"SFT": sft, "k=1": runs("d", 0.30, 0.40), "full": runs("a", 0.5, 0.6)}),
+        "N": {"500": Comparison({"SFT": sft, "KD": runs("a", 0.5, 0.6)})},
     }}
-    out = kd_experiments.verdicts(sweeps)
-    assert out["better on every seed"] == ["temperature: T=1: +20.0 points (seeds from +20.0 to +20.0)"]
-    assert out["worse on every seed"] == ["temperature: T=4: -20.0 points (seeds from -20.0 to -20.0)"]
-    assert out["not settled"] == ["temperature: T=2: +0.0 points (seeds from -10.0 to +10.0)"]
-    assert out["the same on every seed"] == ["top-k: k=1: +0.0 points (seeds from +0.0 to +0.0)"]
+    rows = {(row["question"], row["arm"]): row for row in kd_experiments.comparisons(stored)}
+    assert list(rows) == [("temperature", "T=1"), ("temperature", "T=2"), ("temperature", "T=4"), ("top-k", "k=1")]
+    assert rows["temperature", "T=1"]["verdict"] == "better on every seed"
+    assert rows["temperature", "T=1"]["gain (points)"] == pytest.approx(20.0)
+    assert rows["temperature", "T=4"]["verdict"] == "worse on every seed"
+    assert rows["temperature", "T=2"]["verdict"] == "not settled"
+    assert rows["top-k", "k=1"]["verdict"] == "the same on every seed"
 
 
 def test_step_cost_times_the_three_kinds_of_step():

@@ -1,40 +1,60 @@
-import pytest
+"""The ledger: one profile's typed records, one whole line each; a line it cannot read is
+reported (damaged, another version of distillab, another profile), never guessed at."""
 
-from distillab.ledger import Ledger, LedgerEntry
+import json
+
+import pytest
+from helpers import record
+
+from distillab import records
+from distillab.ledger import Ledger
+from distillab.profiles import get_profile
 from distillab.workspace import ledger_path
 
-
-def _entry(**changes):
-    return LedgerEntry(**{"kind": "teacher", "model_size": "large", "parameters": 1_800_000,
-                          "data_size": 100, "steps": 10, "flops": 1e12, "seconds": 3.0,
-                          "accuracy": {1: 1.0, 2: 0.5}, **changes})
+FAST, STANDARD = get_profile("fast"), get_profile("standard")
 
 
-def test_record_and_read_back():
-    ledger = Ledger()
-    assert ledger.path == ledger_path() and ledger.entries() == []
-    ledger.record(_entry())
-    ledger.record(_entry(kind="sft", seed=3))
-    entries = Ledger().entries()  # a new Ledger object (another notebook) sees the same runs
-    assert [e.kind for e in entries] == ["teacher", "sft"]
-    assert entries[0].accuracy == {1: 1.0, 2: 0.5} and entries[0].mean_accuracy == 0.75
+def test_record_and_read_back_in_the_profiles_own_file():
+    ledger = Ledger(FAST)
+    assert ledger.path == ledger_path(FAST) and ledger.entries() == []
+    ledger.record(record(records.TEACHER, records.TEACHER_ARM, 1.0, chapter="01"))
+    ledger.record(record(records.TRACES, "teacher traces, filtered", 0.9, seed=3))
+    entries = Ledger(FAST).entries()  # a new Ledger object (another notebook) sees the same runs
+    assert [(e.arm, e.seed) for e in entries] == [("teacher", 0), ("teacher traces, filtered", 3)]
+    assert entries[1].teacher is not None and entries[0].teacher is None
+    assert Ledger(STANDARD).entries() == [] and not ledger_path(STANDARD).exists()
 
 
-def test_a_damaged_line_is_reported_and_skipped(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-    ledger.record(_entry())
+def test_a_run_of_another_profile_is_refused():
+    with pytest.raises(ValueError, match="a run at the 'fast' profile cannot go into the 'standard' ledger"):
+        Ledger(STANDARD).record(record(records.ANSWERS_ONLY, "answer-only", 0.1))
+    with pytest.raises(TypeError, match="pass the Profile"):
+        Ledger("fast")
+
+
+def test_damaged_foreign_and_old_lines_are_reported_and_skipped(tmp_path):
+    ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
+    ledger.record(record(records.TEACHER, "teacher", 1.0))
+    line = json.loads(record(records.ANSWERS_ONLY, "answer-only", 0.2).to_json())
+    old = {"kind": "KD", "model_size": "small", "parameters": 1, "data_size": 1, "steps": 1, "flops": 1.0,
+           "seconds": 1.0, "accuracy": {"1": 0.5}, "extra": {}}
     with ledger.path.open("a") as file:
-        file.write('{"kind": "half a line\n')
-        file.write('{"unexpected": 1}\n')
-    ledger.record(_entry(kind="kd"))
+        file.write('{"chapter": "half a line\n')
+        file.write(json.dumps({**line, "family": "mystery"}) + "\n")
+        file.write(json.dumps({**line, "profile": "standard"}) + "\n")
+        file.write(json.dumps(old) + "\n" + json.dumps(old) + "\n")
+    ledger.record(record(records.LOGITS, "KD", 0.5))
     with pytest.warns(UserWarning) as caught:
         entries = ledger.entries()
-    assert [str(w.message).split(" is damaged")[0][-6:] for w in caught] == ["line 2", "line 3"]
-    assert [e.kind for e in entries] == ["teacher", "kd"]
+    messages = [str(w.message) for w in caught]
+    assert "line 2 is damaged" in messages[0] and "line 3 is damaged" in messages[1] and "mystery" in messages[1]
+    assert "line 4 is a 'standard' run" in messages[2]
+    assert "2 line(s) (lines 5-6) were written by another version of distillab" in messages[3]
+    assert [e.arm for e in entries] == ["teacher", "KD"]
 
 
 def test_clear():
-    ledger = Ledger()
-    ledger.record(_entry())
+    ledger = Ledger(FAST)
+    ledger.record(record(records.TEACHER, "teacher", 1.0))
     ledger.clear()
     assert len(ledger) == 0

@@ -5,12 +5,13 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import frontier
-from distillab import trace_experiments as te
+from distillab import frontier, records, sweeps
 from distillab import onpolicy_experiments as ope
+from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import get_profile
+from distillab.students import Comparison, StudentRun
 from distillab.workspace import REFERENCE_TEACHER
 
 TINY = replace(get_profile("fast"), trace_prompts=50, trace_student_steps=4, eval_per_difficulty=4, batch_size=4,
@@ -27,7 +28,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    return Ledger(tmp_path_factory.mktemp("ledger") / "ledger.jsonl")
+    return Ledger(TINY, tmp_path_factory.mktemp("ledger") / "ledger.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +37,15 @@ def setup(home, ledger):
 
 
 def test_prepare_trains_one_warm_start_per_seed_and_records_it(setup, ledger):
-    assert sorted(setup.warm) == [0, 1]
+    assert sorted(setup.warm) == [0, 1] and setup.chapter == "04"
     assert all(run.steps == TINY.trace_student_steps and run.model is not None for run in setup.warm.values())
-    warm = [e for e in ledger.entries() if e.kind == ope.WARM_START]
-    assert len(warm) == 2 and all(e.extra["chapter"] == "04" and e.extra["teacher_generation_flops"] > 0 for e in warm)
+    warm = [e for e in ledger.entries() if e.arm == ope.WARM_START]
+    assert len(warm) == 2 and all(e.chapter == "04" and e.family == records.TRACES for e in warm)
+    assert all(e.compute.teacher_data == setup.teacher_generation_flops > 0 for e in warm)
 
 
 def test_warm_starts_are_saved_and_reused_only_for_the_same_recipe(isolated_workspace, tmp_path):
-    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger = Ledger(TINY, tmp_path / "ledger.jsonl")
     first = ope.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
     assert first.reused == () and len(ledger) == 2
     assert all((te.student_dir(TINY, seed) / "model.safetensors").is_file() for seed in TINY.seeds)
@@ -53,44 +55,59 @@ def test_warm_starts_are_saved_and_reused_only_for_the_same_recipe(isolated_work
     assert again.warm[0].flops == first.warm[0].flops and again.warm[0].accuracy == first.warm[0].accuracy
     longer = replace(TINY, trace_student_steps=5)
     assert ope.prepare(REFERENCE_TEACHER, "the reference", longer, seeds=(0,)).reused == ()
+    with pytest.raises(ValueError, match="seeds must be"):
+        ope.prepare(REFERENCE_TEACHER, "the reference", TINY, seeds=3)
 
 
 def test_arms_get_equal_added_compute_and_leave_the_whole_bill(setup, ledger):
     config = OnPolicyConfig()
     steps = ope.equal_compute_steps(setup, config, 6)
-    assert steps == max(2, round(6 / step_cost_ratio(setup.warm[0].model, setup.traces.teacher, 1.0)))
+    assert steps == max(2, round(6 / step_cost_ratio(setup.warm[0].model, setup.teacher, 1.0)))
     before = {seed: [p.detach().clone() for p in run.model.parameters()] for seed, run in setup.warm.items()}
-    runs = ope.compare(setup, {ope.MORE_SFT: None, "on-policy": config}, 6, ledger=ledger)
-    assert [r.steps for r in runs[ope.MORE_SFT]] == [6, 6] and [r.steps for r in runs["on-policy"]] == [steps, steps]
+    runs = ope.compare(setup, ope.headline_arms(setup, config, 6), ledger=ledger)
+    assert [r.steps for r in runs[ope.MORE_SFT]] == [6, 6] and [r.steps for r in runs[ope.ON_POLICY]] == [steps, steps]
     for seed, run in setup.warm.items():  # every arm trained a copy: the warm start is untouched
         assert all((a == b).all() for a, b in zip(before[seed], run.model.parameters()))
-    entries = {(e.kind, e.seed): e for e in ledger.entries() if e.kind in (ope.MORE_SFT, "on-policy")}
-    on, sft = entries["on-policy", 0], entries[ope.MORE_SFT, 0]
-    assert on.extra["on_policy_batches"] == steps and sft.extra["on_policy_batches"] == 0
-    assert on.extra["warm_start_flops"] == setup.warm[0].flops and on.extra["student_generation_flops"] > 0
-    assert on.extra["lmbda"] == 1.0 and on.extra["beta"] == 1.0
-    points = {p.label: p for p in frontier.points([on, sft])}
-    assert points["on-policy"].family == frontier.ON_POLICY and points[ope.MORE_SFT].family == frontier.TRACES
-    assert points["on-policy"].own_flops == pytest.approx(on.flops + setup.warm[0].flops)
+    entries = {(e.arm, e.seed): e for e in ledger.entries() if e.arm in (ope.MORE_SFT, ope.ON_POLICY)}
+    on, sft = entries[ope.ON_POLICY, 0], entries[ope.MORE_SFT, 0]
+    assert on.family == records.ON_POLICY and sft.family == records.TRACES
+    assert on.compute.warm_start == setup.warm[0].flops and on.compute.student_sampling > 0
+    assert on.compute.teacher_scoring > 0 and sft.compute.student_sampling == 0
+    assert on.settings["lmbda"] == 1.0 and on.settings["beta"] == 1.0
+    points = {p.label: p for p in frontier.points([on, sft], TINY)}
+    assert points[ope.ON_POLICY].total_flops(False) == pytest.approx(on.compute.training + setup.warm[0].flops
+                                                                     + setup.teacher_generation_flops)
 
 
-def test_equal_steps_arm_gets_the_sft_step_count(setup):
-    runs = ope.compare(setup, {"same steps": OnPolicyConfig()}, 3, equal_steps=("same steps",))
-    assert [r.steps for r in runs["same steps"]] == [3, 3]
+def test_equal_steps_and_lambda_zero_arms(setup):
+    same = ope.on_policy_arm(setup, OnPolicyConfig(), 3, equal_steps=True)
+    assert same.training.num_steps == 3 and same.family == records.ON_POLICY
+    assert ope.on_policy_arm(setup, OnPolicyConfig(lmbda=0.0), 3).family == records.LOGITS  # no student sampling
+    runs = ope.compare(setup, {ope.EQUAL_STEPS: same}, seeds=(0,))
+    assert [r.steps for r in runs[ope.EQUAL_STEPS]] == [3]
 
 
-def row(arm, seed, mean, steps=10, flops=1e11):
-    return {"arm": arm, "seed": seed, "mean_accuracy": mean, "accuracy": {"1": mean}, "flops": flops,
-            "seconds": 1.0, "steps": steps, "data_size": 10}
+def runs(arm, *means, steps=10):
+    return [StudentRun(arm, seed, {1: mean}, 1e11, 1.0, steps, 10) for seed, mean in enumerate(means)]
 
 
 def test_comparisons_pair_every_arm_with_more_sft_and_the_warm_start():
-    sweeps = {"warm": [row("warm", 0, 0.8), row("warm", 1, 0.6)],
-              "arms": {ope.MORE_SFT: [row(ope.MORE_SFT, 0, 0.9), row(ope.MORE_SFT, 1, 0.7)],
-                       "on-policy": [row("on-policy", 0, 0.85, steps=3), row("on-policy", 1, 0.5, steps=3)]}}
-    rows = {r["arm"]: r for r in ope.comparisons(sweeps)}
+    stored = {"comparisons": {"warm start": Comparison({ope.WARM_START: runs(ope.WARM_START, 0.8, 0.6)}),
+                              "added compute": Comparison({ope.MORE_SFT: runs(ope.MORE_SFT, 0.9, 0.7),
+                                                           ope.ON_POLICY: runs(ope.ON_POLICY, 0.85, 0.5, steps=3)})}}
+    rows = {r["arm"]: r for r in ope.comparisons(stored)}
     assert rows[ope.MORE_SFT]["gain over warm start"] == pytest.approx(10.0)
-    assert rows[ope.MORE_SFT]["over warm: verdict"] == "better on every seed" and "verdict" not in rows[ope.MORE_SFT]
-    assert rows["on-policy"]["gain over more SFT"] == pytest.approx(-12.5)
-    assert rows["on-policy"]["verdict"] == "worse on every seed" and rows["on-policy"]["added steps"] == 3
-    assert rows["on-policy"]["over warm: verdict"] == "not settled"
+    assert rows[ope.MORE_SFT]["over warm: verdict"] == "better on every seed" and rows[ope.MORE_SFT]["verdict"] is None
+    assert list(rows[ope.MORE_SFT]) == list(rows[ope.ON_POLICY])  # every row has every column
+    assert rows[ope.ON_POLICY]["gain over more SFT"] == pytest.approx(-12.5)
+    assert rows[ope.ON_POLICY]["verdict"] == "worse on every seed" and rows[ope.ON_POLICY]["added steps"] == 3
+    assert rows[ope.ON_POLICY]["over warm: verdict"] == "not settled"
+
+
+def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():
+    stored, standard = ope.load_sweeps(), get_profile("standard")
+    assert stored["written_by"] == "distillab.onpolicy_experiments.measure_sweeps"
+    added = stored["comparisons"]["added compute"]
+    assert list(added) == [ope.MORE_SFT, *ope.sweep_configs(), ope.EQUAL_STEPS]
+    assert all([r.seed for r in arm_runs] == list(standard.seeds) for arm_runs in added.values())
+    assert stored["student_runs"] == len(standard.seeds) * (1 + len(added) + 1)  # warm start, arms, from scratch

@@ -40,3 +40,22 @@ def test_students_get_their_own_budget_and_paired_seeds():
         assert len(profile.seeds) >= 2 and len(set(profile.seeds)) == len(profile.seeds)
     assert len(PROFILES["standard"].seeds) >= 3  # the issue: every asserted claim on >= 3 seeds
     assert PROFILES["fast"].student_steps < PROFILES["standard"].student_steps
+
+
+def test_the_environment_variable_is_read_in_one_place():
+    """A chapter picks its profile once (`get_profile(PROFILE)`) and passes it on: no function of the
+    package falls back on $DISTILLAB_PROFILE by itself (`get_profile()` with no argument)."""
+    import ast
+    from pathlib import Path
+
+    import distillab
+
+    offenders = []
+    for path in Path(distillab.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "get_profile":
+                if not node.args and not node.keywords:
+                    offenders.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Constant) and node.value == "DISTILLAB_PROFILE" and path.name not in ("profiles.py", "bench.py"):
+                offenders.append(f"{path.name}:{node.lineno} reads the variable")
+    assert offenders == []

@@ -1,15 +1,22 @@
-"""Students: one run trained, measured and recorded; arms compared seed by seed."""
+"""Students: the one training path (train, measure, record), arms compared seed by seed, and the
+typed comparison that tables and stored sweeps are made from."""
+
+from dataclasses import replace
 
 import pytest
 
-from distillab import world
+from distillab import records, world
 from distillab.ledger import Ledger
-from distillab.students import StudentRun, paired_gain, run_arms, spread, summarise, train_student
-from distillab.training import History, TrainingConfig, TrainingSet, sft_objective
+from distillab.profiles import get_profile
+from distillab.records import TeacherRef
+from distillab.students import (Arm, Comparison, Setup, StudentRun, check_seeds, compare, mean_accuracy_by_difficulty,
+                                paired_gain, spread)
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import HALF_BUDGET_TEACHER
 
 
 def run(arm, seed, accuracy):
-    return StudentRun(arm, seed, {1: accuracy, 2: accuracy}, 1.0, 1.0, 10, 100, History())
+    return StudentRun(arm, seed, {1: accuracy, 2: accuracy}, 1.0, 1.0, 10, 100)
 
 
 def test_paired_gain_is_matched_by_seed_not_by_order():
@@ -20,6 +27,7 @@ def test_paired_gain_is_matched_by_seed_not_by_order():
     assert gain.gains == pytest.approx((10.0, -5.0, 5.0))
     assert gain.mean == pytest.approx(10 / 3) and gain.low == pytest.approx(-5) and gain.high == pytest.approx(10)
     assert gain.wins == 2 and "ahead on 2 of 3 seeds" in gain.describe()
+    assert gain.row("q", "SFT", "KD")["verdict"] == "not settled"
 
 
 def test_arms_on_different_seeds_cannot_be_compared():
@@ -31,39 +39,50 @@ def test_spread_reports_mean_min_max_and_seeds():
     assert spread([run("SFT", 0, 0.30), run("SFT", 1, 0.50)]) == "40.0 % (min 30.0, max 50.0; seeds 0, 1)"
 
 
-def test_train_student_measures_and_records(tokenizer, tmp_path):
-    data = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer)
-    held_out = {1: world.sample_problems(4, 1, seed=9)}
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-    results = run_arms({"SFT": (data, sft_objective)}, [0, 1], tokenizer, held_out, TrainingConfig(3, 4, warmup_steps=0), size="tiny", ledger=ledger,
-                       profile="fast", extra={"transfer_set": 8})
-    runs = results["SFT"]
-    assert [r.seed for r in runs] == [0, 1] and all(r.flops > 0 and r.steps == 3 for r in runs)
-    entries = ledger.entries()
-    assert [e.kind for e in entries] == ["SFT", "SFT"] and entries[0].extra["transfer_set"] == 8
-    assert entries[0].data_size == 8 and set(entries[0].accuracy) == {1}
-
-
 def test_mean_accuracy_by_difficulty_averages_over_seeds():
-    from distillab.students import mean_accuracy_by_difficulty
-
-    runs = [StudentRun("SFT", 0, {1: 0.5, 2: 0.1}, 1, 1, 1, 1, History()),
-            StudentRun("SFT", 1, {1: 0.7, 2: 0.3}, 1, 1, 1, 1, History())]
+    runs = [StudentRun("SFT", 0, {1: 0.5, 2: 0.1}, 1, 1, 1, 1), StudentRun("SFT", 1, {1: 0.7, 2: 0.3}, 1, 1, 1, 1)]
     assert mean_accuracy_by_difficulty(runs) == pytest.approx({1: 0.6, 2: 0.2})
 
 
-def row(arm, seed, accuracy):
-    return {"arm": arm, "seed": seed, "mean_accuracy": accuracy, "accuracy": {"1": accuracy}, "flops": 1.0,
-            "seconds": 1.0, "steps": 10, "data_size": 5}
-
-
-def test_summarise_pairs_each_arm_with_the_baseline_by_seed():
-    arms = {"SFT": [row("SFT", 0, 0.30), row("SFT", 1, 0.40)], "KD": [row("KD", 1, 0.50), row("KD", 0, 0.35)]}
-    sft, kd = summarise(arms)
+def test_comparison_table_pairs_each_arm_with_the_baseline_by_seed():
+    arms = Comparison({"SFT": [run("SFT", 0, 0.30), run("SFT", 1, 0.40)], "KD": [run("KD", 1, 0.50), run("KD", 0, 0.35)]})
+    sft, kd = arms.table()
     assert sft["mean accuracy (%)"] == pytest.approx(35.0) and sft["gain over SFT (points)"] is None
     assert kd["gain over SFT (points)"] == pytest.approx(7.5)
     assert (kd["gain min"], kd["gain max"], kd["seeds ahead"]) == (pytest.approx(5.0), pytest.approx(10.0), "2/2")
-    sft, kd = summarise(arms, baseline="KD")
+    sft, kd = arms.table(baseline="KD")
     assert sft["gain over KD (points)"] == pytest.approx(-7.5) and kd["gain over KD (points)"] is None
-    with pytest.raises(ValueError, match="baseline 'RL' is not one of the arms"):
-        summarise(arms, baseline="RL")
+    with pytest.raises(ValueError, match="'RL' is not one of the arms"):
+        arms.table(baseline="RL")
+    back = Comparison.from_rows(arms.to_rows())
+    assert back.table() == arms.table() and back["KD"][0].history is None
+
+
+@pytest.mark.parametrize("seeds", [3, [], (0, 0), ("a",), (True,), "012"])
+def test_seeds_knob_is_checked(seeds):
+    with pytest.raises(ValueError, match="seeds must be"):
+        check_seeds(seeds)
+
+
+def test_compare_trains_every_arm_on_every_seed_and_records_typed_runs(tokenizer, tmp_path):
+    data = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer)
+    answers = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer, style="answer")
+    profile = replace(get_profile("fast"), seeds=(0, 1))
+    setup = Setup(chapter="03", profile=profile, teacher=None, tokenizer=tokenizer,
+                  teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
+                  held_out={1: world.sample_problems(4, 1, seed=9)}, training=TrainingConfig(3, 4, warmup_steps=0))
+    ledger = Ledger(profile, tmp_path / "ledger.jsonl")
+    arms = {"traces": Arm(records.TRACES, data, teacher_data_flops=5.0, settings={"k": 1}),
+            "answers": Arm(records.ANSWERS_ONLY, answers, training=TrainingConfig(2, 4, warmup_steps=0))}
+    results = compare(setup, arms, ledger=ledger)
+    assert list(results) == ["traces", "answers"] and [r.seed for r in results["traces"]] == [0, 1]
+    assert [r.steps for r in results["answers"]] == [2, 2] and all(r.flops > 0 for r in results["traces"])
+    entries = ledger.entries()
+    assert [(e.arm, e.seed) for e in entries] == [("traces", 0), ("answers", 0), ("traces", 1), ("answers", 1)]
+    traces = entries[0]
+    assert traces.family == records.TRACES and traces.chapter == "03" and traces.settings == {"k": 1}
+    assert traces.compute.teacher_data == 5.0 and traces.compute.training == results["traces"][0].flops
+    assert traces.teacher.name == "half-budget" and entries[1].teacher is None  # answers alone: no teacher
+    assert traces == results["traces"][0].record
+    with pytest.raises(ValueError, match="family must be one of"):
+        Arm("copied", data)

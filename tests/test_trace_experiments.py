@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
+from distillab import sweeps, world
 from distillab import trace_experiments as te
-from distillab import world
 from distillab.profiles import get_profile
 from distillab.students import VERDICTS
 from distillab.teacher import teacher_problems
@@ -30,13 +30,14 @@ def test_too_few_prompts_is_a_clear_error():
         te.trace_prompts(3, {})
 
 
-def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question():
+def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
                       trace_prompts=50, warmup_steps=0)
     results = te.measure_sweeps(profile, n_values=(10, 20), selection_n=20, vote_ks=(1, 2), vote_temperatures=(1.0,))
-    assert set(results["sweeps"]) == {"arms", "filter", "mix", "N", "selection"}
-    assert set(results["sweeps"]["arms"]) == {te.ANSWER_ONLY, te.FILTERED, te.UNFILTERED, te.GOLD}
-    assert set(results["sweeps"]["selection"]) == {"random", "hardest", "longest", "diverse"}
+    comparisons = results["comparisons"]
+    assert set(comparisons) == {"arms", "filter", "mix", "N", "selection"}
+    assert list(comparisons["arms"]) == [te.ANSWER_ONLY, te.FILTERED, te.UNFILTERED, te.GOLD]
+    assert list(comparisons["selection"]) == ["random", "hardest", "longest", "diverse"]
     assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
     rows = te.comparisons(results)
     assert [row["question"] for row in rows][:4] == ["traces vs answers", "the filter at T=1",
@@ -44,6 +45,20 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question():
                                                      "the teacher's text vs the truth"]
     assert {row["verdict"] for row in rows} <= set(VERDICTS)
     assert rows[-1]["question"] == "majority vote (T=1)" and rows[-1]["arm"] == "vote@2"
+    path = tmp_path / "trace.json"
+    path.write_text(sweeps.to_json(results, te.measure_sweeps))
+    assert te.comparisons(te.load_sweeps(path)) == rows
+
+
+def test_the_headline_arms_name_what_the_student_learns_from():
+    profile = replace(get_profile("fast"), eval_per_difficulty=1)
+    setup = te.prepare(te.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
+    samples = setup.traces()
+    arms = te.headline_arms(setup, samples)
+    assert list(arms) == [te.ANSWER_ONLY, te.FILTERED]
+    assert arms[te.FILTERED].teacher_data_flops == samples.flops and arms[te.ANSWER_ONLY].teacher_data_flops == 0
+    assert list(te.headline_arms(setup, samples, keep="unfiltered", mix="examples")) == [te.ANSWER_ONLY, te.UNFILTERED]
+    assert te.headline_arms(setup, samples, mix="examples")[te.ANSWER_ONLY].training.mix == "examples"
 
 
 def test_missing_sweep_results_say_how_to_make_them(tmp_path):
@@ -53,11 +68,12 @@ def test_missing_sweep_results_say_how_to_make_them(tmp_path):
 
 @pytest.mark.skipif(not te.SWEEPS_PATH.is_file(), reason="the sweeps have not been measured yet")
 def test_the_stored_sweeps_ran_every_arm_on_the_standard_seeds_and_budget():
-    sweeps, standard = te.load_sweeps(), get_profile("standard")
-    assert sweeps["profile"] == "standard" and sweeps["seeds"] == list(standard.seeds)
-    assert sweeps["student_steps"] == standard.trace_student_steps and sweeps["prompts"] == standard.trace_prompts
-    for sweep in sweeps["sweeps"].values():
-        for arms in sweep.values():
-            for runs in (arms.values() if isinstance(arms, dict) else [arms]):
-                assert [r["seed"] for r in runs] == list(standard.seeds)
-                assert {r["steps"] for r in runs} == {standard.trace_student_steps}
+    stored_sweeps, standard = te.load_sweeps(), get_profile("standard")
+    assert stored_sweeps["profile"] == "standard" and stored_sweeps["seeds"] == list(standard.seeds)
+    assert stored_sweeps["student_steps"] == standard.trace_student_steps and stored_sweeps["prompts"] == standard.trace_prompts
+    assert stored_sweeps["written_by"] == "distillab.trace_experiments.measure_sweeps"
+    stored = stored_sweeps["comparisons"]
+    for comparison in [stored["arms"], stored["mix"], stored["selection"], *stored["filter"].values(), *stored["N"].values()]:
+        for runs in comparison.values():
+            assert [r.seed for r in runs] == list(standard.seeds)
+            assert {r.steps for r in runs} == {standard.trace_student_steps}

@@ -76,10 +76,13 @@ def test_acceptance_plot_takes_its_own_label():
 
 
 def test_frontier_plot_has_two_labelled_log_panels_and_a_frontier_line():
-    from distillab.frontier import ANSWER_ONLY_FAMILY, TRACES, Point
+    from helpers import REFERENCE
 
-    points = [Point("answer-only", ANSWER_ONLY_FAMILY, 1, 0, {1: 0.1, 5: 0.0}, 1e11, 0.0, 0.0, None),
-              Point("traces", TRACES, 1, 0, {1: 0.9, 5: 0.6}, 1e12, 1e11, 1e13, "the reference")]
+    from distillab.frontier import Point
+    from distillab.records import ANSWERS_ONLY, TRACES, Compute
+
+    points = [Point("answer-only", ANSWERS_ONLY, 1, 0, {1: 0.1, 5: 0.0}, Compute(1e11), None),
+              Point("traces", TRACES, 1, 0, {1: 0.9, 5: 0.6}, Compute(1e12, teacher_data=1e11), REFERENCE)]
     figure = plots.plot_frontier(points, teacher_training=True, title="t")
     left, right = figure.axes
     assert left.get_xscale() == right.get_xscale() == "log"

@@ -1,11 +1,13 @@
 from distillab import workspace
 from distillab.models import Provenance, build_model, count_parameters, save_model
+from distillab.profiles import get_profile
 
 
-def test_workspace_is_per_profile(isolated_workspace):
+def test_workspace_is_per_profile_and_takes_the_profile_it_is_given(isolated_workspace):
     assert workspace.workspace("fast") == isolated_workspace / "fast"
+    assert workspace.workspace(get_profile("standard")) == isolated_workspace / "standard"
     assert workspace.teacher_path("standard") == isolated_workspace / "standard" / "teacher"
-    assert workspace.ledger_path().parent.name == "fast"
+    assert workspace.ledger_path(get_profile("standard")).parent.name == "standard"  # $DISTILLAB_PROFILE is fast
 
 
 def test_find_teacher_prefers_your_own_standard_teacher(tokenizer, monkeypatch, tmp_path):

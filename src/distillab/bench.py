@@ -19,19 +19,16 @@ from pathlib import Path
 
 import torch
 
-from distillab import cost, labs, world
+from distillab import cost, kd_experiments, labs, onpolicy_experiments, trace_experiments, world
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
-from distillab.onpolicy import OnPolicyConfig
-from distillab.onpolicy_experiments import MORE_SFT
-from distillab.profiles import get_profile
+from distillab.profiles import Profile, get_profile
 from distillab.sampling import generate, max_new_tokens
 from distillab.teacher import teacher_data
 from distillab.tokenizer import build_tokenizer
-from distillab.trace_experiments import ANSWER_ONLY, FILTERED
 from distillab.training import train
-from distillab.workspace import HOME_ENV, teacher_path
+from distillab.workspace import HALF_BUDGET_TEACHER, HOME_ENV, REFERENCE_TEACHER, teacher_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,8 +53,7 @@ def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Proble
     return len(problems) / (time.perf_counter() - start)
 
 
-def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
-    profile = get_profile("standard")
+def student_fraction_of_peak(profile: Profile, peak_gflops: float, num_steps: int = 60) -> float:
     tokenizer = build_tokenizer()
     model = build_model(STUDENT_SIZE, tokenizer)
     history = train(model, teacher_data(profile, tokenizer, seed=0),
@@ -65,36 +61,30 @@ def student_fraction_of_peak(peak_gflops: float, num_steps: int = 60) -> float:
     return history.total_flops / history.total_seconds / 1e9 / peak_gflops
 
 
-def paired_points(ledger: Ledger, baseline: str, arm: str, **extra) -> dict:
-    """A chapter's headline, read back from the ledger its run wrote: `arm` minus `baseline` in
-    points of mean accuracy, seed by seed (mean, min, max), over the entries whose `extra` holds
-    every given key and value (which chapter, which teacher)."""
-    entries = [e for e in ledger.entries() if all(e.extra.get(k) == v for k, v in extra.items())]
-    by_arm = {kind: {e.seed: e.mean_accuracy for e in entries if e.kind == kind} for kind in (baseline, arm)}
+def paired_points(ledger: Ledger, chapter: str, baseline: str, arm: str) -> dict:
+    """A chapter's headline, read back from the ledger its run wrote: `arm` minus `baseline` (arm
+    constants of the chapter's module) in points of mean accuracy, seed by seed (mean, min, max)."""
+    records = [r for r in ledger.entries() if r.chapter == chapter]
+    by_arm = {name: {r.seed: r.mean_accuracy for r in records if r.arm == name} for name in (baseline, arm)}
     seeds = sorted(set(by_arm[baseline]) & set(by_arm[arm]))
     if not seeds:
-        raise ValueError(f"the ledger {ledger.path} holds no {baseline!r} and {arm!r} runs on a common seed "
-                         f"with {extra}: run the chapter first")
+        raise ValueError(f"the ledger {ledger.path} holds no chapter {chapter} {baseline!r} and {arm!r} runs on a "
+                         "common seed: run the chapter first")
     gains = [100 * (by_arm[arm][s] - by_arm[baseline][s]) for s in seeds]
     return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(seeds)}
 
 
-def trace_generation_seconds() -> float:
-    """Seconds for the reference teacher to write one trace (T = 1) for each of the standard
-    profile's 4,000 trace prompts, with the KV cache."""
-    from distillab.trace_experiments import prepare
-    from distillab.workspace import REFERENCE_TEACHER
-
-    return prepare(REFERENCE_TEACHER, "reference", get_profile("standard")).traces(1.0).seconds
+def trace_generation_seconds(profile: Profile) -> float:
+    """Seconds for the reference teacher to write one trace (T = 1) for each of the profile's trace
+    prompts (4,000 at standard), with the KV cache."""
+    return trace_experiments.prepare(REFERENCE_TEACHER, "the reference", profile).traces(1.0).seconds
 
 
-def kd_step_cost_vs_sft(num_steps: int = 40) -> dict:
+def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
     """Seconds per student step of KD (reading the teacher cache, or running the teacher on the
     fly) divided by an SFT step's, on the same transfer set and batches."""
-    from distillab.kd_experiments import prepare, step_cost
-    from distillab.workspace import HALF_BUDGET_TEACHER
-
-    seconds = step_cost(prepare(HALF_BUDGET_TEACHER, "half-budget", get_profile("standard")), num_steps=num_steps)
+    setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
+    seconds = kd_experiments.step_cost(setup, num_steps=num_steps)
     return {"kd_cached": seconds["KD, cached teacher"] / seconds["SFT"],
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
@@ -103,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
     args = parser.parse_args(argv)
-    os.environ["DISTILLAB_PROFILE"] = "standard"
+    profile = get_profile("standard")
+    os.environ["DISTILLAB_PROFILE"] = profile.name  # the chapters, run in their own kernels, read it
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="distillab-bench-")
     results: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                      "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -119,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"running lab {lab.name} ...", flush=True)
         results["lab_seconds"][lab.stem] = run_notebook(lab)
 
-    model, tokenizer, provenance = load_model(teacher_path("standard"))  # chapter 01's teacher
+    model, tokenizer, provenance = load_model(teacher_path(profile))  # chapter 01's teacher
     rate = provenance.flops / provenance.seconds / 1e9
     results["teacher_steps"] = provenance.steps
     results["teacher_train_seconds"] = provenance.seconds
@@ -127,16 +118,19 @@ def main(argv: list[str] | None = None) -> dict:
     results["teacher_train_gflops"] = rate  # achieved GFLOP/s over the whole training run
     results["teacher_train_fraction_of_peak"] = rate / results["matmul_peak_gflops"]
     results["teacher_accuracy"] = provenance.accuracy
-    held_out = world.held_out_problems(get_profile("standard").eval_per_difficulty)
+    held_out = world.held_out_problems(profile.eval_per_difficulty)
     results["teacher_gen_problems_per_s"] = evaluate(model, tokenizer, held_out).problems_per_second
     few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
     results["teacher_gen_uncached_single_problems_per_s"] = uncached_single_problems_per_s(model, tokenizer, few)
-    results["student_train_fraction_of_peak"] = student_fraction_of_peak(results["matmul_peak_gflops"])
-    results["kd_vs_sft_points"] = paired_points(Ledger(), "SFT", "KD", teacher="half-budget")
-    results["trace_vs_answer_points"] = paired_points(Ledger(), ANSWER_ONLY, FILTERED, chapter="03")
-    results["onpolicy_vs_more_sft_points"] = paired_points(Ledger(), MORE_SFT, OnPolicyConfig().describe(), chapter="04")
-    results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds()
-    results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft()
+    results["student_train_fraction_of_peak"] = student_fraction_of_peak(profile, results["matmul_peak_gflops"])
+    ledger = Ledger(profile)
+    results["kd_vs_sft_points"] = paired_points(ledger, "02", kd_experiments.SFT, kd_experiments.KD)
+    results["trace_vs_answer_points"] = paired_points(ledger, "03", trace_experiments.ANSWER_ONLY,
+                                                      trace_experiments.FILTERED)
+    results["onpolicy_vs_more_sft_points"] = paired_points(ledger, "04", onpolicy_experiments.MORE_SFT,
+                                                           onpolicy_experiments.ON_POLICY)
+    results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(profile)
+    results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(profile)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

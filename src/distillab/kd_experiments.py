@@ -15,31 +15,26 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from distillab import world
+from distillab import records, world
 from distillab.distillation import (DistillationConfig, TeacherCache, TransferSet, cache_teacher, kd_objective,
                                     transfer_set)
-from distillab.ledger import Ledger
-from distillab.models import STUDENT_SIZE, build_model, load_model
-from distillab.profiles import Profile, get_profile
-from distillab.students import VERDICTS, StudentRun, run_arms, run_to_dict, summarise, verdict
-from distillab.sweeps import load_stored, sweep_command
+from distillab.models import STUDENT_SIZE, build_model
+from distillab.profiles import Profile
+from distillab.students import Arm, Comparison, Setup, compare, load_teacher
+from distillab.sweeps import load, sweep_command
 from distillab.training import sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
 TRANSFER_SEED = 1  # the transfer set's prompts: training-split problems, never a held-out one
-SFT = "SFT"
+SFT, KD = "SFT", "KD"  # the headline's arms: the teacher's text alone, and its distributions on that text
 SWEEPS_PATH = REFERENCE_DIR / "kd_sweeps.json"
+COMMAND = "python -m distillab.kd_experiments"
 
 
-@dataclass
-class KDSetup:
-    """A teacher, the transfer set it wrote, the held-out test set and the budget."""
-    teacher_name: str
-    teacher: object
-    tokenizer: object
+@dataclass(kw_only=True)
+class KDSetup(Setup):
+    """Chapter 02's setup: a teacher, the transfer set it wrote, and its cached distributions."""
     transfer: TransferSet
-    held_out: dict[int, list[world.Problem]]
-    profile: Profile
     caches: dict = field(default_factory=dict)  # top_k (None: full) -> TeacherCache
 
     def cache(self, top_k: int | None = None) -> TeacherCache:
@@ -49,41 +44,46 @@ class KDSetup:
         return self.caches[top_k]
 
 
-def prepare(teacher_dir: Path, teacher_name: str, profile: Profile | None = None,
-            num_prompts: int | None = None) -> KDSetup:
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> KDSetup:
     """Load the teacher and have it answer `num_prompts` training prompts (default: the profile's),
     an equal share per difficulty."""
-    profile = profile or get_profile()
     num_prompts = profile.transfer_prompts if num_prompts is None else num_prompts
-    if num_prompts < len(world.DIFFICULTIES):
-        raise ValueError(f"num_prompts must be at least {len(world.DIFFICULTIES)} (one per difficulty), got {num_prompts}")
-    teacher, tokenizer, _ = load_model(teacher_dir)
+    if isinstance(num_prompts, bool) or not isinstance(num_prompts, int) or num_prompts < len(world.DIFFICULTIES):
+        raise ValueError(f"num_prompts must be a whole number >= {len(world.DIFFICULTIES)} (one per difficulty), "
+                         f"got {num_prompts!r}")
+    teacher, tokenizer, _, reference = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(profile.eval_per_difficulty)
     problems = world.training_problems(num_prompts // len(world.DIFFICULTIES), TRANSFER_SEED, held_out)
-    return KDSetup(teacher_name, teacher, tokenizer, transfer_set(teacher, tokenizer, problems), held_out, profile)
+    return KDSetup(chapter="02", profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=reference,
+                   held_out=held_out, training=profile.student_config(),
+                   transfer=transfer_set(teacher, tokenizer, problems))
 
 
-def compare(setup: KDSetup, configs: dict[str, DistillationConfig], seeds: tuple[int, ...] | None = None,
-            ledger: Ledger | None = None, include_sft: bool = True) -> dict[str, list[StudentRun]]:
-    """SFT on the teacher's text and each KD config, every arm on every seed, same steps."""
-    seeds = setup.profile.seeds if seeds is None else seeds
-    arms = {SFT: (setup.transfer.data, sft_objective)} if include_sft else {}
-    for name, config in configs.items():
-        arms[name] = (setup.cache(config.top_k).data, kd_objective(config))
-    extra = {"teacher": setup.teacher_name, "transfer_prompts": setup.transfer.num_prompts,
-             "teacher_generation_flops": setup.transfer.generation_flops,
-             "teacher_cache_flops": setup.cache().flops}
-    return run_arms(arms, list(seeds), setup.tokenizer, setup.held_out, setup.profile.student_config(),
-                    ledger=ledger, profile=setup.profile.name, extra=extra)
+def sft_arm(setup: KDSetup) -> Arm:
+    """SFT on the teacher's greedy text: trace distillation, the teacher's words only."""
+    return Arm(records.TRACES, setup.transfer.data, teacher_data_flops=setup.transfer.generation_flops,
+               settings={"transfer_prompts": setup.transfer.num_prompts})
+
+
+def kd_arm(setup: KDSetup, config: DistillationConfig) -> Arm:
+    """Logit KD with `config` on the same text, the teacher's distributions read from its cache."""
+    cache = setup.cache(config.top_k)
+    return Arm(records.LOGITS, cache.data, kd_objective(config), teacher_data_flops=setup.transfer.generation_flops + cache.flops,
+               settings={"transfer_prompts": setup.transfer.num_prompts, "kd": config.describe()})
+
+
+def headline_arms(setup: KDSetup, config: DistillationConfig = DistillationConfig()) -> dict[str, Arm]:
+    """The chapter's headline: SFT against KD with `config`, on the same transfer set."""
+    return {SFT: sft_arm(setup), KD: kd_arm(setup, config)}
 
 
 def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_steps: int = 20) -> dict[str, float]:
     """Seconds per student step on the transfer set: SFT, KD reading the cache, KD running the
-    teacher on the fly (same student initialisation, same batches)."""
+    teacher on the fly (same student initialisation, same batches). Timing only: nothing is recorded."""
     config = config or DistillationConfig()
     seconds = {}
     for name, data, objective in [("SFT", setup.transfer.data, sft_objective),
-                                  ("KD, cached teacher", setup.cache().data, kd_objective(config)),
+                                  ("KD, cached teacher", setup.cache(config.top_k).data, kd_objective(config)),
                                   ("KD, teacher on the fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
         student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
         history = train(student, data, setup.profile.student_config(num_steps=num_steps), objective, progress=False)
@@ -101,8 +101,12 @@ def sweep_configs() -> dict[str, dict[str, DistillationConfig]]:
         "alpha": {"α=1": base, "α=0.5": DistillationConfig(alpha=0.5)},
         "loss": {"forward KL": base, "reverse KL": DistillationConfig(loss="reverse_kl"),
                  "JSD β=0.5": DistillationConfig(loss="jsd", beta=0.5)},
-        "top-k": {"k=1": DistillationConfig(loss="top_k", top_k=1), "k=5": DistillationConfig(loss="top_k", top_k=5), "k=20": DistillationConfig(loss="top_k", top_k=20), "all 67": base},
+        "top-k": {"k=1": DistillationConfig(loss="top_k", top_k=1), "k=5": DistillationConfig(loss="top_k", top_k=5),
+                  "k=20": DistillationConfig(loss="top_k", top_k=20), "full distribution": base},
     }
+
+
+PAIRED_SWEEPS = ("N", "steps", "teacher")  # keyed by a setting, each setting a comparison of SFT and KD
 
 
 def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 4000),
@@ -110,71 +114,56 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
     """Every sweep at `profile` on its seeds: the knobs on the half-budget teacher at the profile's N,
     KD vs SFT at other N and with fewer optimizer steps, and KD vs SFT with the fully trained teacher."""
     start = time.perf_counter()
-    results: dict = {"profile": profile.name, "seeds": list(profile.seeds), "student_steps": profile.student_steps,
-                     "batch_size": profile.batch_size, "transfer_prompts": profile.transfer_prompts, "sweeps": {}}
     setup = prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
-    results["cache_bytes_per_token"] = {"full": setup.cache().bytes_per_token,
-                                        **{f"top-{k}": setup.cache(k).bytes_per_token for k in (1, 5, 20)}}
-    unique = {}
+    results: dict = {"profile": profile.name, "seeds": list(profile.seeds), "student_steps": profile.student_steps,
+                     "batch_size": profile.batch_size, "transfer_prompts": profile.transfer_prompts,
+                     "cache_bytes_per_token": {"full": setup.cache().bytes_per_token,
+                                               **{f"top-{k}": setup.cache(k).bytes_per_token for k in (1, 5, 20)}}}
+    first_name = {}  # a config shared by several sweeps (the forward-KL T = 1 arm) is trained once
     for configs in sweep_configs().values():
         for name, config in configs.items():
-            unique.setdefault(config, (name, config))
-    runs = compare(setup, {name: config for name, config in unique.values()})
-    for sweep, configs in sweep_configs().items():
-        results["sweeps"][sweep] = {SFT: [run_to_dict(r) for r in runs[SFT]]}
-        for name, config in configs.items():
-            first = unique[config][0]
-            results["sweeps"][sweep][name] = [run_to_dict(r) for r in runs[first]]
-    results["sweeps"]["N"] = {}
-    for n in (*n_values, profile.transfer_prompts):
-        if n == profile.transfer_prompts:
-            by_n = {SFT: runs[SFT], "KD": runs["T=1"]}
-        else:
-            by_n = compare(prepare(HALF_BUDGET_TEACHER, "half-budget", profile, n), {"KD": DistillationConfig()})
-        results["sweeps"]["N"][str(n)] = {arm: [run_to_dict(r) for r in rs] for arm, rs in by_n.items()}
-    results["sweeps"]["steps"] = {str(profile.student_steps): results["sweeps"]["N"][str(profile.transfer_prompts)]}
+            first_name.setdefault(config, name)
+    runs = compare(setup, {SFT: sft_arm(setup), **{name: kd_arm(setup, config) for config, name in first_name.items()}})
+    comparisons: dict = {sweep: Comparison({SFT: runs[SFT], **{name: runs[first_name[config]]
+                                                               for name, config in configs.items()}})
+                         for sweep, configs in sweep_configs().items()}
+    headline = Comparison({SFT: runs[SFT], KD: runs[first_name[DistillationConfig()]]})
+    comparisons["N"] = {str(profile.transfer_prompts): headline}
+    for n in n_values:
+        other_n = prepare(HALF_BUDGET_TEACHER, "half-budget", profile, n)
+        comparisons["N"][str(n)] = compare(other_n, headline_arms(other_n))
+    comparisons["steps"] = {str(profile.student_steps): headline}
     for steps in step_values:
-        shorter = replace(setup, profile=replace(profile, student_steps=steps))
-        results["sweeps"]["steps"][str(steps)] = {
-            arm: [run_to_dict(r) for r in rs] for arm, rs in compare(shorter, {"KD": DistillationConfig()}).items()}
-    full = compare(prepare(REFERENCE_TEACHER, "fully trained", profile), {"KD": DistillationConfig()})
-    results["sweeps"]["teacher"] = {
-        "half-budget": {SFT: results["sweeps"]["N"][str(profile.transfer_prompts)][SFT],
-                        "KD": results["sweeps"]["N"][str(profile.transfer_prompts)]["KD"]},
-        "fully trained": {arm: [run_to_dict(r) for r in rs] for arm, rs in full.items()}}
+        shorter = replace(setup, training=profile.student_config(num_steps=steps))
+        comparisons["steps"][str(steps)] = compare(shorter, headline_arms(shorter))
+    full = prepare(REFERENCE_TEACHER, "fully trained", profile)
+    comparisons["teacher"] = {"half-budget": headline, "fully trained": compare(full, headline_arms(full))}
+    results["comparisons"] = comparisons
     results["seconds"] = time.perf_counter() - start
     return results
 
 
-PAIRED_SWEEPS = ("N", "steps", "teacher")  # keyed by a setting, each holding its own SFT and KD
-
-
-def verdicts(sweeps: dict) -> dict[str, list[str]]:
-    """Every arm of every sweep against its SFT baseline, sorted by what holds on *every* seed:
-    better, the same (identical accuracy), worse, or not settled. An arm whose runs already
-    appeared under another sweep is listed once, under the first."""
-    out: dict[str, list[str]] = {name: [] for name in VERDICTS}
-    seen = set()
-    for sweep, arms in sweeps["sweeps"].items():
+def comparisons(sweeps: dict) -> list[dict]:
+    """Every arm of every stored sweep against its SFT baseline, seed by seed, with the verdict
+    that holds on *every* seed. An arm whose runs already appeared under another sweep is listed
+    once, under the first."""
+    pairs: list[tuple[str, Comparison, str]] = []
+    for sweep, node in sweeps["comparisons"].items():
         if sweep in PAIRED_SWEEPS:
-            pairs = [(f"{sweep} = {key}: KD", {SFT: both[SFT], "KD": both["KD"]}) for key, both in arms.items()]
+            pairs += [(f"{sweep} = {setting}", comparison, KD) for setting, comparison in node.items()]
         else:
-            pairs = [(f"{sweep}: {name}", {SFT: arms[SFT], name: runs}) for name, runs in arms.items() if name != SFT]
-        for label, pair in pairs:
-            runs = list(pair.values())[-1]
-            key = tuple((r["seed"], r["mean_accuracy"], r["flops"]) for r in runs)
-            if key in seen:
-                continue
+            pairs += [(sweep, node, arm) for arm in node if arm != SFT]
+    rows, seen = [], set()
+    for question, comparison, arm in pairs:
+        key = tuple((run.seed, run.mean_accuracy, run.flops) for run in comparison[arm])
+        if key not in seen:
             seen.add(key)
-            row = summarise(pair)[-1]
-            out[verdict(row["gain min"], row["gain max"])].append(
-                f"{label}: {row['gain over SFT (points)']:+.1f} points "
-                f"(seeds from {row['gain min']:+.1f} to {row['gain max']:+.1f})")
-    return out
+            rows.append(comparison.gain(SFT, arm).row(question, SFT, arm))
+    return rows
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load_stored(path, "python -m distillab.kd_experiments")
+    return load(path, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,69 +1,68 @@
-"""The ledger: one line per run (what, how big, how long, how many FLOPs, what accuracy), kept in
-a JSON-lines file that persists across notebooks so chapter 05 can draw everything the learner did.
+"""The ledger: one `records.RunRecord` per trained model, one JSON line each, in a file per profile
+that persists across notebooks, so chapter 05 can draw everything the learner did at that profile.
 """
 
 from __future__ import annotations
 
-import json
-import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from distillab.profiles import Profile
+from distillab.records import OtherVersionError, RecordError, RunRecord
 from distillab.workspace import ledger_path
-from distillab.world import mean_accuracy
-
-
-@dataclass
-class LedgerEntry:
-    kind: str  # what the run was: "teacher", "sft-traces", "kd", ...
-    model_size: str  # a name from models.SIZES
-    parameters: int
-    data_size: int  # training examples the run could draw from
-    steps: int  # optimizer steps
-    flops: float  # training FLOPs, counted
-    seconds: float  # training wall time
-    accuracy: dict[int, float]  # difficulty -> fraction correct on held-out problems
-    seed: int = 0
-    profile: str = ""
-    extra: dict = field(default_factory=dict)  # e.g. the teacher FLOPs a distilled run depended on
-    timestamp: float = field(default_factory=time.time)
-
-    def __post_init__(self) -> None:
-        self.accuracy = {int(k): float(v) for k, v in self.accuracy.items()}
-
-    @property
-    def mean_accuracy(self) -> float:
-        return mean_accuracy(self.accuracy)
 
 
 class Ledger:
-    """Append-only run log in a JSON-lines file (default: the current profile's workspace)."""
+    """Append-only run log of one profile: `Ledger(profile)` is that profile's file in the
+    workspace; `path=` puts it elsewhere (tests, a throw-away ledger)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else ledger_path()
+    def __init__(self, profile: Profile, path: str | Path | None = None) -> None:
+        if not isinstance(profile, Profile):
+            raise TypeError(f"a ledger belongs to one profile: pass the Profile the chapter chose "
+                            f"(profiles.get_profile(...)), got {profile!r}")
+        self.profile = profile
+        self.path = Path(path) if path is not None else ledger_path(profile)
 
-    def record(self, entry: LedgerEntry) -> LedgerEntry:
+    def record(self, record: RunRecord) -> RunRecord:
+        if record.profile != self.profile.name:
+            raise ValueError(f"a run at the {record.profile!r} profile cannot go into the "
+                             f"{self.profile.name!r} ledger ({self.path})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as file:
-            file.write(json.dumps(asdict(entry)) + "\n")
-        return entry
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(record.to_json() + "\n")
+        return record
 
-    def entries(self) -> list[LedgerEntry]:
-        """Every readable entry. A damaged line is reported with a warning and skipped."""
+    def entries(self) -> list[RunRecord]:
+        """Every record of this profile. A line that is not one (damaged, from an older version of
+        distillab, from another profile) is reported with a warning and skipped, never guessed at."""
         if not self.path.is_file():
             return []
-        entries = []
-        text = self.path.read_text(errors="replace")  # bytes that are not text (a damaged file) become �, then fail as JSON
+        records, other_version = [], []
+        text = self.path.read_text(encoding="utf-8", errors="replace")  # non-text bytes become �, then fail as JSON
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                entries.append(LedgerEntry(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as error:
-                warnings.warn(f"ledger {self.path} line {number} is damaged and was skipped ({error})",
+                record = RunRecord.from_json(line)
+            except OtherVersionError:
+                other_version.append(number)
+                continue
+            except RecordError as error:
+                warnings.warn(f"ledger {self.path} line {number} is damaged or unreadable and was skipped: {error}. "
+                              "Move the file aside (or delete it) and re-run the chapters to record those runs again.",
                               stacklevel=2)
-        return entries
+                continue
+            if record.profile != self.profile.name:
+                warnings.warn(f"ledger {self.path} line {number} is a {record.profile!r} run in the "
+                              f"{self.profile.name!r} ledger and was skipped", stacklevel=2)
+                continue
+            records.append(record)
+        if other_version:
+            warnings.warn(f"ledger {self.path}: {len(other_version)} line(s) (lines {other_version[0]}-{other_version[-1]}) "
+                          "were written by another version of distillab and are not read: their family and teacher "
+                          "cannot be told for sure. Move the file aside (or delete it) and re-run the chapters.",
+                          stacklevel=2)
+        return records
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ Artifacts are written with `save_pretrained` (safetensors), never pickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -125,6 +126,16 @@ class Provenance:
 
 
 PROVENANCE_FILE = "provenance.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def weights_sha256(path: str | Path) -> str:
+    """The SHA-256 of a saved model's weights file: the same weights, the same hash; retrained, another."""
+    digest = hashlib.sha256()
+    with (Path(path) / WEIGHTS_FILE).open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_model(
@@ -165,7 +176,7 @@ def load_model(
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no saved model at {path}: train one first, or check the path")
-    for name in ("config.json", "model.safetensors", PROVENANCE_FILE):
+    for name in ("config.json", WEIGHTS_FILE, PROVENANCE_FILE):
         if not (path / name).is_file():
             raise FileNotFoundError(f"the saved model at {path} is incomplete: {name} is missing")
     tokenizer = tok.load_tokenizer(path)

@@ -15,48 +15,39 @@ writes `reference/onpolicy_sweeps.json`, which chapter 04 reads and plots.
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from distillab import records
 from distillab import trace_experiments as te
-from distillab.evaluation import evaluate
-from distillab.ledger import Ledger, LedgerEntry
-from distillab.models import STUDENT_SIZE, build_model, count_parameters
-from distillab.onpolicy import OnPolicyConfig, distill_on_policy, step_cost_ratio
+from distillab.ledger import Ledger
+from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens
-from distillab.students import StudentRun, paired_gain, run_from_dict, run_to_dict, train_student
-from distillab.sweeps import load_stored, sweep_command
-from distillab.training import TrainingConfig, TrainingSet, train
+from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare, paired_gain, train_student
+from distillab.sweeps import load, sweep_command
+from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
-WARM_START, MORE_SFT = "warm start (trace SFT)", "more SFT"
-FROM_SCRATCH = "on-policy from scratch (no SFT)"
+# The arms: the student every arm continues, more SFT on the same traces, on-policy distillation
+# (the chapter's knobs), the same with as many steps as SFT, and on-policy from an untrained student.
+WARM_START, MORE_SFT, ON_POLICY = "warm start (trace SFT)", "more SFT", "on-policy"
+EQUAL_STEPS, FROM_SCRATCH = "on-policy, as many steps as SFT", "on-policy from scratch (no SFT)"
 ADDED_LEARNING_RATE = 3e-4  # continuing a trained student: a tenth of the from-scratch peak (1e-3 did worse for SFT and on-policy)
 SWEEPS_PATH = REFERENCE_DIR / "onpolicy_sweeps.json"
+COMMAND = "python -m distillab.onpolicy_experiments"
 
 
-def on_policy_arm(config: OnPolicyConfig) -> str:
-    return config.describe()
-
-
-@dataclass
-class OnPolicySetup:
-    """Chapter 03's setup (teacher, prompts, filtered traces, test set) and the trace-SFT students."""
-    traces: te.TraceSetup
+@dataclass(kw_only=True)
+class OnPolicySetup(te.TraceSetup):
+    """Chapter 03's setup (teacher, prompts, test set), its filtered traces and its trace-SFT students."""
     data: TrainingSet  # the filtered teacher traces: the warm start's data and the off-policy batches
-    warm: dict[int, StudentRun]  # seed -> the trace-SFT student every arm continues
     teacher_generation_flops: float  # what writing the traces cost
+    warm: dict[int, StudentRun] = field(default_factory=dict)  # seed -> the trace-SFT student every arm continues
     reused: tuple[int, ...] = ()  # seeds whose warm start chapter 03 had saved (not trained again)
-
-    @property
-    def profile(self) -> Profile:
-        return self.traces.profile
 
 
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple[int, ...] | None = None,
@@ -64,123 +55,94 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
     """Chapter 03's recipe (its prompts, the teacher's traces at T = 1, the verifier) and one
     trace-SFT student per seed: the one chapter 03 saved, if it was made by exactly this recipe,
     else trained here, recorded in the ledger as chapter 04's warm start, and saved."""
-    setup = te.prepare(teacher_dir, teacher_name, profile)
-    samples = setup.traces()
-    data = samples.training_set(setup.tokenizer)
-    made_by = te.recipe(setup)
-    warm, reused = {}, []
-    for seed in profile.seeds if seeds is None else seeds:
-        saved = te.load_student(setup, seed, made_by)
-        if saved is not None:
-            warm[seed] = saved
+    traces = te.prepare(teacher_dir, teacher_name, profile)
+    samples = traces.traces()
+    recipe_arm = te.traces_arm(traces, samples)
+    shared = {f.name: getattr(traces, f.name) for f in fields(te.TraceSetup)}
+    setup = OnPolicySetup(**{**shared, "chapter": "04"}, data=recipe_arm.data, teacher_generation_flops=samples.flops)
+    made_by = te.recipe(traces)
+    reused = []
+    for seed in check_seeds(profile.seeds if seeds is None else seeds):
+        setup.warm[seed] = te.load_student(traces, seed, made_by)
+        if setup.warm[seed] is not None:
             reused.append(seed)
             continue
-        warm[seed] = train_student(WARM_START, data, setup.tokenizer, setup.held_out,
-                                   replace(te.student_config(profile), seed=seed), ledger=ledger, profile=profile.name,
-                                   extra={"teacher": teacher_name, "chapter": "04",
-                                          "teacher_generation_flops": samples.flops})
-        te.save_students([warm[seed]], setup, made_by)
-    return OnPolicySetup(setup, data, warm, samples.flops, tuple(reused))
+        setup.warm[seed] = train_student(setup, WARM_START, recipe_arm, seed, ledger)
+        te.save_students([setup.warm[seed]], traces, made_by)
+    setup.reused = tuple(reused)
+    return setup
 
 
-def added_config(profile: Profile, num_steps: int, seed: int) -> TrainingConfig:
+def added_config(profile: Profile, num_steps: int) -> TrainingConfig:
     """Continued training: a fresh AdamW, 10 % warmup, cosine to 0 at `num_steps`, a low peak rate."""
     return TrainingConfig(num_steps=num_steps, batch_size=profile.batch_size, learning_rate=ADDED_LEARNING_RATE,
-                          warmup_steps=max(1, num_steps // 10), seed=seed, mix=te.TRACE_MIX)
+                          warmup_steps=max(1, num_steps // 10), mix=te.TRACE_MIX)
 
 
 def equal_compute_steps(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int) -> int:
     """On-policy steps that cost about as much as `sft_steps` SFT steps (by the rules of thumb)."""
     student = next(iter(setup.warm.values())).model
-    return max(2, round(sft_steps / step_cost_ratio(student, setup.traces.teacher, config.lmbda)))
+    return max(2, round(sft_steps / step_cost_ratio(student, setup.teacher, config.lmbda)))
 
 
-def continue_student(setup: OnPolicySetup, seed: int, arm: str, config: OnPolicyConfig | None, num_steps: int,
-                     ledger: Ledger | None = None) -> StudentRun:
-    """A copy of seed's warm-start student, trained `num_steps` more: SFT on the traces
-    (`config=None`) or on-policy with `config`; evaluated, and recorded with its warm start's FLOPs."""
-    warm = setup.warm[seed]
-    return _train_student(setup, arm, copy.deepcopy(warm.model), config,
-                          added_config(setup.profile, num_steps, seed), warm.flops, ledger)
+def more_sft_arm(setup: OnPolicySetup, sft_steps: int) -> Arm:
+    """Each warm start, `sft_steps` more SFT steps on the same filtered traces."""
+    return Arm(records.TRACES, setup.data, training=added_config(setup.profile, sft_steps), warm_start=setup.warm,
+               teacher_data_flops=setup.teacher_generation_flops, settings={"added_steps": sft_steps})
 
 
-def on_policy_from_scratch(setup: OnPolicySetup, seed: int, num_steps: int, ledger: Ledger | None = None) -> StudentRun:
-    """A new, untrained student (initialised with `seed`) trained on-policy only, with the schedule
-    and learning rate of a student trained from scratch: the student writes garbage at first, and
-    the teacher grades it."""
-    student = build_model(STUDENT_SIZE, setup.traces.tokenizer, seed=seed)
-    training = replace(te.student_config(setup.profile), num_steps=num_steps, seed=seed,
-                       warmup_steps=min(setup.profile.warmup_steps, num_steps // 4))
-    return _train_student(setup, FROM_SCRATCH, student, OnPolicyConfig(), training, 0.0, ledger)
+def on_policy_arm(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int, equal_steps: bool = False) -> Arm:
+    """Each warm start, on-policy distillation with `config` at the compute of `sft_steps` SFT steps
+    (fewer, costlier steps), or with as many steps (`equal_steps`). With λ = 0 no batch is the
+    student's: that is logit distillation on the teacher's traces, and filed as such."""
+    steps = sft_steps if equal_steps else equal_compute_steps(setup, config, sft_steps)
+    return Arm(records.ON_POLICY if config.lmbda > 0 else records.LOGITS, setup.data, on_policy=config,
+               training=added_config(setup.profile, steps), warm_start=setup.warm,
+               teacher_data_flops=setup.teacher_generation_flops,
+               settings={"lmbda": config.lmbda, "beta": config.beta, "temperature": config.temperature,
+                         "added_steps": steps})
 
 
-def _train_student(setup: OnPolicySetup, arm: str, student: torch.nn.Module, config: OnPolicyConfig | None,
-                   training: TrainingConfig, warm_start_flops: float, ledger: Ledger | None) -> StudentRun:
-    extra = {"teacher": setup.traces.teacher_name, "chapter": "04", "warm_start_flops": warm_start_flops,
-             "teacher_generation_flops": setup.teacher_generation_flops, "added_steps": training.num_steps,
-             "on_policy_batches": 0}
-    if config is None:
-        history = train(student, setup.data, training, progress=False, description=arm)
-    else:
-        run = distill_on_policy(student, setup.traces.teacher, setup.data, setup.traces.tokenizer, config, training,
-                                progress=False, description=arm)
-        history = run.history
-        extra.update(lmbda=config.lmbda, beta=config.beta, sampling_temperature=config.temperature,
-                     on_policy_batches=run.on_policy_batches, student_generation_flops=run.generation_flops,
-                     student_generation_seconds=run.generation_seconds, teacher_scoring_flops=run.teacher_scoring_flops,
-                     teacher_scoring_seconds=run.teacher_scoring_seconds)
-    evaluation = evaluate(student, setup.traces.tokenizer, setup.traces.held_out)
-    if ledger is not None:
-        ledger.record(LedgerEntry(kind=arm, model_size=STUDENT_SIZE, parameters=count_parameters(student),
-                                  data_size=len(setup.data), steps=training.num_steps, flops=history.total_flops,
-                                  seconds=history.total_seconds, accuracy=evaluation.accuracy, seed=training.seed,
-                                  profile=setup.profile.name, extra={"eval_generation_flops": evaluation.flops, **extra}))
-    return StudentRun(arm, training.seed, evaluation.accuracy, history.total_flops, history.total_seconds,
-                      training.num_steps, len(setup.data), history, student)
+def from_scratch_arm(setup: OnPolicySetup, num_steps: int) -> Arm:
+    """A new, untrained student trained on-policy only, with the schedule and learning rate of a
+    student trained from scratch: the student writes garbage at first, and the teacher grades it.
+    It reads the traces' prompts only, never their text."""
+    training = replace(setup.training, num_steps=num_steps, warmup_steps=min(setup.profile.warmup_steps, num_steps // 4))
+    return Arm(records.ON_POLICY, setup.data, on_policy=OnPolicyConfig(), training=training, settings={"steps": num_steps})
 
 
-def compare(setup: OnPolicySetup, configs: dict[str, OnPolicyConfig | None], sft_steps: int,
-            ledger: Ledger | None = None, equal_steps: tuple[str, ...] = ()) -> dict[str, list[StudentRun]]:
-    """Each arm on every warm-start seed, at the added compute of `sft_steps` SFT steps (an
-    on-policy arm gets fewer, costlier steps), or at `sft_steps` steps for the arms in `equal_steps`."""
-    results: dict[str, list[StudentRun]] = {arm: [] for arm in configs}
-    jobs = [(arm, seed) for seed in setup.warm for arm in configs]
-    for arm, seed in tqdm(jobs, desc="students"):
-        config = configs[arm]
-        steps = sft_steps if config is None or arm in equal_steps else equal_compute_steps(setup, config, sft_steps)
-        results[arm].append(continue_student(setup, seed, arm, config, steps, ledger))
-    return results
+def headline_arms(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int) -> dict[str, Arm]:
+    """The chapter's headline: more SFT against on-policy with `config`, at equal added compute."""
+    return {MORE_SFT: more_sft_arm(setup, sft_steps), ON_POLICY: on_policy_arm(setup, config, sft_steps)}
 
 
-def sweep_configs() -> dict[str, OnPolicyConfig | None]:
-    """The stored comparison's arms: more SFT, on-policy as Qwen3 and GKD run it, and one knob each."""
-    return {MORE_SFT: None, "on-policy (reverse KL)": OnPolicyConfig(), "mix λ=0.5": OnPolicyConfig(lmbda=0.5),
+def sweep_configs() -> dict[str, OnPolicyConfig]:
+    """The stored comparison's on-policy arms: as Qwen3 and GKD run it, and one knob changed each."""
+    return {ON_POLICY: OnPolicyConfig(), "mix λ=0.5": OnPolicyConfig(lmbda=0.5),
             "off-policy KD (λ=0)": OnPolicyConfig(lmbda=0.0), "on-policy, forward KL (β=0)": OnPolicyConfig(beta=0.0),
             "on-policy, JSD β=0.5": OnPolicyConfig(beta=0.5), "on-policy, T=0.5": OnPolicyConfig(temperature=0.5)}
-
-
-EQUAL_STEPS_ARM = "on-policy (reverse KL), as many steps as SFT"
 
 
 def measure_sweeps(profile: Profile) -> dict:
     """Chapter 04's comparisons at `profile`, on its seeds, with the reference teacher."""
     start = time.perf_counter()
-    setup = prepare(REFERENCE_TEACHER, "reference", profile)
+    setup = prepare(REFERENCE_TEACHER, "the reference", profile)
     sft_steps = profile.onpolicy_added_steps
-    runs = compare(setup, sweep_configs(), sft_steps)
-    runs[EQUAL_STEPS_ARM] = compare(setup, {EQUAL_STEPS_ARM: OnPolicyConfig()}, sft_steps,
-                                    equal_steps=(EQUAL_STEPS_ARM,))[EQUAL_STEPS_ARM]
-    rows = {arm: [run_to_dict(r) for r in rs] for arm, rs in runs.items()}
+    added = compare(setup, {MORE_SFT: more_sft_arm(setup, sft_steps),
+                            **{name: on_policy_arm(setup, config, sft_steps) for name, config in sweep_configs().items()},
+                            EQUAL_STEPS: on_policy_arm(setup, OnPolicyConfig(), sft_steps, equal_steps=True)})
     # From scratch, on-policy only, with the compute of the whole SFT recipe (warm start + added):
     scratch_steps = equal_compute_steps(setup, OnPolicyConfig(), profile.trace_student_steps + sft_steps)
-    scratch = [on_policy_from_scratch(setup, seed, scratch_steps) for seed in setup.warm]
-    return {"from_scratch": [run_to_dict(r) for r in scratch],
-            "from_scratch_writes": [{"seed": run.seed, **sample} for run in scratch
-                                    for sample in greedy_samples(run.model, setup.traces.tokenizer, setup.traces.held_out)],"profile": profile.name, "seeds": list(profile.seeds), "warm_start_steps": profile.trace_student_steps,
+    scratch = compare(setup, {FROM_SCRATCH: from_scratch_arm(setup, scratch_steps)})
+    student = setup.warm[profile.seeds[0]].model
+    return {"profile": profile.name, "seeds": list(profile.seeds), "warm_start_steps": profile.trace_student_steps,
             "added_sft_steps": sft_steps, "learning_rate": ADDED_LEARNING_RATE, "batch_size": profile.batch_size,
-            "warm": [run_to_dict(r) for r in setup.warm.values()], "arms": rows,
-            "step_cost_ratio": {arm: step_cost_ratio(setup.warm[profile.seeds[0]].model, setup.traces.teacher, c.lmbda)
-                                for arm, c in sweep_configs().items() if c is not None},
+            "comparisons": {"warm start": Comparison({WARM_START: list(setup.warm.values())}), "added compute": added,
+                            "from scratch": scratch},
+            "from_scratch_writes": [{"seed": run.seed, **sample} for run in scratch[FROM_SCRATCH]
+                                    for sample in greedy_samples(run.model, setup.tokenizer, setup.held_out)],
+            "step_cost_ratio": {name: step_cost_ratio(student, setup.teacher, config.lmbda)
+                                for name, config in sweep_configs().items()},
             "threads": torch.get_num_threads(), "seconds": time.perf_counter() - start}
 
 
@@ -197,19 +159,19 @@ def greedy_samples(model: torch.nn.Module, tokenizer, held_out: dict, difficulti
 
 
 def comparisons(sweeps: dict) -> list[dict]:
-    """Every arm against more SFT at equal added compute, and against its warm start, seed by seed."""
-    warm = [run_from_dict(r) for r in sweeps["warm"]]
-    baseline = [run_from_dict(r) for r in sweeps["arms"][MORE_SFT]]
+    """Every arm of the stored comparison against its warm start and against more SFT at equal
+    added compute, seed by seed. Every row has every column (empty where it does not apply)."""
+    warm = sweeps["comparisons"]["warm start"][WARM_START]
+    added = sweeps["comparisons"]["added compute"]
     rows = []
-    for arm, arm_rows in sweeps["arms"].items():
-        runs = [run_from_dict(r) for r in arm_rows]
+    for name, runs in added.items():
         over_warm = paired_gain(warm, runs)
-        row = {"arm": arm, "added steps": runs[0].steps,
-               "added FLOPs": sum(r.flops for r in runs) / len(runs),
+        row = {"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(r.flops for r in runs) / len(runs),
                "mean accuracy (%)": 100 * sum(r.mean_accuracy for r in runs) / len(runs),
-               "gain over warm start": over_warm.mean, "over warm: verdict": over_warm.verdict}
-        if arm != MORE_SFT:
-            gain = paired_gain(baseline, runs)
+               "gain over warm start": over_warm.mean, "over warm: verdict": over_warm.verdict,
+               "gain over more SFT": None, "gain min": None, "gain max": None, "verdict": None}
+        if name != MORE_SFT:
+            gain = added.gain(MORE_SFT, name)
             row.update({"gain over more SFT": gain.mean, "gain min": gain.low, "gain max": gain.high,
                         "verdict": gain.verdict})
         rows.append(row)
@@ -219,17 +181,18 @@ def comparisons(sweeps: dict) -> list[dict]:
 def from_scratch_comparison(sweeps: dict) -> dict:
     """On-policy from an untrained student against the SFT recipe (warm start + more SFT) that used
     about the same total compute, seed by seed, and against the warm start alone."""
-    scratch = [run_from_dict(r) for r in sweeps["from_scratch"]]
-    sft = [run_from_dict(r) for r in sweeps["arms"][MORE_SFT]]
-    warm_flops = {r["seed"]: r["flops"] for r in sweeps["warm"]}
+    scratch = sweeps["comparisons"]["from scratch"][FROM_SCRATCH]
+    sft = sweeps["comparisons"]["added compute"][MORE_SFT]
+    warm = sweeps["comparisons"]["warm start"][WARM_START]
+    warm_flops = {run.seed: run.flops for run in warm}
     return {"from scratch": scratch, "SFT recipe": sft,
             "gain over the SFT recipe": paired_gain(sft, scratch),
-            "gain over the warm start": paired_gain([run_from_dict(r) for r in sweeps["warm"]], scratch),
+            "gain over the warm start": paired_gain(warm, scratch),
             "FLOPs ratio": sum(r.flops for r in scratch) / sum(r.flops + warm_flops[r.seed] for r in sft)}
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load_stored(path, "python -m distillab.onpolicy_experiments")
+    return load(path, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -119,7 +119,8 @@ def plot_mean_and_range(series: dict[str, dict[float, list[float]]], xlabel: str
 def plot_frontier(points: list, teacher_training: bool, title: str) -> Figure:
     """Chapter 05: every run as a dot (colour = family), accuracy against total compute (log scale),
     mean accuracy on the left and the hardest level on the right, with each panel's Pareto frontier."""
-    from distillab.frontier import FAMILIES, pareto_front
+    from distillab.frontier import pareto_front
+    from distillab.records import FAMILIES
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
     for ax, hardest in zip(axes, (False, True)):

@@ -1,7 +1,8 @@
 """Run budgets: the one module that knows how much compute each chapter spends.
 
-`fast` keeps every chapter under a minute on a 2-core CPU (CI); `standard` is what a learner gets.
-Choose with the environment variable `DISTILLAB_PROFILE` or pass a name to `get_profile`.
+`fast` is a smoke test of every chapter (CI); `standard` is what a learner gets. A chapter chooses
+one with its `PROFILE` knob (None: the environment variable `DISTILLAB_PROFILE`, default standard)
+and passes it to everything it calls: the budget, the workspace and the ledger follow from it.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ PROFILES = {
 }
 
 
-def get_profile(name: str | None = None) -> Profile:
-    """The profile called `name`, or the one `DISTILLAB_PROFILE` names (default: standard)."""
+def get_profile(name: Profile | str | None = None) -> Profile:
+    """The profile called `name` (a Profile is returned as it is), or with None the one
+    `DISTILLAB_PROFILE` names (default: standard). A chapter calls this once, in its first cell, and
+    passes the Profile on: nothing else reads the environment variable."""
+    if isinstance(name, Profile):
+        return name
     name = name if name is not None else os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
     if name not in PROFILES:
         raise ValueError(

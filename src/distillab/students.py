@@ -1,5 +1,7 @@
-"""Students: train one, measure it, record it; then compare arms paired by seed. The unit of every
-experiment in chapters 02-04 ("same student size, same data, same optimizer steps, one knob changed").
+"""Students: the unit of every experiment in chapters 02-04. An `Arm` is one recipe (what the
+student learns from and how); `train_student` is the one path that trains, measures and records a
+student; `compare` runs every arm on every seed ("same student size, same data, same optimizer
+steps, one thing changed"), and a `Comparison` holds the runs, arm by arm.
 
 At these budgets one run is not evidence: the same recipe can land 30 points apart with another
 seed. So every comparison here runs each arm on the same seeds and reports the per-seed
@@ -8,64 +10,172 @@ differences (min, mean, max), never one number alone.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from distillab import world
 from distillab.evaluation import evaluate
-from distillab.ledger import Ledger, LedgerEntry
-from distillab.models import STUDENT_SIZE, build_model, count_parameters
+from distillab.ledger import Ledger
+from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
+from distillab.onpolicy import OnPolicyConfig, distill_on_policy
+from distillab.profiles import Profile
+from distillab.records import DISTILLED, FAMILIES, Compute, RunRecord, TeacherRef
 from distillab.training import History, Objective, TrainingConfig, TrainingSet, sft_objective, train
+
+
+@dataclass(kw_only=True)
+class Setup:
+    """What every comparison of a chapter shares: the chapter, the profile it runs at, the teacher,
+    the held-out test set and a student's training budget. Each chapter's module extends it."""
+    chapter: str  # "02", "03", "04": written into every record
+    profile: Profile
+    teacher: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast  # the teacher's, and every student's
+    teacher_ref: TeacherRef  # the teacher as the records name it: where it lives, its weights' hash, its cost
+    held_out: dict[int, list[world.Problem]]  # difficulty -> test problems
+    training: TrainingConfig  # a student's budget in this chapter (each run sets its own seed)
+
+
+def load_teacher(teacher_dir: str | Path, teacher_name: str):
+    """(model, tokenizer, provenance, reference) of the teacher saved in `teacher_dir`."""
+    model, tokenizer, provenance = load_model(teacher_dir)
+    return model, tokenizer, provenance, TeacherRef.of(teacher_dir, teacher_name)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One recipe of a comparison: what the student learns from, and how."""
+    family: str  # records.FAMILIES: the kind of model this recipe makes
+    data: TrainingSet  # the training texts (with the teacher's cached log-probs, for logit KD)
+    objective: Objective = sft_objective  # how it learns from them: SFT, or a KD loss
+    on_policy: OnPolicyConfig | None = None  # chapter 04: the student writes λ of its batches, the teacher grades them
+    training: TrainingConfig | None = None  # its budget, when it is not the setup's (each run sets its own seed)
+    warm_start: dict[int, StudentRun] | None = None  # seed -> the trained student it continues (chapter 04)
+    teacher_data_flops: float = 0.0  # what its data cost the teacher: traces written, logits cached
+    settings: dict = field(default_factory=dict)  # its knobs, kept in the record for people to read
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
 
 
 @dataclass
 class StudentRun:
-    arm: str  # the recipe's name, e.g. "SFT" or "KD forward_kl (T=1, α=1)"
+    arm: str  # the arm's name in its comparison, e.g. kd_experiments.KD
     seed: int
     accuracy: dict[int, float]  # difficulty -> fraction right on the held-out problems
-    flops: float  # student training FLOPs, counted
-    seconds: float  # student training wall time
+    flops: float  # its own training FLOPs, counted
+    seconds: float  # its own training wall time
     steps: int
     data_size: int
-    history: History = field(repr=False)
-    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained student (kept in memory only)
+    history: History | None = field(default=None, repr=False)  # None when read back from a stored sweep
+    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained student (in memory only)
+    record: RunRecord | None = field(default=None, repr=False)  # what the ledger got (None: from a stored sweep)
 
     @property
     def mean_accuracy(self) -> float:
         return world.mean_accuracy(self.accuracy)
 
+    def to_row(self) -> dict:
+        """The run as plain JSON, as the stored sweeps keep it (the model and history stay behind)."""
+        return {"arm": self.arm, "seed": self.seed, "mean_accuracy": self.mean_accuracy, "accuracy": self.accuracy,
+                "flops": self.flops, "seconds": self.seconds, "steps": self.steps, "data_size": self.data_size}
 
-def train_student(
-    arm: str,
-    data: TrainingSet,
-    tokenizer: PreTrainedTokenizerFast,
-    held_out: dict[int, list[world.Problem]],
-    training: TrainingConfig,
-    objective: Objective = sft_objective,
-    size: str = STUDENT_SIZE,
-    ledger: Ledger | None = None,
-    profile: str = "",
-    extra: dict | None = None,
-    model: torch.nn.Module | None = None,
-) -> StudentRun:
-    """Build a student of `size` (initialised with `training.seed`, unless `model` is given), train
-    it with `objective` and evaluate it; with a `ledger`, record the run there (kind = `arm`)."""
-    student = model if model is not None else build_model(size, tokenizer, seed=training.seed)
-    history = train(student, data, training, objective, progress=False, description=arm)
-    evaluation = evaluate(student, tokenizer, held_out)
-    run = StudentRun(arm, training.seed, evaluation.accuracy, history.total_flops, history.total_seconds,
-                     training.num_steps, len(data), history, student)
+    @classmethod
+    def from_row(cls, row: dict) -> StudentRun:
+        return cls(row["arm"], row["seed"], {int(d): a for d, a in row["accuracy"].items()}, row["flops"],
+                   row["seconds"], row["steps"], row["data_size"])
+
+
+def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger | None = None) -> StudentRun:
+    """Train one student by `arm`'s recipe with `seed` (a new student initialised with it, or a copy
+    of the arm's warm start for that seed), evaluate it on the held-out problems and, with a
+    `ledger`, record it there."""
+    training = replace(arm.training or setup.training, seed=seed)
+    warm = arm.warm_start[seed] if arm.warm_start is not None else None
+    student = copy.deepcopy(warm.model) if warm is not None else build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
+    sampling = scoring = 0.0
+    if arm.on_policy is None:
+        history = train(student, arm.data, training, arm.objective, progress=False, description=name)
+    else:
+        on_policy = distill_on_policy(student, setup.teacher, arm.data, setup.tokenizer, arm.on_policy, training,
+                                      progress=False, description=name)
+        history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
+    evaluation = evaluate(student, setup.tokenizer, setup.held_out)
+    record = RunRecord(
+        chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
+        model_size=STUDENT_SIZE, parameters=count_parameters(student), data_size=len(arm.data),
+        steps=training.num_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
+        compute=Compute(training=history.total_flops, warm_start=warm.flops if warm is not None else 0.0,
+                        teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
+                        student_sampling=sampling, teacher_scoring=scoring),
+        teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=arm.settings)
     if ledger is not None:
-        ledger.record(LedgerEntry(
-            kind=arm, model_size=size, parameters=count_parameters(student), data_size=len(data),
-            steps=training.num_steps, flops=history.total_flops, seconds=history.total_seconds,
-            accuracy=evaluation.accuracy, seed=training.seed, profile=profile,
-            extra={"eval_generation_flops": evaluation.flops, **(extra or {})},
-        ))
-    return run
+        ledger.record(record)
+    return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
+                      training.num_steps, len(arm.data), history, student, record)
+
+
+class Comparison(dict):
+    """Arms run on the same seeds: arm name -> its runs (one per seed). The first arm is the
+    baseline unless a method is told another."""
+
+    def gain(self, baseline: str, arm: str) -> PairedGain:
+        """`arm` minus `baseline`, seed by seed, in points of mean accuracy."""
+        for name in (baseline, arm):
+            if name not in self:
+                raise ValueError(f"{name!r} is not one of the arms {list(self)}")
+        return paired_gain(self[baseline], self[arm])
+
+    def table(self, baseline: str | None = None) -> list[dict]:
+        """Rows for a table: each arm's mean and range over seeds, and its gain over the `baseline`
+        arm (default: the first) seed by seed."""
+        baseline = next(iter(self)) if baseline is None else baseline
+        gain_column = f"gain over {baseline} (points)"
+        rows = []
+        for name, runs in self.items():
+            values = [100 * run.mean_accuracy for run in runs]
+            row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values),
+                   "max": max(values), gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
+            if name != baseline:
+                gain = self.gain(baseline, name)
+                row.update({gain_column: gain.mean, "gain min": gain.low, "gain max": gain.high,
+                            "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
+            rows.append(row)
+        return rows
+
+    def to_rows(self) -> dict[str, list[dict]]:
+        return {name: [run.to_row() for run in runs] for name, runs in self.items()}
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, list[dict]]) -> Comparison:
+        return cls({name: [StudentRun.from_row(row) for row in runs] for name, runs in rows.items()})
+
+
+def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
+            ledger: Ledger | None = None) -> Comparison:
+    """Every arm on every seed (default: the profile's), one progress bar; with a `ledger`, every
+    run is recorded there. Chapters 02, 03 and 04 all compare this way."""
+    seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
+    results = Comparison({name: [] for name in arms})
+    for seed, name in tqdm([(seed, name) for seed in seeds for name in arms], desc="students"):
+        results[name].append(train_student(setup, name, arms[name], seed, ledger))
+    return results
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """The SEEDS knob: distinct whole numbers, at least one."""
+    if isinstance(seeds, (int, str)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of whole numbers, e.g. (0, 1, 2), got {seeds!r}")
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+        raise ValueError(f"seeds must be distinct whole numbers, at least one, got {seeds!r}")
+    return seeds
 
 
 VERDICTS = ("better on every seed", "the same on every seed", "worse on every seed", "not settled")
@@ -112,6 +222,12 @@ class PairedGain:
         return (f"{self.mean:+.1f} points on average (per seed from {self.low:+.1f} to {self.high:+.1f}; "
                 f"ahead on {self.wins} of {len(self.gains)} seeds)")
 
+    def row(self, question: str, baseline: str, arm: str) -> dict:
+        """One row of a chapter's table of questions: what was compared and what held on every seed."""
+        return {"question": question, "baseline": baseline, "arm": arm, "gain (points)": self.mean,
+                "gain min": self.low, "gain max": self.high, "seeds ahead": f"{self.wins}/{len(self.gains)}",
+                "verdict": self.verdict}
+
 
 def paired_gain(baseline: list[StudentRun], other: list[StudentRun]) -> PairedGain:
     """`other` minus `baseline` in mean accuracy (points), matched by seed."""
@@ -136,51 +252,3 @@ def spread(runs: list[StudentRun]) -> str:
 def mean_accuracy_by_difficulty(runs: list[StudentRun]) -> dict[int, float]:
     """Each difficulty's accuracy averaged over the runs (seeds) of one arm."""
     return {d: sum(run.accuracy[d] for run in runs) / len(runs) for d in runs[0].accuracy}
-
-
-def run_arms(arms: dict[str, tuple[TrainingSet, Objective]], seeds: list[int], tokenizer,
-             held_out, training: TrainingConfig, size: str = STUDENT_SIZE, ledger: Ledger | None = None,
-             profile: str = "", extra: dict | None = None,
-             arm_extra: dict[str, dict] | None = None) -> dict[str, list[StudentRun]]:
-    """Every arm on every seed (same steps, same student size), with one progress bar. `extra` goes
-    into every ledger entry, `arm_extra[arm]` into that arm's only (e.g. the teacher FLOPs its data cost)."""
-    results: dict[str, list[StudentRun]] = {arm: [] for arm in arms}
-    jobs = [(arm, seed) for seed in seeds for arm in arms]
-    for arm, seed in tqdm(jobs, desc="students"):
-        data, objective = arms[arm]
-        results[arm].append(train_student(arm, data, tokenizer, held_out, replace(training, seed=seed),
-                                          objective, size, ledger, profile,
-                                          {**(extra or {}), **(arm_extra or {}).get(arm, {})}))
-    return results
-
-
-def run_to_dict(run: StudentRun) -> dict:
-    """A run as plain JSON (what the stored sweeps keep; the model and history stay behind)."""
-    return {"arm": run.arm, "seed": run.seed, "mean_accuracy": run.mean_accuracy, "accuracy": run.accuracy,
-            "flops": run.flops, "seconds": run.seconds, "steps": run.steps, "data_size": run.data_size}
-
-
-def run_from_dict(row: dict) -> StudentRun:
-    return StudentRun(row["arm"], row["seed"], {int(k): v for k, v in row["accuracy"].items()}, row["flops"],
-                      row["seconds"], row["steps"], row["data_size"], None)
-
-
-def summarise(arms: dict[str, list[dict]], baseline: str | None = None) -> list[dict]:
-    """Rows for a table: each arm's mean and range over seeds, and its gain over the `baseline`
-    arm (default: the first) seed by seed. `arms` maps a name to its runs as `run_to_dict` rows."""
-    baseline = next(iter(arms)) if baseline is None else baseline
-    if baseline not in arms:
-        raise ValueError(f"baseline {baseline!r} is not one of the arms {list(arms)}")
-    reference = [run_from_dict(r) for r in arms[baseline]]
-    gain_column = f"gain over {baseline} (points)"
-    out = []
-    for name, rows in arms.items():
-        values = [100 * r["mean_accuracy"] for r in rows]
-        row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values), "max": max(values),
-               gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
-        if name != baseline:
-            gain = paired_gain(reference, [run_from_dict(r) for r in rows])
-            row.update({gain_column: gain.mean, "gain min": gain.low, "gain max": gain.high,
-                        "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
-        out.append(row)
-    return out

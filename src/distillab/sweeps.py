@@ -1,5 +1,10 @@
-"""Stored sweep results: the comparisons a chapter cannot afford to run live (chapters 02-03),
-measured once at the standard profile by a command and kept as JSON in `reference/`."""
+"""Stored sweeps: the comparisons a chapter cannot afford to run live (chapters 02-04), measured
+once at the standard profile by a command and kept as JSON in `reference/`.
+
+Every file names its schema and the function that wrote it. Its comparisons sit under the key
+"comparisons", nested as the chapter likes, each one `{arm: [run, ...]}`; `write` and `load` are
+the one serialiser, so a chapter reads them back as `students.Comparison`s.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,69 @@ from collections.abc import Callable
 from pathlib import Path
 
 from distillab.profiles import Profile, get_profile
+from distillab.students import Comparison
+
+SCHEMA = "distillab.sweeps/2"
 
 
-def load_stored(path: Path, command: str) -> dict:
-    """The results stored at `path`; a missing file says which `command` measures them."""
+def _rows(node):
+    """Comparisons (at any depth) to plain rows."""
+    if isinstance(node, Comparison):
+        return node.to_rows()
+    return {key: _rows(value) for key, value in node.items()}
+
+
+def _comparisons(node: dict):
+    """Plain rows back to Comparisons: a dict whose values are lists of runs is one."""
+    if node and all(isinstance(value, list) for value in node.values()):
+        return Comparison.from_rows(node)
+    return {key: _comparisons(value) for key, value in node.items()}
+
+
+def student_runs(results: dict) -> int:
+    """How many students the results' comparisons trained (a run shown in several comparisons counts
+    once): counted when they were just measured, read back when they were stored."""
+    if "student_runs" in results:
+        return results["student_runs"]
+
+    def runs(node):
+        if isinstance(node, Comparison):
+            return [run for arm_runs in node.values() for run in arm_runs]
+        return [run for value in node.values() for run in runs(value)]
+    return len({id(run) for run in runs(results["comparisons"])})
+
+
+def to_json(results: dict, written_by: Callable) -> str:
+    """`results` (with Comparisons under "comparisons") as the text of a stored sweep file, which
+    also says how many students they trained ("student_runs")."""
+    header = {"schema": SCHEMA, "written_by": f"{written_by.__module__}.{written_by.__qualname__}",
+              "student_runs": student_runs(results)}
+    body = {key: _rows(value) if key == "comparisons" else value for key, value in results.items()}
+    return json.dumps({**header, **body}, indent=1, default=float) + "\n"
+
+
+def load(path: Path, written_by: Callable, command: str) -> dict:
+    """The results stored at `path` by `written_by`, comparisons as `Comparison`s. A missing file,
+    or one of another schema or from another function, says which `command` measures them again."""
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}: run `{command}` to measure them")
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
+    expected = f"{written_by.__module__}.{written_by.__qualname__}"
+    if stored.get("schema") != SCHEMA or stored.get("written_by") != expected:
+        raise ValueError(f"{path} holds {stored.get('schema', 'an older format')} written by "
+                         f"{stored.get('written_by', 'an older version')}; this version reads {SCHEMA} written by "
+                         f"{expected}: run `{command}` to measure them again")
+    return {**stored, "comparisons": _comparisons(stored["comparisons"])}
 
 
 def sweep_command(description: str, measure: Callable[[Profile], dict], default_out: Path,
-         argv: list[str] | None = None) -> None:
+                  argv: list[str] | None = None) -> None:
     """The command line of a sweep module: measure at --profile (default standard), write --out."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--profile", default="standard")
     parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
     results = measure(get_profile(args.profile))
-    args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    args.out.write_text(to_json(results, measure))
     print(f"wrote {args.out} in {results['seconds'] / 60:.1f} min")
+

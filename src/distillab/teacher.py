@@ -14,8 +14,9 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from distillab import world
 from distillab.evaluation import Evaluation, evaluate
-from distillab.ledger import Ledger, LedgerEntry
-from distillab.models import TEACHER_SIZE, Provenance, build_model, count_parameters, save_model
+from distillab.ledger import Ledger
+from distillab.models import TEACHER_SIZE, Provenance, build_model, count_parameters, save_model, weights_sha256
+from distillab.records import RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
 from distillab.training import History, TrainingSet, train
@@ -24,6 +25,7 @@ from distillab.workspace import REFERENCE_TEACHER, teacher_path
 
 @dataclass
 class TeacherRun:
+    profile: Profile  # the budget it was trained at: its workspace and ledger are that profile's
     model: LlamaForCausalLM
     tokenizer: PreTrainedTokenizerFast
     history: History
@@ -43,8 +45,8 @@ def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int
 
 
 def train_teacher(
+    profile: Profile | str,
     size: str = TEACHER_SIZE,
-    profile: str | None = None,
     seed: int = 0,
     num_steps: int | None = None,
     progress: bool = True,
@@ -64,19 +66,15 @@ def train_teacher(
         extra={"kind": "teacher", "data_size": len(data), "tokens": history.total_tokens,
                "eval_problems": evaluation.num_problems},
     )
-    return TeacherRun(model, tokenizer, history, evaluation, provenance)
+    return TeacherRun(budget, model, tokenizer, history, evaluation, provenance)
 
 
-def record_teacher(run: TeacherRun, ledger: Ledger | None = None) -> LedgerEntry:
-    """Write the teacher's run into the ledger."""
-    p = run.provenance
-    entry = LedgerEntry(
-        kind="teacher", model_size=p.size, parameters=p.parameters,
-        data_size=p.extra["data_size"], steps=p.steps, flops=p.flops, seconds=p.seconds,
-        accuracy=p.accuracy, seed=p.seed, profile=p.profile,
-        extra={"generation_flops": run.evaluation.flops},
-    )
-    return (ledger or Ledger()).record(entry)
+def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger | None = None) -> RunRecord:
+    """Write the teacher's run into the ledger of the profile it was trained at; `saved_at` (where
+    `save_model` put it) lets chapter 05 know it again as the teacher its students learnt from."""
+    sha = weights_sha256(saved_at) if saved_at is not None else None
+    record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha)
+    return (ledger or Ledger(run.profile)).record(record)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,11 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder to save into (default: your workspace)")
     parser.add_argument("--reference", action="store_true", help="save as the package's reference teacher")
     args = parser.parse_args(argv)
-    run = train_teacher(args.size, args.profile, args.seed, num_steps=args.steps)
-    out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(args.profile)
+    run = train_teacher(get_profile(args.profile), args.size, args.seed, num_steps=args.steps)
+    out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(run.profile)
     save_model(run.model, run.tokenizer, out, run.provenance)
     if not args.reference:
-        record_teacher(run)
+        record_teacher(run, out)
     p = run.provenance
     print(f"teacher {p.size} ({p.parameters:,} parameters), profile {p.profile}, seed {p.seed}: "
           f"{p.steps} steps in {p.seconds:.0f} s, {p.flops / 1e12:.2f} TFLOP")

@@ -16,42 +16,37 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from distillab import curation, world
+from distillab import curation, records, world
 from distillab.evaluation import vote_at_k
-from distillab.ledger import Ledger
-from distillab.models import STUDENT_SIZE, Provenance, count_parameters, load_model, matmul_parameters, save_model
+from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters, save_model
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
-from distillab.students import PairedGain, StudentRun, paired_gain, run_arms, run_from_dict, run_to_dict
-from distillab.training import History
-from distillab.sweeps import load_stored, sweep_command
+from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher, paired_gain
+from distillab.sweeps import load, sweep_command
 from distillab.teacher import teacher_problems
-from distillab.training import TrainingSet, sft_objective
+from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER, workspace
 
 TRACE_SEED = 3  # the trace prompts: training-split problems, never held-out ones, new to the teacher where the world allows
 FRESH_FROM = 3  # from this many steps on, no trace prompt is a problem the teacher trained on (fewer: the world is too small)
 RECIPE_TEMPERATURE = 1.0  # the recipe samples its traces (T = 1: the teacher's own distribution), it does not decode greedily
 HOT_TEMPERATURE = 1.6  # a temperature at which the teacher is often wrong, so the filter has something to do
+# The arms: answers alone, the teacher's traces with or without the verifier, the program's own traces.
 ANSWER_ONLY, FILTERED, UNFILTERED, GOLD = ("answer-only", "teacher traces, filtered", "teacher traces, unfiltered",
                                            "gold traces")
 # Students here draw batches in proportion to completion tokens, not examples: a 5-step trace
 # teaches the step operation five times, a 1-step trace once. Drawn by examples (the default of
-# chapters 01-02), the same student on the same traces lands 38-84 % over three seeds at the
+# chapters 01-02), the same student on the same traces lands far apart from seed to seed at the
 # standard budget; by tokens, far more reliably (the "mix" comparison in the stored sweeps).
 TRACE_MIX = "tokens"
 SWEEPS_PATH = REFERENCE_DIR / "trace_sweeps.json"
+COMMAND = "python -m distillab.trace_experiments"
 
 
-@dataclass
-class TraceSetup:
-    """A teacher, the new prompts it writes traces for, the held-out test set and the budget."""
-    teacher_name: str
-    teacher: object
-    tokenizer: object
+@dataclass(kw_only=True)
+class TraceSetup(Setup):
+    """Chapter 03's setup: a teacher and the new prompts it writes traces for."""
     prompts: dict[int, list[world.Problem]]  # difficulty -> prompts
-    held_out: dict[int, list[world.Problem]]
-    profile: Profile
     new_to_teacher: dict[int, int] = field(default_factory=dict)  # difficulty -> prompts the teacher never trained on
     samples: dict = field(default_factory=dict)  # (temperature, k) -> TraceSamples
 
@@ -91,51 +86,69 @@ def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]],
             for d in world.DIFFICULTIES}
 
 
-def prepare(teacher_dir: Path, teacher_name: str, profile: Profile | None = None,
-            num_prompts: int | None = None) -> TraceSetup:
+def student_config(profile: Profile, mix: str = TRACE_MIX) -> TrainingConfig:
+    """The TrainingConfig of this chapter's students: the profile's trace_student_steps, batches by `mix`."""
+    return replace(profile.student_config(num_steps=profile.trace_student_steps), mix=mix)
+
+
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> TraceSetup:
     """Load the teacher and draw `num_prompts` new prompts (default: the profile's trace_prompts),
     counting per difficulty how many are new to the teacher (from its provenance: profile and seed)."""
-    profile = profile or get_profile()
     num_prompts = profile.trace_prompts if num_prompts is None else num_prompts
-    teacher, tokenizer, provenance = load_model(teacher_dir)
+    teacher, tokenizer, provenance, reference = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(profile.eval_per_difficulty)
     trained_on = teacher_problems(get_profile(provenance.profile) if provenance.profile else profile, provenance.seed)
     seen = {d: {p.signature for p in level} for d, level in trained_on.items()}
     prompts = trace_prompts(num_prompts, held_out, seen)
     new = {d: sum(p.signature not in seen.get(d, set()) for p in level) for d, level in prompts.items()}
-    return TraceSetup(teacher_name, teacher, tokenizer, prompts, held_out, profile, new)
+    return TraceSetup(chapter="03", profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=reference,
+                      held_out=held_out, training=student_config(profile), prompts=prompts, new_to_teacher=new)
 
 
-def student_config(profile: Profile, mix: str = TRACE_MIX):
-    """The TrainingConfig of this chapter's students: the profile's trace_student_steps, batches by `mix`."""
-    return replace(profile.student_config(num_steps=profile.trace_student_steps), mix=mix)
+def traces_name(keep: str) -> str:
+    """The arm a set of teacher traces makes: FILTERED by the verifier, or UNFILTERED."""
+    return UNFILTERED if keep == "unfiltered" else FILTERED
 
 
-def compare(setup: TraceSetup, arms: dict[str, TrainingSet], teacher_flops: dict[str, float] | None = None,
-            seeds: tuple[int, ...] | None = None, ledger: Ledger | None = None,
-            mix: str = TRACE_MIX) -> dict[str, list[StudentRun]]:
-    """SFT on each arm's data, every arm on every seed, same student and steps, batches drawn by
-    `mix`. `teacher_flops[arm]` (the generation FLOPs its traces cost) goes into the ledger with the run."""
-    seeds = setup.profile.seeds if seeds is None else seeds
-    arm_extra = {arm: {"teacher_generation_flops": flops} for arm, flops in (teacher_flops or {}).items()}
-    return run_arms({arm: (data, sft_objective) for arm, data in arms.items()}, list(seeds), setup.tokenizer,
-                    setup.held_out, student_config(setup.profile, mix), ledger=ledger,
-                    profile=setup.profile.name, arm_extra=arm_extra,
-                    extra={"teacher": setup.teacher_name, "chapter": "03", "prompts": setup.num_prompts, "mix": mix})
+def answer_only_arm(setup: TraceSetup, mix: str = TRACE_MIX) -> Arm:
+    return Arm(records.ANSWERS_ONLY, setup.answer_only(), training=student_config(setup.profile, mix), settings={"mix": mix})
+
+
+def traces_arm(setup: TraceSetup, samples: TraceSamples, keep: str = "first", mix: str = TRACE_MIX) -> Arm:
+    """SFT on the teacher's sampled traces, kept by `keep` (the verifier's filter, or none)."""
+    return Arm(records.TRACES, samples.training_set(setup.tokenizer, keep), training=student_config(setup.profile, mix),
+               teacher_data_flops=samples.flops,
+               settings={"temperature": samples.temperature, "k": samples.k, "keep": keep, "mix": mix})
+
+
+def selected_arm(setup: TraceSetup, samples: TraceSamples, traces: list[curation.Trace]) -> Arm:
+    """SFT on a selection of the kept traces (N, s1-style curation), priced per trace kept."""
+    return Arm(records.TRACES, TrainingSet.from_texts(by_difficulty(traces), setup.tokenizer),
+               teacher_data_flops=len(traces) * samples.flops_per_trace("first"), settings={"traces": len(traces)})
+
+
+def gold_arm(setup: TraceSetup) -> Arm:
+    """SFT on the program's own traces: the teacher's own recipe, no teacher involved."""
+    return Arm(records.TEACHER, setup.gold_traces())
+
+
+def headline_arms(setup: TraceSetup, samples: TraceSamples, keep: str = "first", mix: str = TRACE_MIX) -> dict[str, Arm]:
+    """The chapter's headline: answers alone against the teacher's traces, same prompts, same student."""
+    return {ANSWER_ONLY: answer_only_arm(setup, mix), traces_name(keep): traces_arm(setup, samples, keep, mix)}
 
 
 def recipe(setup: TraceSetup, temperature: float = RECIPE_TEMPERATURE, k: int = 1, keep: str = "first",
            mix: str = TRACE_MIX) -> dict:
     """What a filtered-trace student was trained on and how: chapter 04 continues a saved one only
-    if it was made exactly by its own recipe."""
-    return {"chapter": "03", "arm": FILTERED, "teacher": setup.teacher_name, "prompts": setup.num_prompts,
-            "temperature": float(temperature), "k": k, "keep": keep, "mix": mix,
+    if it was made exactly by its own recipe, from the very same teacher weights."""
+    return {"chapter": "03", "arm": traces_name(keep), "teacher_weights_sha256": setup.teacher_ref.weights_sha256,
+            "prompts": setup.num_prompts, "temperature": float(temperature), "k": k, "keep": keep, "mix": mix,
             "steps": setup.profile.trace_student_steps, "batch_size": setup.profile.batch_size}
 
 
 def student_dir(profile: Profile, seed: int) -> Path:
     """Where the filtered-trace student of `seed` is saved, in the learner's workspace."""
-    return workspace(profile.name) / "students" / f"03-trace-sft-seed{seed}"
+    return workspace(profile) / "students" / f"03-trace-sft-seed{seed}"
 
 
 def save_students(runs: list[StudentRun], setup: TraceSetup, made_by: dict) -> list[Path]:
@@ -150,69 +163,62 @@ def save_students(runs: list[StudentRun], setup: TraceSetup, made_by: dict) -> l
 def load_student(setup: TraceSetup, seed: int, made_by: dict) -> StudentRun | None:
     """The saved filtered-trace student of `seed`, if one was made by exactly `made_by`; else None."""
     folder = student_dir(setup.profile, seed)
-    if not (folder / "model.safetensors").is_file():
+    if not (folder / WEIGHTS_FILE).is_file():
         return None
     model, _, provenance = load_model(folder)
     if provenance.extra.get("recipe") != made_by:
         return None
-    return StudentRun(FILTERED, seed, provenance.accuracy, provenance.flops, provenance.seconds, provenance.steps,
-                      provenance.extra["data_size"], History(), model)
-
-
-def _rows(runs: dict[str, list[StudentRun]]) -> dict[str, list[dict]]:
-    return {arm: [run_to_dict(r) for r in rs] for arm, rs in runs.items()}
+    return StudentRun(made_by["arm"], seed, provenance.accuracy, provenance.flops, provenance.seconds,
+                      provenance.steps, provenance.extra["data_size"], model=model)
 
 
 def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), selection_n: int = 1000,
                    vote_ks: tuple[int, ...] = (1, 2, 4, 8, 16), vote_temperatures: tuple[float, ...] = (0.5, 1.0)) -> dict:
     """Every comparison of chapter 03 at `profile`, on its seeds, with the reference teacher."""
     start = time.perf_counter()
-    setup = prepare(REFERENCE_TEACHER, "reference", profile)
-    recipe, hot = setup.traces(RECIPE_TEMPERATURE), setup.traces(HOT_TEMPERATURE)
-    tokenizer = setup.tokenizer
+    setup = prepare(REFERENCE_TEACHER, "the reference", profile)
+    recipe_samples, hot = setup.traces(RECIPE_TEMPERATURE), setup.traces(HOT_TEMPERATURE)
     results: dict = {"profile": profile.name, "seeds": list(profile.seeds), "student_steps": profile.trace_student_steps,
                      "batch_size": profile.batch_size, "prompts": setup.num_prompts, "mix": TRACE_MIX,
-                     "teacher_matmul_parameters": matmul_parameters(setup.teacher), "sweeps": {}}
+                     "teacher_matmul_parameters": matmul_parameters(setup.teacher)}
     results["sampling"] = {str(t): {"acceptance": s.acceptance_by_difficulty(), "kept": len(s.traces("first")),
                                     "flops": s.flops, "seconds": s.seconds}
-                           for t, s in ((RECIPE_TEMPERATURE, recipe), (HOT_TEMPERATURE, hot))}
-    arms = {ANSWER_ONLY: setup.answer_only(), FILTERED: recipe.training_set(tokenizer, "first"),
-            UNFILTERED: recipe.training_set(tokenizer, "unfiltered"), GOLD: setup.gold_traces(),
-            f"{FILTERED}, T={HOT_TEMPERATURE:g}": hot.training_set(tokenizer, "first"),
-            f"{UNFILTERED}, T={HOT_TEMPERATURE:g}": hot.training_set(tokenizer, "unfiltered")}
-    pool = recipe.traces("first")
-    for n in n_values:
-        arms[f"N={n}"] = TrainingSet.from_texts(by_difficulty(curation.select(pool, n, "random")), tokenizer)
+                           for t, s in ((RECIPE_TEMPERATURE, recipe_samples), (HOT_TEMPERATURE, hot))}
+    pool = recipe_samples.traces("first")
     chosen = {rule: curation.select(pool, selection_n, rule) for rule in curation.RULES}
     # In this world every step adds the same number of tokens, so "longest" may pick exactly the
     # "hardest" traces, in the same order; then it is trained once and reported under both names.
     same = [id(t) for t in chosen["longest"]] == [id(t) for t in chosen["hardest"]]
-    for rule in ("hardest", "diverse") if same else ("hardest", "longest", "diverse"):
-        arms[f"{rule} {selection_n}"] = TrainingSet.from_texts(by_difficulty(chosen[rule]), tokenizer)
     results["selection"] = {rule: curation.describe(traces) for rule, traces in chosen.items()}
     results["selection"]["longest_equals_hardest"] = same
     results["selection"]["longest_and_hardest_share"] = len({id(t) for t in chosen["longest"]} & {id(t) for t in chosen["hardest"]})
     results["pool"] = curation.describe(pool)
-    runs = compare(setup, arms)
-    runs["batches by examples"] = compare(setup, {FILTERED: arms[FILTERED]}, mix="examples")[FILTERED]
-    results["sweeps"]["arms"] = _rows({a: runs[a] for a in (ANSWER_ONLY, FILTERED, UNFILTERED, GOLD)})
-    results["sweeps"]["filter"] = {
-        str(RECIPE_TEMPERATURE): _rows({FILTERED: runs[FILTERED], UNFILTERED: runs[UNFILTERED]}),
-        str(HOT_TEMPERATURE): _rows({FILTERED: runs[f"{FILTERED}, T={HOT_TEMPERATURE:g}"],
-                                     UNFILTERED: runs[f"{UNFILTERED}, T={HOT_TEMPERATURE:g}"]})}
-    results["sweeps"]["mix"] = _rows({"batches by tokens": runs[FILTERED], "batches by examples": runs["batches by examples"]})
-    results["sweeps"]["N"] = {str(n): _rows({FILTERED: runs[f"N={n}"]}) for n in n_values}
-    results["sweeps"]["N"][str(len(pool))] = _rows({FILTERED: runs[FILTERED]})
-    results["teacher_flops_per_trace"] = recipe.flops_per_trace("first")
-    results["sweeps"]["selection"] = _rows({"random": runs[f"N={selection_n}"],
-                                            **{rule: runs[f"{'hardest' if same and rule == 'longest' else rule} {selection_n}"]
-                                               for rule in ("hardest", "longest", "diverse")}})
+    arms = compare(setup, {ANSWER_ONLY: answer_only_arm(setup), FILTERED: traces_arm(setup, recipe_samples),
+                           UNFILTERED: traces_arm(setup, recipe_samples, "unfiltered"), GOLD: gold_arm(setup)})
+    hot_arms = compare(setup, {FILTERED: traces_arm(setup, hot), UNFILTERED: traces_arm(setup, hot, "unfiltered")})
+    by_examples = compare(setup, {FILTERED: traces_arm(setup, recipe_samples, mix="examples")})[FILTERED]
+    by_n = {n: compare(setup, {FILTERED: selected_arm(setup, recipe_samples, curation.select(pool, n, "random"))})
+            for n in n_values}
+    selection = compare(setup, {rule: selected_arm(setup, recipe_samples, chosen[rule])
+                                for rule in curation.RULES if not (same and rule == "longest")})
+    if same:
+        selection["longest"] = selection["hardest"]
+    results["comparisons"] = {
+        "arms": arms,
+        "filter": {str(RECIPE_TEMPERATURE): Comparison({FILTERED: arms[FILTERED], UNFILTERED: arms[UNFILTERED]}),
+                   str(HOT_TEMPERATURE): hot_arms},
+        "mix": Comparison({"batches by tokens": arms[FILTERED], "batches by examples": by_examples}),
+        "N": {**{str(n): comparison for n, comparison in by_n.items()},
+              str(len(pool)): Comparison({FILTERED: arms[FILTERED]})},
+        "selection": Comparison({rule: selection[rule] for rule in curation.RULES}),
+    }
+    results["teacher_flops_per_trace"] = recipe_samples.flops_per_trace("first")
     results["vote"] = {}
     for temperature in vote_temperatures:
-        curves = [vote_at_k(run.model, tokenizer, setup.held_out, vote_ks, temperature) for run in runs[FILTERED]]
+        curves = [vote_at_k(run.model, setup.tokenizer, setup.held_out, vote_ks, temperature) for run in arms[FILTERED]]
         results["vote"][str(temperature)] = [
             {"seed": run.seed, "greedy": run.accuracy, "accuracy": {str(k): c.accuracy[k] for k in c.ks},
-             "flops": {str(k): c.flops[k] for k in c.ks}} for run, c in zip(runs[FILTERED], curves)]
+             "flops": {str(k): c.flops[k] for k in c.ks}} for run, c in zip(arms[FILTERED], curves)]
     results["seconds"] = time.perf_counter() - start
     return results
 
@@ -220,42 +226,30 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
 def comparisons(sweeps: dict) -> list[dict]:
     """Every question chapter 03 asks of the stored runs, as table rows: the arm against its
     baseline seed by seed (points of mean accuracy) and the verdict that holds on every seed."""
-    arms, hot, n, selection = (sweeps["sweeps"][key] for key in ("arms", "filter", "N", "selection"))
-    hot = hot[str(HOT_TEMPERATURE)]
-    sizes = sorted(n, key=int)
-    pairs = [("traces vs answers", arms[ANSWER_ONLY], arms[FILTERED], ANSWER_ONLY, FILTERED),
-             ("the filter at T=1", arms[UNFILTERED], arms[FILTERED], UNFILTERED, FILTERED),
-             (f"the filter at T={HOT_TEMPERATURE:g}", hot[UNFILTERED], hot[FILTERED], UNFILTERED, FILTERED),
-             ("the teacher's text vs the truth", arms[GOLD], arms[FILTERED], GOLD, FILTERED)]
-    mix = sweeps["sweeps"]["mix"]
-    pairs.append(("batches by tokens vs by examples", mix["batches by examples"], mix["batches by tokens"],
-                  "by examples", "by tokens"))
-    pairs += [("more traces", n[small][FILTERED], n[large][FILTERED], f"N={small}", f"N={large}")
-              for small, large in zip(sizes, sizes[1:])]
-    pairs += [("selection", selection["random"], selection[rule], "random", rule)
-              for rule in ("hardest", "longest", "diverse")]
-    rows = []
-    for question, baseline, arm, baseline_name, arm_name in pairs:
-        gain = paired_gain([run_from_dict(r) for r in baseline], [run_from_dict(r) for r in arm])
-        rows.append(_row(question, baseline_name, arm_name, gain))
+    stored = sweeps["comparisons"]
+    arms, hot, by_n, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["N"], stored["selection"]
+    sizes = sorted(by_n, key=int)
+    rows = [arms.gain(ANSWER_ONLY, FILTERED).row("traces vs answers", ANSWER_ONLY, FILTERED),
+            arms.gain(UNFILTERED, FILTERED).row("the filter at T=1", UNFILTERED, FILTERED),
+            hot.gain(UNFILTERED, FILTERED).row(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED),
+            arms.gain(GOLD, FILTERED).row("the teacher's text vs the truth", GOLD, FILTERED),
+            stored["mix"].gain("batches by examples", "batches by tokens").row(
+                "batches by tokens vs by examples", "by examples", "by tokens")]
+    rows += [paired_gain(by_n[small][FILTERED], by_n[large][FILTERED]).row("more traces", f"N={small}", f"N={large}")
+             for small, large in zip(sizes, sizes[1:])]
+    rows += [selection.gain("random", rule).row("selection", "random", rule) for rule in ("hardest", "longest", "diverse")]
     for temperature, per_seed in sweeps["vote"].items():
         largest = max(int(k) for k in per_seed[0]["accuracy"])
         gains = tuple(100 * (world.mean_accuracy({int(d): v for d, v in seed["accuracy"][str(largest)].items()})
                              - world.mean_accuracy({int(d): v for d, v in seed["greedy"].items()}))
                       for seed in per_seed)
-        rows.append(_row(f"majority vote (T={float(temperature):g})", "greedy", f"vote@{largest}",
-                         PairedGain(tuple(seed["seed"] for seed in per_seed), gains)))
+        rows.append(PairedGain(tuple(seed["seed"] for seed in per_seed), gains).row(
+            f"majority vote (T={float(temperature):g})", "greedy", f"vote@{largest}"))
     return rows
 
 
-def _row(question: str, baseline: str, arm: str, gain: PairedGain) -> dict:
-    return {"question": question, "baseline": baseline, "arm": arm, "gain (points)": gain.mean,
-            "gain min": gain.low, "gain max": gain.high, "seeds ahead": f"{gain.wins}/{len(gain.gains)}",
-            "verdict": gain.verdict}
-
-
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load_stored(path, "python -m distillab.trace_experiments")
+    return load(path, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

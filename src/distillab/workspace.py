@@ -1,7 +1,8 @@
-"""Where the learner's own artifacts live (their teacher, their ledger), one folder per profile,
-and where the reference teachers shipped with the package live. Used by chapters 01-05.
+"""Where the learner's own artifacts live (their teacher, their students, their ledger), one folder
+per profile, and where the reference teachers shipped with the package live. Chapters 01-05.
 
-The folder is `$DISTILLAB_HOME` if set, else `~/.distillab`.
+The folder is `$DISTILLAB_HOME` if set, else `~/.distillab`. Every function here takes the profile
+the chapter chose: the environment variable is read once, by `profiles.get_profile`, never here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from distillab.profiles import get_profile
+from distillab.models import WEIGHTS_FILE
+from distillab.profiles import Profile, get_profile
 
 HOME_ENV = "DISTILLAB_HOME"
 REFERENCE_DIR = Path(__file__).parent / "reference"
@@ -17,22 +19,28 @@ REFERENCE_TEACHER = REFERENCE_DIR / "teacher"  # chapter 01's recipe, standard p
 # The same recipe stopped at half the budget (450 steps): less accurate, less certain, and chapter
 # 02's better teacher for logit distillation.
 HALF_BUDGET_TEACHER = REFERENCE_DIR / "half-budget-teacher"
+# How a location is written down (records keep it): inside the package, inside $DISTILLAB_HOME, or as is.
+PACKAGE_PREFIX, HOME_PREFIX = "package:", "home:"
 
 
-def workspace(profile: str | None = None) -> Path:
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".distillab")
+
+
+def workspace(profile: Profile | str) -> Path:
     """The learner's folder for runs at `profile` (created on first use)."""
-    root = Path(os.environ.get(HOME_ENV) or Path.home() / ".distillab")
-    folder = root / get_profile(profile).name
+    name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
+    folder = home() / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def teacher_path(profile: str | None = None) -> Path:
-    """Where chapter 01 saves the learner's own teacher."""
+def teacher_path(profile: Profile | str) -> Path:
+    """Where chapter 01 saves the learner's own teacher at `profile`."""
     return workspace(profile) / "teacher"
 
 
-def ledger_path(profile: str | None = None) -> Path:
+def ledger_path(profile: Profile | str) -> Path:
     return workspace(profile) / "ledger.jsonl"
 
 
@@ -42,11 +50,30 @@ def find_teacher() -> tuple[Path, str]:
     A fast-profile teacher is a smoke test, too weak to distil from, so it is never picked.
     Returns (path, "your own" | "the reference")."""
     own = teacher_path("standard")
-    if (own / "model.safetensors").is_file():
+    if (own / WEIGHTS_FILE).is_file():
         return own, "your own"
-    if (REFERENCE_TEACHER / "model.safetensors").is_file():
+    if (REFERENCE_TEACHER / WEIGHTS_FILE).is_file():
         return REFERENCE_TEACHER, "the reference"
     raise FileNotFoundError(
         f"no teacher found: neither your own ({own}) nor the reference ({REFERENCE_TEACHER}); "
         "run chapter 01 or `python -m distillab.teacher` to train one"
     )
+
+
+def portable(path: str | Path) -> str:
+    """`path` written so that it still means the same folder after the package or $DISTILLAB_HOME
+    moves: "package:reference/teacher", "home:standard/teacher", or the absolute path."""
+    path = Path(path).resolve()
+    for prefix, root in ((PACKAGE_PREFIX, Path(__file__).parent), (HOME_PREFIX, home())):
+        if path.is_relative_to(root.resolve()):
+            return prefix + path.relative_to(root.resolve()).as_posix()
+    return str(path)
+
+
+def resolve(location: str) -> Path:
+    """The folder a `portable` location names, today."""
+    if location.startswith(PACKAGE_PREFIX):
+        return Path(__file__).parent / location.removeprefix(PACKAGE_PREFIX)
+    if location.startswith(HOME_PREFIX):
+        return home() / location.removeprefix(HOME_PREFIX)
+    return Path(location)

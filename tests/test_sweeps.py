@@ -1,0 +1,53 @@
+"""Stored sweeps: one serialiser, files that name their schema and writer, and a clear way back
+when a file is missing or was written by something else."""
+
+import json
+
+import pytest
+
+from distillab import sweeps
+from distillab.students import Comparison, StudentRun
+
+
+def runs(arm, *means):
+    return [StudentRun(arm, seed, {1: mean, 2: mean}, 1e9, 1.0, 10, 5) for seed, mean in enumerate(means)]
+
+
+def measure(profile):  # a stand-in for a module's measure_sweeps
+    shared = runs("SFT", 0.3, 0.4)
+    return {"profile": "fast", "seconds": 1.0, "comparisons": {
+        "loss": Comparison({"SFT": shared, "KD": runs("KD", 0.5, 0.6)}),
+        "N": {"250": Comparison({"SFT": shared, "KD": runs("KD", 0.2, 0.3)})}}}
+
+
+def test_comparisons_round_trip_at_any_depth_and_runs_are_counted_once(tmp_path):
+    results = measure(None)
+    assert sweeps.student_runs(results) == 6  # the shared SFT runs count once
+    path = tmp_path / "stored.json"
+    path.write_text(sweeps.to_json(results, measure))
+    stored = json.loads(path.read_text())
+    assert stored["schema"] == sweeps.SCHEMA and stored["written_by"] == f"{__name__}.measure"
+    assert stored["student_runs"] == 6
+    back = sweeps.load(path, measure, "make it")
+    assert isinstance(back["comparisons"]["N"]["250"], Comparison)
+    assert back["comparisons"]["loss"].table() == results["comparisons"]["loss"].table()
+    assert sweeps.student_runs(back) == 6
+
+
+def test_missing_or_foreign_files_say_how_to_measure_again(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `make it`"):
+        sweeps.load(tmp_path / "nothing.json", measure, "make it")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"profile": "standard", "sweeps": {}}))
+    with pytest.raises(ValueError, match="holds an older format written by an older version.*run `make it`"):
+        sweeps.load(old, measure, "make it")
+    other = tmp_path / "other.json"
+    other.write_text(sweeps.to_json(measure(None), test_missing_or_foreign_files_say_how_to_measure_again))
+    with pytest.raises(ValueError, match="this version reads .* written by .*measure"):
+        sweeps.load(other, measure, "make it")
+
+
+def test_the_command_writes_the_file(tmp_path, capsys):
+    out = tmp_path / "out.json"
+    sweeps.sweep_command("test", measure, out, ["--profile", "fast"])
+    assert json.loads(out.read_text())["student_runs"] == 6 and "wrote" in capsys.readouterr().out
