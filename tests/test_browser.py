@@ -1,7 +1,7 @@
 """The course as a learner meets it: JupyterLab in a real (headless) browser runs chapter 00, and
 its widgets, plots and progress bars render as controls and images, not as error text.
 
-Needs Debian's `chromium` and the `playwright` package (the `browser` extra). Without them the
+Needs Debian's `chromium` and the `playwright` package (in the `dev` extra). Without them the
 test is skipped with a message, unless DISTILLAB_REQUIRE_BROWSER=1 (CI), which turns the skip
 into a failure. The notebook runs from a copy in a throw-away folder, so the course's own files
 never get outputs. A screenshot is saved to test-artifacts/browser/ (not committed).
@@ -36,7 +36,7 @@ def browser_or_skip() -> str:
         chromium = None
     if chromium is None:
         message = ("the browser test needs Debian's chromium (apt-get install chromium) and playwright "
-                   "(pip install -e '.[browser]')")
+                   "(pip install -e '.[dev]')")
         if REQUIRED:
             pytest.fail(message)
         pytest.skip(message)

@@ -1,8 +1,19 @@
 """distillab: knowledge distillation of language models, end to end, on a CPU.
 
-One module per idea: `world`, `tokenizer`, `models`, `losses`, `training`, `sampling`,
-`evaluation`, `cost`, `ledger`, `profiles`, `workspace`, `plots`, `widgets`; `checks` for the
-labs' exercises and `labs` to generate the learner versions.
+One module per idea, in three layers; a module imports only from its own layer or below.
+
+- Core (no chapter knowledge): `world` (problems, traces, verifier, splits), `tokenizer`, `models`
+  (named sizes, safe save/load with provenance), `training` (the one loop), `losses` (pure
+  functions, the one temperature validator), `sampling` (decoding with the KV cache, k verified
+  samples per prompt), `rejection` (the rejection-sampling planner), `evaluation` (accuracy by
+  difficulty, vote@k), `cost` (FLOPs, dollars), `profiles` (run budgets), `runtime` (device, seeds),
+  `published` (the figures the course quotes).
+- Chapter layer: `workspace` (the learner's folders), `records` (a run as a typed record),
+  `ledger` (the records of one profile), `teacher` (chapter 01's recipe), `onpolicy` and
+  `distillation` (chapter 04's and 02's methods), `students` (arms, the one training path,
+  comparisons), `kd_experiments`, `curation`, `trace_experiments`, `onpolicy_experiments` (chapters
+  02-04), `sweeps` (stored comparisons), `frontier` (chapter 05).
+- Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`.
 """
 
 __version__ = "0.1.0"
