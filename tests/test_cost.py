@@ -56,7 +56,7 @@ def test_estimate_training_cost():
     assert estimate.flops == 6e18
     assert estimate.dollars == pytest.approx(cost.dollars(6e18))
     assert estimate.seconds_here == pytest.approx(6e18 / (100e9 * 0.6))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="num_parameters must be a finite number > 0"):
         cost.estimate_training_cost(0, 1e9)
 
 
@@ -80,8 +80,8 @@ def test_run_counting_flops_returns_the_result_too():
 
 
 @pytest.mark.parametrize("peak, utilization, message", [
-    (0.0, 0.5, "peak_gflops must be positive"), (200.0, 0.0, "utilization must be in"),
-    (200.0, 1.5, "utilization must be in"),
+    (0.0, 0.5, "peak_gflops must be a finite number > 0"), (200.0, 0.0, "utilization must be a finite number > 0 and <= 1"),
+    (200.0, 1.5, "utilization must be a finite number > 0 and <= 1"),
 ])
 def test_cpu_time_refuses_nonsense(peak, utilization, message):
     with pytest.raises(ValueError, match=message):

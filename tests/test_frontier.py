@@ -101,7 +101,7 @@ def test_a_run_of_another_profile_is_reported_and_left_out():
 def test_a_student_of_a_since_retrained_teacher_is_reported_and_keeps_its_teachers_cost(tokenizer):
     folder = teacher_path("standard")
     model = build_model("tiny", tokenizer, seed=0)
-    save_model(model, tokenizer, folder, Provenance("tiny", 0, "standard", 1, count_parameters(model), flops=7e9))
+    save_model(model, tokenizer, folder, Provenance("tiny", 0, "standard", 1, count_parameters(model), {1: 0.2}, flops=7e9))
     then = TeacherRef.of(folder, "your own")
     save_model(build_model("tiny", tokenizer, seed=1), tokenizer, folder,
                Provenance("tiny", 1, "standard", 1, count_parameters(model), flops=9e9))

@@ -2,6 +2,7 @@
 reported (damaged, another version of distillab, another profile), never guessed at."""
 
 import json
+import warnings
 
 import pytest
 from helpers import record
@@ -48,9 +49,32 @@ def test_damaged_foreign_and_old_lines_are_reported_and_skipped(tmp_path):
         entries = ledger.entries()
     messages = [str(w.message) for w in caught]
     assert "line 2 is damaged" in messages[0] and "line 3 is damaged" in messages[1] and "mystery" in messages[1]
-    assert "line 4 is a 'standard' run" in messages[2]
+    assert "line 4 is damaged" in messages[2] and "a 'standard' run in the 'fast' ledger" in messages[2]
     assert "2 line(s) (lines 5-6) were written by another version of distillab" in messages[3]
     assert [e.arm for e in entries] == ["teacher", "KD"]
+    aside = [json.loads(line) for line in ledger.damaged_path.read_text().splitlines()]
+    assert [entry["line"] for entry in aside] == [2, 3, 4, 5, 6] and aside[0]["text"] == '{"chapter": "half a line'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the unreadable lines were moved: the ledger now reads clean
+        assert [e.arm for e in ledger.entries()] == ["teacher", "KD"]
+
+
+def test_a_write_cut_short_loses_no_complete_run(tmp_path):
+    """A record cut off half-way (a crash, a full disk, a hand edit without the last newline) must not
+    swallow the next one: every complete run survives, the fragment is kept aside."""
+    ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
+    first, second, third = (record(records.ANSWERS_ONLY, "answer-only", 0.1 * i, seed=i) for i in (1, 2, 3))
+    ledger.record(first)
+    line = second.to_json()
+    with ledger.path.open("a") as file:
+        file.write(line[: len(line) // 2])  # the write of `second` is cut short: no newline
+    ledger.record(third)
+    with pytest.warns(UserWarning, match="line 2 is damaged"):
+        assert ledger.entries() == [first, third]
+    assert json.loads(ledger.damaged_path.read_text())["text"] == line[: len(line) // 2]
+    ledger.path.write_text(ledger.path.read_text().rstrip("\n"))  # a hand edit that drops the final newline
+    ledger.record(second)
+    assert ledger.entries() == [first, third, second]
 
 
 def test_clear():

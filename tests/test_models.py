@@ -31,8 +31,8 @@ def test_same_seed_same_weights(tokenizer):
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
 
 
-def _provenance(model):
-    return Provenance(size="tiny", seed=0, profile="fast", steps=1,
+def _provenance(model, size="tiny"):
+    return Provenance(size=size, seed=0, profile="fast", steps=1,
                       parameters=models.count_parameters(model), accuracy={1: 0.5})
 
 
@@ -80,6 +80,10 @@ def test_corrupted_model_is_a_clear_error(tokenizer, tmp_path):
     model = build_model("tiny", tokenizer)
     path = save_model(model, tokenizer, tmp_path / "m", _provenance(model))
     (path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="model.safetensors of the model at .* changed after it was saved"):
+        load_model(path)
+    provenance = json.loads((path / "provenance.json").read_text())
+    (path / "provenance.json").write_text(json.dumps({**provenance, "weights_sha256": ""}))  # a model saved without hashes
     with pytest.raises(ValueError, match="could not be read .* corrupted"):
         load_model(path)
 
@@ -93,3 +97,78 @@ def test_mismatched_tokenizer_is_a_clear_error(tokenizer, tmp_path):
     (path / "tokenizer.json").write_text(json.dumps(words))
     with pytest.raises(ValueError, match="maps words to different ids"):
         load_model(path)
+
+
+def test_a_hand_edited_config_is_caught_by_its_hash_and_by_the_parameter_count(tokenizer, tmp_path):
+    model = build_model("small", tokenizer)
+    path = save_model(model, tokenizer, tmp_path / "m", _provenance(model, size="small"))
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 2}))
+    with pytest.raises(ValueError, match="config.json of the model .* changed after it was saved.*train it again"):
+        load_model(path)
+    provenance = json.loads((path / "provenance.json").read_text())
+    (path / "provenance.json").write_text(json.dumps({**provenance, "config_sha256": ""}))  # an older save
+    with pytest.raises(ValueError, match="parameters but its provenance says"):
+        load_model(path)
+    (path / "config.json").write_text(json.dumps({**config, "num_attention_heads": 2, "num_key_value_heads": 2,
+                                                  "head_dim": 48}))
+    with pytest.raises(ValueError, match="not as a 'small' model"):  # the same parameters, another shape
+        load_model(path)
+
+
+def test_a_corrupt_tokenizer_file_is_a_clear_error(tokenizer, tmp_path):
+    model = build_model("tiny", tokenizer)
+    path = save_model(model, tokenizer, tmp_path / "m", _provenance(model))
+    (path / "tokenizer.json").write_text('{"version": "1.0", "model": ')
+    with pytest.raises(ValueError, match="could not be read .*corrupted"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("cut_at", [1, 2, 3])
+def test_an_interrupted_replace_always_leaves_a_whole_model(tokenizer, tmp_path, cut_at):
+    """Replacing a saved model moves the old aside (1), renames the new in (2) and removes the old
+    (3); a Ctrl-C at any of them leaves the old or the new model loadable at the path."""
+    import shutil
+    from pathlib import Path
+
+    old, new = build_model("tiny", tokenizer, seed=0), build_model("tiny", tokenizer, seed=1)
+    path = save_model(old, tokenizer, tmp_path / "m", _provenance(old))
+    calls = {"n": 0}
+    real_rename, real_rmtree = Path.rename, shutil.rmtree
+
+    def cut(real):
+        def step(*args, **kwargs):
+            first = Path(args[0]).name
+            if (real is real_rename and (first == "m" or first.startswith(".m-"))) or \
+                    (real is real_rmtree and first == ".m.previous"):
+                calls["n"] += 1
+                if calls["n"] == cut_at:
+                    raise KeyboardInterrupt
+            return real(*args, **kwargs)
+        return step
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(Path, "rename", cut(real_rename))
+        patch.setattr(shutil, "rmtree", cut(real_rmtree))
+        save_model(new, tokenizer, path, _provenance(new))
+    loaded, _, _ = load_model(path)
+    weights = {n: p for n, p in loaded.named_parameters()}
+    versions = [all(torch.equal(weights[n], p) for n, p in m.named_parameters()) for m in (old, new)]
+    assert versions == [cut_at < 3, cut_at == 3]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".m-")) == ["m"]
+
+
+def test_a_full_disk_is_said_in_words_and_keeps_the_old_model(tokenizer, tmp_path):
+    import errno
+
+    model = build_model("tiny", tokenizer)
+    path = save_model(model, tokenizer, tmp_path / "m", _provenance(model))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch, \
+            pytest.raises(OSError, match="the disk is full.*DISTILLAB_HOME.*still in memory"):
+        patch.setattr(type(model), "save_pretrained", full)
+        save_model(model, tokenizer, path, _provenance(model))
+    load_model(path)

@@ -11,7 +11,7 @@ def test_expected_yield_per_prompt():
     assert kept_per_prompt(0.5, 1, "first") == 0.5
     assert kept_per_prompt(0.5, 3, "first") == pytest.approx(1 - 0.125)
     assert kept_per_prompt(0.5, 3, "all") == 1.5 and kept_per_prompt(0.0, 3, "unfiltered") == 1.0
-    with pytest.raises(ValueError, match="acceptance must be a fraction"):
+    with pytest.raises(ValueError, match="acceptance must be a number from 0 to 1"):
         kept_per_prompt(1.5, 1)
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from distillab import teacher
 from distillab.ledger import Ledger
 from distillab.models import load_model, weights_sha256
@@ -35,3 +37,48 @@ def test_command_line_saves_the_teacher(capsys):
     assert provenance.size == "tiny" and provenance.steps == 3
     assert Ledger(get_profile("fast")).entries()[0].weights_sha256 == weights_sha256(teacher_path("fast"))
     assert "accuracy by difficulty" in capsys.readouterr().out
+
+
+def test_a_stopped_teacher_is_saved_recorded_and_resumed_to_the_uninterrupted_result():
+    """Ctrl-C in the middle of chapter 01's training: the teacher so far is saved (with what resuming
+    needs) and recorded as interrupted; the same recipe run again finishes it, and the result is the
+    run that never stopped. Chapter 05 then shows the finished teacher only."""
+    import os
+    import signal
+
+    import torch
+
+    from distillab import frontier, training
+
+    fast = get_profile("fast")
+    whole = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False)
+    real = training.BatchSampler.next_batch
+    calls = {"n": 0}
+
+    def press_stop_at_step_3(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.BatchSampler, "next_batch", press_stop_at_step_3)
+        stopped = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False)
+    assert stopped.history.interrupted and stopped.provenance.steps == 3 and stopped.provenance.interrupted
+    folder = teacher.save_teacher(stopped, teacher_path(fast))
+    partial = teacher.record_teacher(stopped, folder)
+    assert partial.interrupted and partial.steps == 3
+    model, _, provenance = load_model(folder)  # a loadable partial teacher
+    assert provenance.interrupted and provenance.planned_steps == 8
+
+    finished = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False, resume_from=folder)
+    assert not finished.history.interrupted and finished.provenance.steps == 8
+    assert finished.history.loss == whole.history.loss and finished.evaluation.accuracy == whole.evaluation.accuracy
+    assert all(torch.equal(a, b) for a, b in zip(finished.model.parameters(), whole.model.parameters()))
+    teacher.save_teacher(finished, folder)
+    done = teacher.record_teacher(finished, folder)
+    assert done.continues == partial.weights_sha256 and not (folder / "training_state.safetensors").exists()
+    points = frontier.points(Ledger(fast).entries(), fast)
+    assert [(p.label, p.parameters) for p in points] == [("teacher", done.parameters)]  # the stopped run is superseded
+    other_recipe = teacher.interrupted_run(folder, "tiny", fast, 0, fast.training_config(8))
+    assert other_recipe is None  # nothing left to resume

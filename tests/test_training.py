@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -75,8 +76,14 @@ def test_sft_objective_scores_only_completion_targets(data, tokenizer):
     ({"num_steps": -5}, "num_steps must be a whole number >= 1"),
     ({"num_steps": 0}, "num_steps must be a whole number >= 1"),
     ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
-    ({"warmup_steps": 10}, "warmup_steps must be from 0 to num_steps - 1"),
-    ({"learning_rate": -1.0}, "learning_rate must be a positive number"),
+    ({"warmup_steps": 10}, "warmup_steps \\(from 0 to num_steps - 1 = 9\\) must be a whole number >= 0 and <= 9, got 10"),
+    ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0"),
+    ({"learning_rate": "3e-3"}, "learning_rate must be a finite number > 0, got '3e-3' \\(a number, not the text"),
+    ({"grad_clip": -1.0}, "grad_clip .* must be a finite number > 0"),
+    ({"grad_clip": 0}, "grad_clip .* must be a finite number > 0"),
+    ({"weight_decay": -0.1}, "weight_decay must be a finite number >= 0"),
+    ({"mix": "tokens "}, "mix must be one of"),
+    ({"seed": 1.5}, "seed must be a whole number"),
 ])
 def test_bad_knobs_are_named(knobs, message):
     with pytest.raises(ValueError, match=message):
@@ -126,3 +133,63 @@ def test_batches_can_be_drawn_in_proportion_to_tokens(tokenizer):
     assert abs(drawn["tokens"] - tokens[5] / (tokens[1] + tokens[5])) < 0.04
     with pytest.raises(ValueError, match="mix must be one of"):
         TrainingConfig(num_steps=2, batch_size=2, warmup_steps=0, mix="difficulty")
+
+
+class StopAt:
+    """A batch source that presses Ctrl-C (sends SIGINT to this process) as step `at` begins."""
+
+    def __init__(self, sampler, at):
+        self.sampler, self.at, self.calls = sampler, at, 0
+
+    def next_batch(self):
+        self.calls += 1
+        if self.calls == self.at:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.sampler.next_batch()
+
+    def state_dict(self):
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state):
+        self.sampler.load_state_dict(state)
+
+
+def test_ctrl_c_ends_training_cleanly_and_resuming_gives_the_uninterrupted_run(data, tokenizer):
+    config = TrainingConfig(num_steps=12, batch_size=8, warmup_steps=2, seed=3)
+    whole_model = build_model("tiny", tokenizer, seed=3)
+    whole = train(whole_model, data, config, progress=False)
+    model = build_model("tiny", tokenizer, seed=3)
+    stopped = train(model, data, config, progress=False,
+                    batches=StopAt(BatchSampler(data, config.batch_size, config.seed, config.mix), at=5))
+    assert stopped.interrupted and stopped.completed_steps == 5 and stopped.resume is not None
+    assert stopped.loss == whole.loss[:5]  # the step in progress was finished, not torn apart
+    state = stopped.resume
+    finished = train(model, data, config, progress=False, resume=state)
+    assert not finished.interrupted and finished.completed_steps == 12 and finished.step == list(range(1, 13))
+    assert finished.loss == whole.loss  # the same batches and updates: identical on the CPU
+    assert finished.total_flops == pytest.approx(whole.total_flops)
+    for (name, a), b in zip(model.named_parameters(), whole_model.parameters()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="completed 12 steps; the config asks for 12"):
+        train(model, data, config, progress=False, resume=dataclasses.replace(state, history=finished))
+
+
+def test_a_second_ctrl_c_stops_at_once(data, tokenizer):
+    import os
+    import signal
+
+    class StopTwice(StopAt):
+        def next_batch(self):
+            batch = super().next_batch()
+            if self.calls == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return batch
+
+    config = TrainingConfig(num_steps=6, batch_size=8, warmup_steps=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(build_model("tiny", tokenizer), data, config, progress=False,
+              batches=StopTwice(BatchSampler(data, 8, 0), at=2))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the learner's Ctrl-C is theirs again

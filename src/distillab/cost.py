@@ -14,6 +14,8 @@ from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 from tqdm.auto import tqdm
 
+from distillab import knobs
+
 SECONDS_PER_HOUR = 3600.0
 T = TypeVar("T")
 
@@ -86,12 +88,9 @@ class GpuAssumptions:
     dollars_per_hour: float = 2.5  # rental price per GPU-hour ($2-3.5 in 2025)
 
     def __post_init__(self) -> None:
-        if not self.peak_tflops > 0:
-            raise ValueError(f"peak_tflops must be positive, got {self.peak_tflops}")
-        if not 0 < self.utilization <= 1:
-            raise ValueError(f"utilization must be in (0, 1], got {self.utilization}")
-        if not self.dollars_per_hour >= 0:
-            raise ValueError(f"dollars_per_hour must be >= 0, got {self.dollars_per_hour}")
+        knobs.number("peak_tflops", self.peak_tflops, above=0)
+        knobs.number("utilization", self.utilization, above=0, maximum=1)
+        knobs.number("dollars_per_hour", self.dollars_per_hour, minimum=0)
 
     def with_changes(self, **changes) -> GpuAssumptions:
         return replace(self, **changes)
@@ -110,7 +109,7 @@ H100 = GpuAssumptions()
 
 def gpu_hours(flops: float, gpu: GpuAssumptions = H100) -> float:
     """GPU-hours needed to do `flops` under the stated assumptions."""
-    return flops / gpu.flops_per_hour
+    return knobs.number("flops", flops, minimum=0) / gpu.flops_per_hour
 
 
 def dollars(flops: float, gpu: GpuAssumptions = H100) -> float:
@@ -120,15 +119,14 @@ def dollars(flops: float, gpu: GpuAssumptions = H100) -> float:
 
 def flops_from_gpu_hours(hours: float, gpu: GpuAssumptions = H100) -> float:
     """The FLOPs a published run did, inferred from its GPU-hours under the stated assumptions."""
-    return hours * gpu.flops_per_hour
+    return knobs.number("hours", hours, minimum=0) * gpu.flops_per_hour
 
 
 def seconds_on_this_machine(flops: float, peak_gflops: float, utilization: float = 0.6) -> float:
     """How long `flops` would take here, at `utilization` of the measured matmul peak."""
-    if not peak_gflops > 0:
-        raise ValueError(f"peak_gflops must be positive, got {peak_gflops}")
-    if not 0 < utilization <= 1:
-        raise ValueError(f"utilization must be in (0, 1], got {utilization}")
+    knobs.number("flops", flops, minimum=0)
+    knobs.number("peak_gflops", peak_gflops, above=0)
+    knobs.number("utilization", utilization, above=0, maximum=1)
     return flops / (peak_gflops * 1e9 * utilization)
 
 
@@ -147,8 +145,8 @@ def estimate_training_cost(
     cpu_peak_gflops: float | None = None,
 ) -> CostEstimate:
     """The calculator of chapter 00: 6·N·D FLOPs, and what they cost on `gpu` and take here."""
-    if not num_parameters > 0 or not num_tokens > 0:
-        raise ValueError("num_parameters and num_tokens must both be positive")
+    knobs.number("num_parameters", num_parameters, above=0)
+    knobs.number("num_tokens", num_tokens, above=0)
     flops = training_flops(num_parameters, num_tokens)
     here = None if cpu_peak_gflops is None else seconds_on_this_machine(flops, cpu_peak_gflops)
     return CostEstimate(flops, gpu_hours(flops, gpu), dollars(flops, gpu), here)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from distillab import world
+from distillab import knobs, world
 from distillab.cost import run_counting_flops
-from distillab.losses import (check_fraction, check_temperature, check_top_k, forward_kl, generalized_jsd,
+from distillab.losses import (check_temperature, check_top_k, forward_kl, generalized_jsd,
                               masked_cross_entropy, mix_soft_and_hard, reverse_kl, top_k_kd, top_k_teacher)
 from distillab.runtime import pick_device
 from distillab.sampling import sample_traces
@@ -35,25 +35,25 @@ class DistillationConfig:
     top_k: int | None = None  # loss="top_k": how many teacher entries per position the cache keeps
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        knobs.choice("loss", self.loss, LOSSES)
         check_temperature(self.temperature)
-        check_fraction("alpha", self.alpha)
-        check_fraction("beta", self.beta)
+        knobs.fraction("alpha", self.alpha)
+        knobs.fraction("beta", self.beta)
         if (self.loss == "top_k") != (self.top_k is not None):
             raise ValueError(f"top_k goes with loss='top_k' and only with it; got loss={self.loss!r}, top_k={self.top_k!r}")
-        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1):
-            raise ValueError(f"top_k must be a whole number >= 1, got {self.top_k!r}")
+        if self.top_k is not None:
+            knobs.whole_number("top_k", self.top_k, 1)
+        knobs.flag("scale_by_t_squared", self.scale_by_t_squared)
 
     def describe(self) -> str:
-        knobs = f"T={self.temperature:g}, α={self.alpha:g}"
+        settings = f"T={self.temperature:g}, α={self.alpha:g}"
         if self.loss == "jsd":
-            knobs += f", β={self.beta:g}"
+            settings += f", β={self.beta:g}"
         if self.loss == "top_k":
-            knobs += f", k={self.top_k}"
+            settings += f", k={self.top_k}"
         if self.loss in ("forward_kl", "top_k") and not self.scale_by_t_squared:
-            knobs += ", no T²"
-        return f"{self.loss} ({knobs})"
+            settings += ", no T²"
+        return f"{self.loss} ({settings})"
 
 
 @dataclass
@@ -96,12 +96,19 @@ class TeacherCache:
         return self.bytes / self.completion_tokens
 
 
+def id_dtype(vocab_size: int) -> torch.dtype:
+    """The smallest integer type that stores every token id of a vocabulary (a real LM's 150,000
+    ids wrap around in int16)."""
+    return torch.int16 if vocab_size <= torch.iinfo(torch.int16).max + 1 else torch.int32
+
+
 @torch.no_grad()
 def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None = None,
                   batch_size: int = 256) -> TeacherCache:
     """Run the teacher once over `data` and keep its next-token log-probs at the completion
     positions: all V of them in float16 (`top_k=None`), or the k largest with their token ids
-    (float16 values, int16 ids). Within a difficulty the completion is always the last C positions."""
+    (float16 values, token ids in the smallest integer type that holds every id of the vocabulary:
+    int16 up to 32,768 tokens, int32 beyond). Within a difficulty the completion is always the last C positions."""
     device = pick_device()
     teacher.to(device).eval()
     vocab_size = teacher.get_input_embeddings().num_embeddings
@@ -122,7 +129,7 @@ def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None
             full[difficulty] = log_probs.half()
         else:
             values, indices = top_k_teacher(log_probs, top_k)
-            top_values[difficulty], top_indices[difficulty] = values.half(), indices.to(torch.int16)
+            top_values[difficulty], top_indices[difficulty] = values.half(), indices.to(id_dtype(vocab_size))
     seconds = time.perf_counter() - start
     if top_k is None:
         cached, tensors = data.with_extra(FULL, full), list(full.values())

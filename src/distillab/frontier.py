@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from distillab import trace_experiments as te
-from distillab import world
+from distillab import knobs, world
 from distillab.ledger import Ledger
 from distillab.profiles import Profile, get_profile
 from distillab.records import DISTILLED, FAMILIES, TEACHER, Compute, RunRecord, TeacherRef
@@ -46,12 +46,14 @@ class Point:
         return self.accuracy[max(self.accuracy)]
 
     def total_flops(self, teacher_training: bool = True) -> float:
+        knobs.flag("teacher_training (COUNT_TEACHER_TRAINING)", teacher_training)
         teacher_flops = self.teacher.training_flops if teacher_training and self.teacher is not None else 0.0
         return self.compute.total(teacher_flops)
 
 
 def to_point(record: RunRecord) -> Point:
-    return Point(record.arm, record.family, record.parameters, record.seed, record.accuracy, record.compute,
+    label = f"{record.arm} (interrupted at step {record.steps})" if record.interrupted else record.arm
+    return Point(label, record.family, record.parameters, record.seed, record.accuracy, record.compute,
                  record.teacher)
 
 
@@ -65,9 +67,13 @@ def points(records: list[RunRecord], profile: Profile) -> list[Point]:
     """Every record of `profile` as a point, and every teacher a distilled record learnt from that no
     teacher record of the ledger already shows. A record of another profile is reported and left
     out; one whose teacher has since been retrained or removed is reported and kept, with the cost
-    of the teacher it did learn from."""
+    of the teacher it did learn from; an interrupted run that was resumed since is left out (the
+    finished run stands for it)."""
     out, teachers = [], {}
+    finished = {record.continues for record in records if record.continues}  # interrupted runs resumed since
     for record in records:
+        if record.weights_sha256 is not None and record.weights_sha256 in finished:
+            continue
         if record.profile != profile.name:
             warnings.warn(f"left out the {record.arm!r} run (seed {record.seed}): it ran at the {record.profile!r} "
                           f"profile, this frontier is {profile.name!r}'s", stacklevel=2)
@@ -80,7 +86,15 @@ def points(records: list[RunRecord], profile: Profile) -> list[Point]:
             teachers.setdefault(record.teacher.weights_sha256, record.teacher)
         out.append(to_point(record))
     own = {record.weights_sha256 for record in records if record.family == TEACHER and record.weights_sha256}
-    return out + [teacher_point(t) for sha, t in teachers.items() if sha not in own]
+    for sha, teacher in teachers.items():
+        if sha in own:
+            continue
+        if not teacher.accuracy:
+            warnings.warn(f"the teacher {teacher.name!r} has no measured accuracy in its provenance: it is not drawn",
+                          stacklevel=2)
+            continue
+        out.append(teacher_point(teacher))
+    return out
 
 
 def pareto_front(candidates: list[Point], teacher_training: bool = True, hardest: bool = False) -> list[Point]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from distillab import records, world
+from distillab import knobs, records, world
 from distillab.distillation import (DistillationConfig, TeacherCache, TransferSet, cache_teacher, kd_objective,
                                     transfer_set)
 from distillab.models import STUDENT_SIZE, build_model
@@ -48,9 +48,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts:
     """Load the teacher and have it answer `num_prompts` training prompts (default: the profile's),
     an equal share per difficulty."""
     num_prompts = profile.transfer_prompts if num_prompts is None else num_prompts
-    if isinstance(num_prompts, bool) or not isinstance(num_prompts, int) or num_prompts < len(world.DIFFICULTIES):
-        raise ValueError(f"num_prompts must be a whole number >= {len(world.DIFFICULTIES)} (one per difficulty), "
-                         f"got {num_prompts!r}")
+    knobs.whole_number("num_prompts", num_prompts, len(world.DIFFICULTIES))
     teacher, tokenizer, _, reference = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(profile.eval_per_difficulty)
     problems = world.training_problems(num_prompts // len(world.DIFFICULTIES), TRANSFER_SEED, held_out)

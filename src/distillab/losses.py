@@ -18,6 +18,8 @@ import numbers
 import torch
 import torch.nn.functional as F
 
+from distillab import knobs
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -44,16 +46,9 @@ def check_temperature(temperature: float, greedy_allowed: bool = False) -> float
     return float(temperature)
 
 
-def check_fraction(name: str, value: float) -> float:
-    if isinstance(value, bool) or not (isinstance(value, numbers.Real) and 0 <= value <= 1):
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
-
-
 def check_top_k(k: int, vocab_size: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= vocab_size:
-        raise ValueError(f"k must be a whole number from 1 to the vocabulary size {vocab_size}, got {k!r}")
-    return k
+    """How many of a distribution's V entries to keep: 1 to the vocabulary size."""
+    return knobs.whole_number(f"k (entries kept of the {vocab_size}-token vocabulary)", k, 1, vocab_size)
 
 
 def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor) -> None:
@@ -99,6 +94,11 @@ def masked_cross_entropy(
         A scalar: the negative log-probability of the targets.
     """
     check_mask(mask)
+    chosen = targets[mask]  # (M,)
+    if len(chosen) and (int(chosen.min()) < 0 or int(chosen.max()) >= logits.shape[-1]):
+        raise ValueError(f"a target token id ({int(chosen.min())} to {int(chosen.max())}) lies outside the "
+                         f"vocabulary of {logits.shape[-1]} tokens the logits cover: tokenize the targets with "
+                         "the model's own tokenizer")
     log_probs = F.log_softmax(_full_precision(logits[mask]), dim=-1)  # (M, V), M = masked positions
     return _reduce(-log_probs.gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1), reduction)
 
@@ -170,7 +170,7 @@ def generalized_jsd(
     Returns:
         A scalar ≥ 0, 0 when the distributions agree.
     """
-    beta = check_fraction("beta", beta)
+    beta = knobs.fraction("beta", beta)
     temperature = check_temperature(temperature)
     if beta == 0.0:
         return forward_kl(student_logits, teacher_logits, mask, temperature, scale_by_t_squared=False,
@@ -228,6 +228,9 @@ def top_k_kd(
     if int(teacher_top_indices.max()) >= student_logits.shape[-1]:
         raise ValueError(f"the teacher's top-k cache holds token id {int(teacher_top_indices.max())} but the "
                          f"student's vocabulary has {student_logits.shape[-1]} tokens: they need the same tokenizer")
+    if int(teacher_top_indices.min()) < 0:
+        raise ValueError(f"the teacher's top-k cache holds a negative token id ({int(teacher_top_indices.min())}): "
+                         "ids were stored in too small an integer type for the vocabulary (see distillation.id_dtype)")
     student = _log_probs(student_logits, mask, temperature)  # (M, V)
     teacher = F.log_softmax(_full_precision(teacher_top_log_probs[mask]) / temperature, dim=-1)  # (M, k) renormalised
     student_at_teacher_tokens = student.gather(-1, teacher_top_indices[mask].long())  # (M, k)
@@ -238,5 +241,5 @@ def top_k_kd(
 
 def mix_soft_and_hard(soft: torch.Tensor, hard: torch.Tensor, alpha: float) -> torch.Tensor:
     """α·soft + (1 − α)·hard: α = 1 is pure distillation, α = 0 is plain SFT on the hard labels."""
-    alpha = check_fraction("alpha", alpha)
+    alpha = knobs.fraction("alpha", alpha)
     return alpha * soft + (1 - alpha) * hard

@@ -6,18 +6,22 @@ Artifacts are written with `save_pretrained` (safetensors), never pickled.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from distillab import tokenizer as tok
 from distillab.runtime import seed_everything
+from distillab.training import TrainingState
 
 MAX_SEQUENCE_LENGTH = 128  # the longest problem + trace is 63 tokens
 
@@ -109,13 +113,17 @@ class Provenance:
     size: str
     seed: int
     profile: str
-    steps: int
+    steps: int  # optimizer steps it trained (fewer than planned when it was interrupted)
     parameters: int
     accuracy: dict[int, float] = field(default_factory=dict)  # difficulty -> fraction correct
     flops: float = 0.0  # training FLOPs, counted
     seconds: float = 0.0  # training wall time
     extra: dict = field(default_factory=dict)  # anything else worth keeping (kind, data size, ...)
     package_version: str = ""
+    weights_sha256: str = ""  # of model.safetensors, written by save_model; load_model checks it
+    config_sha256: str = ""  # of config.json (the architecture), likewise
+    interrupted: bool = False  # training was stopped early: `steps` of `planned_steps`, resumable
+    planned_steps: int | None = None  # the budget it was started with
 
     def __post_init__(self) -> None:
         if not self.package_version:
@@ -127,15 +135,38 @@ class Provenance:
 
 PROVENANCE_FILE = "provenance.json"
 WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+TRAINING_STATE_FILE = "training_state.safetensors"  # only beside an interrupted model: what resuming needs
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def weights_sha256(path: str | Path) -> str:
     """The SHA-256 of a saved model's weights file: the same weights, the same hash; retrained, another."""
-    digest = hashlib.sha256()
-    with (Path(path) / WEIGHTS_FILE).open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(Path(path) / WEIGHTS_FILE)
+
+
+def _aside(path: Path) -> Path:
+    """Where `save_model` keeps the previous model while the new one moves in."""
+    return path.with_name(f".{path.name}.previous")
+
+
+def _recover(path: Path) -> None:
+    """Finish a replace that was cut short: put the previous model back if the new one never
+    arrived, or drop it if the new one did."""
+    aside = _aside(path)
+    if aside.is_dir():
+        if path.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.rename(path)
 
 
 def save_model(
@@ -143,51 +174,116 @@ def save_model(
     tokenizer: PreTrainedTokenizerFast,
     path: str | Path,
     provenance: Provenance,
+    training_state=None,
 ) -> Path:
-    """Save weights (safetensors), config, tokenizer and provenance into the folder `path`.
+    """Save weights (safetensors), config, tokenizer and provenance (with the hashes of the weights
+    and the config) into the folder `path`; with `training_state` (an interrupted run's
+    `history.resume`), also what resuming it needs. Returns `path`.
 
-    Everything is written to a temporary folder first and moved into place at the end, so a
-    failure half-way never damages a model already saved at `path`.
+    Everything is written to a temporary folder first. Then the old model (if any) is moved aside,
+    the new one renamed in, and the old one removed last: an interrupt at any point leaves a whole
+    model at `path` (the next save or load finishes the replace).
     """
     check_compatible(model, tokenizer)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _recover(path)
+        model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    except OSError as error:
+        raise _explain(error, path) from None
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        if training_state is not None:
+            save_file(training_state.tensors(), staging / TRAINING_STATE_FILE,
+                      metadata={"distillab": json.dumps(training_state.metadata())})
+        provenance = replace(provenance, weights_sha256=weights_sha256(staging),
+                             config_sha256=file_sha256(staging / CONFIG_FILE))
         (staging / PROVENANCE_FILE).write_text(json.dumps(asdict(provenance), indent=2) + "\n")
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
-        path.chmod(0o755)  # mkdtemp made it private; a saved model is an ordinary folder
-        for file in path.iterdir():
+        staging.chmod(0o755)  # mkdtemp made it private; a saved model is an ordinary folder
+        for file in staging.iterdir():
             file.chmod(0o644)
+        if path.exists():
+            path.rename(_aside(path))  # 1. the old model steps aside
+        staging.rename(path)  # 2. the new one moves in
+        shutil.rmtree(_aside(path), ignore_errors=True)  # 3. the old one goes
+    except OSError as error:
+        _recover(path)
+        raise _explain(error, path) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
+def _explain(error: OSError, path: Path) -> OSError:
+    """An OSError on saving, said in words: what failed, where, and what to do; nothing is lost."""
+    if error.errno == errno.ENOSPC:
+        why = "the disk is full: free some space (or set DISTILLAB_HOME to a folder on a disk with room)"
+    elif isinstance(error, (PermissionError, NotADirectoryError, FileExistsError)) or error.errno == errno.EROFS:
+        why = ("that folder cannot be written to: set DISTILLAB_HOME to a folder you can write to "
+               "(or unset it to use ~/.distillab)")
+    else:
+        why = f"{error.strerror or error}"
+    return type(error)(error.errno, f"could not save the model to {path}: {why}. The model is still in memory: "
+                                    "save it again once that is fixed; a model saved there before is untouched")
+
+
 def load_model(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, Provenance]:
-    """Load a model saved by `save_model`: (model, tokenizer, provenance), with clear errors."""
+    """Load a model saved by `save_model`: (model, tokenizer, provenance). Its files are checked
+    against its provenance first (the hashes of weights and config, the parameter count), so a
+    damaged or hand-edited model is a clear error, not a model that quietly scores 0 %."""
     path = Path(path)
+    _recover(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no saved model at {path}: train one first, or check the path")
-    for name in ("config.json", WEIGHTS_FILE, PROVENANCE_FILE):
+    for name in (CONFIG_FILE, WEIGHTS_FILE, PROVENANCE_FILE, "tokenizer.json"):
         if not (path / name).is_file():
             raise FileNotFoundError(f"the saved model at {path} is incomplete: {name} is missing")
-    tokenizer = tok.load_tokenizer(path)
+    retrain = "train it again (chapter 01, or `python -m distillab.teacher` for a teacher) or restore the folder"
     try:
+        tokenizer = tok.load_tokenizer(path)
         provenance = Provenance(**json.loads((path / PROVENANCE_FILE).read_text()))
-        model = LlamaForCausalLM.from_pretrained(path, use_safetensors=True)
     except Exception as error:  # corrupted or hand-edited files: say which folder and why
-        raise ValueError(
-            f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
-            "it may be corrupted: train it again or restore it"
-        ) from None
+        raise ValueError(f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
+                         f"it may be corrupted: {retrain}") from None
+    for name, saved in ((WEIGHTS_FILE, provenance.weights_sha256), (CONFIG_FILE, provenance.config_sha256)):
+        if saved and file_sha256(path / name) != saved:
+            raise ValueError(f"{name} of the model at {path} changed after it was saved (its hash differs from the "
+                             f"one in {PROVENANCE_FILE}): weights and architecture may no longer match. {retrain}")
+    try:
+        model = LlamaForCausalLM.from_pretrained(path, use_safetensors=True)
+    except Exception as error:
+        raise ValueError(f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
+                         f"it may be corrupted: {retrain}") from None
+    if count_parameters(model) != provenance.parameters:
+        raise ValueError(f"the model at {path} has {count_parameters(model):,} parameters but its provenance says "
+                         f"{provenance.parameters:,}: its config.json was edited or belongs to another model. {retrain}")
+    expected = SIZES.get(provenance.size)
+    built = (model.config.hidden_size, model.config.num_hidden_layers, model.config.num_attention_heads,
+             model.config.intermediate_size)
+    if expected is not None and built != (expected.hidden_size, expected.num_layers, expected.num_heads,
+                                          expected.intermediate_size):
+        raise ValueError(f"the model at {path} is built as (hidden, layers, heads, feed-forward) = {built}, "
+                         f"not as a {provenance.size!r} model {astuple(expected)}: {retrain}")
     check_compatible(model, tokenizer)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.to(device).eval(), tokenizer, provenance
+
+
+def load_training_state(path: str | Path) -> TrainingState | None:
+    """What an interrupted model saved for resuming (a `training.TrainingState`), or None."""
+    file = Path(path) / TRAINING_STATE_FILE
+    if not file.is_file():
+        return None
+    try:
+        with safe_open(file, framework="pt") as saved:
+            tensors = {name: saved.get_tensor(name) for name in saved.keys()}
+            metadata = json.loads(saved.metadata()["distillab"])
+        return TrainingState.from_saved(tensors, metadata)
+    except Exception as error:  # a damaged file: say so, and how to go on
+        raise ValueError(f"{file} could not be read ({type(error).__name__}: {error}): the interrupted run cannot "
+                         "be resumed; delete the file to keep the model as it is, or train it again") from None

@@ -21,7 +21,8 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from distillab.cost import generation_flops
-from distillab.losses import check_fraction, check_temperature, generalized_jsd, reverse_kl
+from distillab import knobs
+from distillab.losses import check_temperature, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
 from distillab.runtime import pick_device
 from distillab.sampling import max_new_tokens
@@ -35,8 +36,8 @@ class OnPolicyConfig:
     temperature: float = 1.0  # the student's sampling temperature (> 0)
 
     def __post_init__(self) -> None:
-        check_fraction("λ (lmbda, the share of on-policy batches)", self.lmbda)
-        check_fraction("β (beta)", self.beta)
+        knobs.fraction("λ (lmbda, the share of on-policy batches)", self.lmbda)
+        knobs.fraction("β (beta)", self.beta)
         check_temperature(self.temperature)  # the student samples its own completions
 
     def describe(self) -> str:
@@ -112,7 +113,7 @@ class TeacherScoring:
     It keeps the bill of the teacher's work: FLOPs (2·N_teacher per token read) and seconds."""
 
     def __init__(self, teacher: torch.nn.Module, beta: float = 1.0) -> None:
-        self.teacher, self.beta = teacher, check_fraction("β (beta)", beta)
+        self.teacher, self.beta = teacher, knobs.fraction("β (beta)", beta)
         self.num_parameters = matmul_parameters(teacher)
         self.flops = self.seconds = 0.0
 
@@ -167,7 +168,7 @@ def distill_on_policy(student: torch.nn.Module, teacher: torch.nn.Module, data: 
 def step_cost_ratio(student: torch.nn.Module, teacher: torch.nn.Module, lmbda: float) -> float:
     """FLOPs of an on-policy step with share λ of student-written batches, over an SFT step's, by the
     rules of thumb per token: SFT 6·N_s; teacher scoring adds 2·N_t; the student's sampling 2·N_s more."""
-    check_fraction("λ (lmbda)", lmbda)
+    knobs.fraction("λ (lmbda)", lmbda)
     student_n, teacher_n = matmul_parameters(student), matmul_parameters(teacher)
     return (6 * student_n + 2 * teacher_n + lmbda * 2 * student_n) / (6 * student_n)
 

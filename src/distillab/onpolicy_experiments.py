@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from distillab import records
+from distillab import knobs, records
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
@@ -81,12 +81,14 @@ def added_config(profile: Profile, num_steps: int) -> TrainingConfig:
 
 def equal_compute_steps(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int) -> int:
     """On-policy steps that cost about as much as `sft_steps` SFT steps (by the rules of thumb)."""
+    knobs.whole_number("the added compute (ADDED_SFT_STEPS, in SFT steps)", sft_steps, 1)
     student = next(iter(setup.warm.values())).model
     return max(2, round(sft_steps / step_cost_ratio(student, setup.teacher, config.lmbda)))
 
 
 def more_sft_arm(setup: OnPolicySetup, sft_steps: int) -> Arm:
     """Each warm start, `sft_steps` more SFT steps on the same filtered traces."""
+    knobs.whole_number("the added compute (ADDED_SFT_STEPS, in SFT steps)", sft_steps, 1)
     return Arm(records.TRACES, setup.data, training=added_config(setup.profile, sft_steps), warm_start=setup.warm,
                teacher_data_flops=setup.teacher_generation_flops, settings={"added_steps": sft_steps})
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from distillab import knobs
+
 PROFILE_ENV = "DISTILLAB_PROFILE"
 DEFAULT_PROFILE = "standard"
 
@@ -34,12 +36,11 @@ class Profile:
         for field in ("teacher_steps", "batch_size", "teacher_train_per_difficulty",
                       "eval_per_difficulty", "student_steps", "transfer_prompts", "trace_prompts",
                       "trace_student_steps", "onpolicy_added_steps"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be at least 1, got {getattr(self, field)}")
-        if not 0 <= self.warmup_steps < self.teacher_steps:
-            raise ValueError("warmup_steps must be >= 0 and smaller than teacher_steps")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
+            knobs.whole_number(field, getattr(self, field), 1)
+        knobs.whole_number(f"warmup_steps (smaller than teacher_steps = {self.teacher_steps})", self.warmup_steps, 0,
+                           self.teacher_steps - 1)
+        knobs.number("learning_rate", self.learning_rate, above=0)
+        object.__setattr__(self, "seeds", knobs.seeds("seeds", self.seeds))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +51,7 @@ class Profile:
         from distillab.training import TrainingConfig
 
         steps = self.teacher_steps if num_steps is None else num_steps
-        warmup = min(self.warmup_steps, steps // 4) if isinstance(steps, int) else 0
+        warmup = min(self.warmup_steps, knobs.whole_number("num_steps", steps, 1) // 4)
         return TrainingConfig(num_steps=steps, batch_size=self.batch_size,
                               learning_rate=self.learning_rate, warmup_steps=warmup, seed=seed)
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from distillab import world
+from distillab import knobs, world
 from distillab.models import PROVENANCE_FILE, Provenance, weights_sha256
 from distillab.workspace import portable, resolve
 
@@ -37,6 +37,17 @@ class RecordError(ValueError):
 
 class OtherVersionError(RecordError):
     """A ledger line written by another version of distillab (another SCHEMA)."""
+
+
+def check_accuracy(accuracy: dict) -> dict[int, float]:
+    """Accuracy by difficulty: at least one difficulty, each a fraction from 0 to 1."""
+    if not isinstance(accuracy, dict) or not accuracy:
+        raise RecordError(f"accuracy must map at least one difficulty to the fraction right, got {accuracy!r}")
+    try:
+        return {world.check_difficulty(int(d)): knobs.fraction(f"the accuracy at difficulty {d}", a)
+                for d, a in accuracy.items()}
+    except ValueError as error:
+        raise RecordError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,8 @@ class RunRecord:
     teacher: TeacherRef | None = None  # None for a model trained from scratch
     settings: dict = field(default_factory=dict)  # the arm's knobs (T, α, λ, ...), for people to read
     weights_sha256: str | None = None  # the hash of its saved weights, when the run saved its model (a teacher)
+    interrupted: bool = False  # stopped by the learner before its budget: `steps` is what it completed
+    continues: str | None = None  # the weights hash of the interrupted run this one resumed and finished
     schema: int = SCHEMA
     timestamp: float = field(default_factory=time.time)
 
@@ -121,7 +134,7 @@ class RunRecord:
         if (self.teacher is None) != (self.family not in DISTILLED):
             raise RecordError(f"a {self.family!r} record {'needs' if self.family in DISTILLED else 'has no'} "
                               "teacher it learnt from")
-        object.__setattr__(self, "accuracy", {int(d): float(a) for d, a in self.accuracy.items()})
+        object.__setattr__(self, "accuracy", check_accuracy(self.accuracy))
 
     @property
     def mean_accuracy(self) -> float:
@@ -152,10 +165,10 @@ class RunRecord:
 
 
 def teacher_record(provenance: Provenance, data_size: int, evaluation_flops: float = 0.0,
-                   weights_sha256: str | None = None) -> RunRecord:
+                   weights_sha256: str | None = None, continues: str | None = None) -> RunRecord:
     """The record of a teacher's training run, from its provenance (and, once saved, its weights' hash)."""
     return RunRecord(chapter="01", family=TEACHER, arm=TEACHER_ARM, profile=provenance.profile,
                      seed=provenance.seed, model_size=provenance.size, parameters=provenance.parameters,
                      data_size=data_size, steps=provenance.steps, seconds=provenance.seconds,
                      accuracy=provenance.accuracy, compute=Compute(training=provenance.flops, evaluation=evaluation_flops),
-                     weights_sha256=weights_sha256)
+                     weights_sha256=weights_sha256, interrupted=provenance.interrupted, continues=continues)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from distillab import world
+from distillab import knobs, world
 from distillab.cost import generation_flops
 from distillab.sampling import KEEP, check_k
 
@@ -16,10 +16,8 @@ def kept_per_prompt(acceptance: float, k: int, keep: str = "first") -> float:
     """Traces one prompt is expected to yield when each of its `k` samples is right with
     probability `acceptance`: at least one right (keep="first": 1 - (1 - a)^k), every right one
     (keep="all": k·a), or one, right or wrong (keep="unfiltered")."""
-    if keep not in KEEP:
-        raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
-    if not 0 <= acceptance <= 1:
-        raise ValueError(f"acceptance must be a fraction from 0 to 1, got {acceptance}")
+    knobs.choice("keep", keep, KEEP)
+    knobs.fraction("acceptance", acceptance)
     check_k(k)
     if keep == "first":
         return 1 - (1 - acceptance) ** k
@@ -53,8 +51,16 @@ def plan_rejection_sampling(acceptance_by_difficulty: dict[int, float], num_trac
                             num_parameters: float) -> RejectionPlan:
     """Prompts, samples and FLOPs expected to yield `num_traces` kept traces from a teacher of
     `num_parameters` (matmul) parameters whose samples the verifier accepts at the given rates."""
-    if isinstance(num_traces, bool) or not isinstance(num_traces, int) or num_traces < 1:
-        raise ValueError(f"num_traces must be a whole number >= 1, got {num_traces!r}")
+    knobs.whole_number("num_traces", num_traces, 1)
+    if not isinstance(acceptance_by_difficulty, dict) or not acceptance_by_difficulty:
+        raise ValueError("acceptance_by_difficulty must map at least one difficulty to the share of its samples "
+                         f"the verifier accepts, e.g. {{1: 0.99, 5: 0.8}}; got {acceptance_by_difficulty!r}")
+    for difficulty, acceptance in acceptance_by_difficulty.items():
+        world.check_difficulty(difficulty)
+        knobs.fraction(f"the acceptance at difficulty {difficulty}", acceptance)
+    check_k(k)
+    knobs.choice("keep", keep, KEEP)
+    knobs.number("num_parameters", num_parameters, above=0)
     share, extra = divmod(num_traces, len(acceptance_by_difficulty))
     prompts, samples, flops = {}, {}, 0.0
     for index, (difficulty, acceptance) in enumerate(sorted(acceptance_by_difficulty.items())):

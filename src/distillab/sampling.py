@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from distillab import world
+from distillab import knobs, world
 from distillab.cost import generation_flops
 from distillab.losses import check_temperature
 from distillab.models import check_compatible, matmul_parameters
@@ -47,8 +47,8 @@ def generate(
 ) -> Generations:
     """Complete each prompt. `temperature` 0 is greedy decoding; above 0 samples at that temperature."""
     check_temperature(temperature, greedy_allowed=True)
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    knobs.whole_number("max_new_tokens", max_new_tokens, 1)
+    knobs.whole_number("batch_size (prompts generated at once)", batch_size, 1)
     check_compatible(model, tokenizer)
     device = pick_device()
     model.to(device).eval()
@@ -77,9 +77,8 @@ def generate(
 
 
 def check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (samples per prompt) must be a whole number >= 1, got {k!r}")
-    return k
+    """Samples per prompt: 1 or more."""
+    return knobs.whole_number("k (samples per prompt)", k, 1)
 
 
 KEEP = ("first", "all", "unfiltered")  # first correct sample per prompt, every correct one, or no verifier

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from distillab import world
+from distillab import knobs, world
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
@@ -95,7 +95,8 @@ class StudentRun:
 def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger | None = None) -> StudentRun:
     """Train one student by `arm`'s recipe with `seed` (a new student initialised with it, or a copy
     of the arm's warm start for that seed), evaluate it on the held-out problems and, with a
-    `ledger`, record it there."""
+    `ledger`, record it there. Stopped by the learner (Ctrl-C), it is evaluated and recorded as
+    far as it got, marked interrupted."""
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
     student = copy.deepcopy(warm.model) if warm is not None else build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
@@ -110,15 +111,16 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     record = RunRecord(
         chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
         model_size=STUDENT_SIZE, parameters=count_parameters(student), data_size=len(arm.data),
-        steps=training.num_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
+        steps=history.completed_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
         compute=Compute(training=history.total_flops, warm_start=warm.flops if warm is not None else 0.0,
                         teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
                         student_sampling=sampling, teacher_scoring=scoring),
-        teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=arm.settings)
+        teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=arm.settings,
+        interrupted=history.interrupted)
     if ledger is not None:
         ledger.record(record)
     return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
-                      training.num_steps, len(arm.data), history, student, record)
+                      history.completed_steps, len(arm.data), history, student, record)
 
 
 class Comparison(dict):
@@ -160,22 +162,23 @@ class Comparison(dict):
 def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
             ledger: Ledger | None = None) -> Comparison:
     """Every arm on every seed (default: the profile's), one progress bar; with a `ledger`, every
-    run is recorded there. Chapters 02, 03 and 04 all compare this way."""
+    run is recorded there. Chapters 02, 03 and 04 all compare this way. Ctrl-C stops the run in
+    progress cleanly, records it, and ends the comparison with a KeyboardInterrupt that says so."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     results = Comparison({name: [] for name in arms})
     for seed, name in tqdm([(seed, name) for seed in seeds for name in arms], desc="students"):
-        results[name].append(train_student(setup, name, arms[name], seed, ledger))
+        run = train_student(setup, name, arms[name], seed, ledger)
+        results[name].append(run)
+        if run.record.interrupted:  # the learner pressed stop: keep what is done, stop the comparison
+            done = sum(len(runs) for runs in results.values())
+            kept = f"; all {done} runs, the stopped one marked interrupted, are in {ledger.path}" if ledger else ""
+            raise KeyboardInterrupt(f"stopped during {name!r}, seed {seed}, at step {run.steps}{kept}")
     return results
 
 
 def check_seeds(seeds) -> tuple[int, ...]:
-    """The SEEDS knob: distinct whole numbers, at least one."""
-    if isinstance(seeds, (int, str)) or not hasattr(seeds, "__iter__"):
-        raise ValueError(f"seeds must be a list of whole numbers, e.g. (0, 1, 2), got {seeds!r}")
-    seeds = tuple(seeds)
-    if not seeds or len(set(seeds)) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-        raise ValueError(f"seeds must be distinct whole numbers, at least one, got {seeds!r}")
-    return seeds
+    """The SEEDS knob of a chapter: distinct whole numbers, at least one."""
+    return knobs.seeds("seeds", seeds)
 
 
 VERDICTS = ("better on every seed", "the same on every seed", "worse on every seed", "not settled")

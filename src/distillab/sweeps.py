@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from distillab import knobs
 from distillab.profiles import Profile, get_profile
 from distillab.students import Comparison
 
@@ -60,13 +61,23 @@ def load(path: Path, written_by: Callable, command: str) -> dict:
     or one of another schema or from another function, says which `command` measures them again."""
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}: run `{command}` to measure them")
-    stored = json.loads(path.read_text())
+    try:
+        stored = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not readable JSON ({error}): it may be damaged; restore it from the "
+                         f"repository or run `{command}` to measure it again") from None
     expected = f"{written_by.__module__}.{written_by.__qualname__}"
     if stored.get("schema") != SCHEMA or stored.get("written_by") != expected:
         raise ValueError(f"{path} holds {stored.get('schema', 'an older format')} written by "
                          f"{stored.get('written_by', 'an older version')}; this version reads {SCHEMA} written by "
                          f"{expected}: run `{command}` to measure them again")
     return {**stored, "comparisons": _comparisons(stored["comparisons"])}
+
+
+def load_or_measure(run_sweeps: bool, profile: Profile, measure: Callable[[Profile], dict],
+                    load_stored: Callable[[], dict]) -> dict:
+    """A chapter's RUN_SWEEPS knob: measure the sweeps at `profile` now (long), or read the stored ones."""
+    return measure(profile) if knobs.flag("RUN_SWEEPS", run_sweeps) else load_stored()
 
 
 def sweep_command(description: str, measure: Callable[[Profile], dict], default_out: Path,

@@ -15,11 +15,12 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 from distillab import world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
-from distillab.models import TEACHER_SIZE, Provenance, build_model, count_parameters, save_model, weights_sha256
+from distillab.models import (TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
+                              load_training_state, save_model, weights_sha256)
 from distillab.records import RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
-from distillab.training import History, TrainingSet, train
+from distillab.training import History, TrainingConfig, TrainingSet, train
 from distillab.workspace import REFERENCE_TEACHER, teacher_path
 
 
@@ -28,9 +29,10 @@ class TeacherRun:
     profile: Profile  # the budget it was trained at: its workspace and ledger are that profile's
     model: LlamaForCausalLM
     tokenizer: PreTrainedTokenizerFast
-    history: History
+    history: History  # `history.interrupted` when the learner stopped it; `history.resume` then goes on
     evaluation: Evaluation
     provenance: Provenance
+    continues: str | None = None  # the weights hash of the interrupted run this one resumed
 
 
 def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Problem]]:
@@ -44,36 +46,68 @@ def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int
     return TrainingSet.from_problems(teacher_problems(profile, seed), tokenizer, style="trace")
 
 
+def interrupted_run(folder: Path, size: str, profile: Profile, seed: int, config: TrainingConfig):
+    """The teacher saved in `folder` if its training was interrupted and it was started with exactly
+    this recipe (size, profile, seed, budget): (model, tokenizer, training state, weights hash); else None."""
+    if not (folder / TRAINING_STATE_FILE).is_file():
+        return None
+    model, tokenizer, provenance = load_model(folder)
+    same = (provenance.interrupted, provenance.size, provenance.profile, provenance.seed, provenance.planned_steps)
+    if same != (True, size, profile.name, seed, config.num_steps):
+        return None
+    return model, tokenizer, load_training_state(folder), provenance.weights_sha256
+
+
 def train_teacher(
     profile: Profile | str,
     size: str = TEACHER_SIZE,
     seed: int = 0,
     num_steps: int | None = None,
     progress: bool = True,
+    resume_from: Path | None = None,
 ) -> TeacherRun:
-    """Build, train and evaluate a teacher of `size` at `profile`'s budget (steps overridable)."""
+    """Build, train and evaluate a teacher of `size` at `profile`'s budget (steps overridable).
+    If `resume_from` holds a teacher of this very recipe whose training was interrupted, it is
+    trained on from where it stopped instead (the same result as a run that never stopped).
+    Ctrl-C (the stop button) ends training after the current step: the run comes back with
+    `history.interrupted` set, ready to be saved and resumed."""
     budget = get_profile(profile)
-    tokenizer = build_tokenizer()
-    model = build_model(size, tokenizer, seed=seed)
-    data = teacher_data(budget, tokenizer, seed)
     config = budget.training_config(num_steps, seed)
-    history = train(model, data, config, progress=progress, description=f"teacher ({size})")
+    found = interrupted_run(Path(resume_from), size, budget, seed, config) if resume_from is not None else None
+    if found is not None:
+        model, tokenizer, resume, continues = found
+        print(f"resuming the interrupted teacher in {resume_from} at step {resume.history.completed_steps} "
+              f"of {config.num_steps}")
+    else:
+        tokenizer = build_tokenizer()
+        model, resume, continues = build_model(size, tokenizer, seed=seed), None, None
+    data = teacher_data(budget, tokenizer, seed)
+    history = train(model, data, config, progress=progress, description=f"teacher ({size})", resume=resume)
     evaluation = evaluate(model, tokenizer, world.held_out_problems(budget.eval_per_difficulty))
     provenance = Provenance(
-        size=size, seed=seed, profile=budget.name, steps=config.num_steps,
+        size=size, seed=seed, profile=budget.name, steps=history.completed_steps,
         parameters=count_parameters(model), accuracy=evaluation.accuracy,
         flops=history.total_flops, seconds=history.total_seconds,
         extra={"kind": "teacher", "data_size": len(data), "tokens": history.total_tokens,
                "eval_problems": evaluation.num_problems},
+        interrupted=history.interrupted, planned_steps=config.num_steps,
     )
-    return TeacherRun(budget, model, tokenizer, history, evaluation, provenance)
+    if history.interrupted:
+        print(f"stopped at step {history.completed_steps} of {config.num_steps}: save it (save_teacher) and run "
+              "the same recipe again with resume_from= its folder to finish it")
+    return TeacherRun(budget, model, tokenizer, history, evaluation, provenance, continues)
+
+
+def save_teacher(run: TeacherRun, folder: Path) -> Path:
+    """Save the teacher (and, if it was interrupted, what resuming it needs) into `folder`."""
+    return save_model(run.model, run.tokenizer, folder, run.provenance, training_state=run.history.resume)
 
 
 def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger | None = None) -> RunRecord:
     """Write the teacher's run into the ledger of the profile it was trained at; `saved_at` (where
-    `save_model` put it) lets chapter 05 know it again as the teacher its students learnt from."""
+    it was saved) lets chapter 05 know it again as the teacher its students learnt from."""
     sha = weights_sha256(saved_at) if saved_at is not None else None
-    record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha)
+    record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha, run.continues)
     return (ledger or Ledger(run.profile)).record(record)
 
 
@@ -86,9 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder to save into (default: your workspace)")
     parser.add_argument("--reference", action="store_true", help="save as the package's reference teacher")
     args = parser.parse_args(argv)
-    run = train_teacher(get_profile(args.profile), args.size, args.seed, num_steps=args.steps)
-    out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(run.profile)
-    save_model(run.model, run.tokenizer, out, run.provenance)
+    profile = get_profile(args.profile)
+    out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(profile)
+    run = train_teacher(profile, args.size, args.seed, num_steps=args.steps, resume_from=out)
+    save_teacher(run, out)
     if not args.reference:
         record_teacher(run, out)
     p = run.provenance

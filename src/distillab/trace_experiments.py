@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from distillab import curation, records, world
+from distillab import curation, knobs, records, world
 from distillab.evaluation import vote_at_k
 from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters, save_model
 from distillab.profiles import Profile, get_profile
@@ -76,9 +76,7 @@ def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]],
     FRESH_FROM steps on, none is a problem the teacher trained on either (`teacher_seen`: the
     signatures of its training problems); below, the world has only a few hundred (1 step) or a
     few thousand (2 steps) distinct problems and the teacher saw almost all of them."""
-    if isinstance(num_prompts, bool) or not isinstance(num_prompts, int) or num_prompts < len(world.DIFFICULTIES):
-        raise ValueError(f"num_prompts must be a whole number >= {len(world.DIFFICULTIES)} (one per difficulty), "
-                         f"got {num_prompts!r}")
+    knobs.whole_number("num_prompts", num_prompts, len(world.DIFFICULTIES))
     held = {p.signature for level in held_out.values() for p in level}
     seen = teacher_seen or {}
     return {d: world.sample_problems(num_prompts // len(world.DIFFICULTIES), d, TRACE_SEED,

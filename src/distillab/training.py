@@ -7,7 +7,8 @@ chapter 04 other batches too (the student's own samples, `onpolicy.OnPolicyBatch
 
 from __future__ import annotations
 
-import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
 
 from distillab import tokenizer as tok
-from distillab import world
+from distillab import knobs, world
 from distillab.cost import run_counting_flops
 from distillab.losses import masked_cross_entropy
 from distillab.runtime import pick_device, seed_everything
@@ -128,6 +129,14 @@ class BatchSampler:
         indices, self.order[difficulty] = self.order[difficulty][:take], self.order[difficulty][take:]
         return indices
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Where the sampler stands: its random generator and each difficulty's remaining order."""
+        return {"generator": self.generator.get_state(), **{f"order.{d}": o for d, o in self.order.items()}}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = {d: state[f"order.{d}"] for d in self.difficulties}
+
     def next_batch(self) -> dict:
         pick = torch.multinomial(self.weights, 1, generator=self.generator).item()
         difficulty = self.difficulties[pick]
@@ -144,9 +153,14 @@ Objective = Callable[[torch.nn.Module, dict], torch.Tensor]
 
 
 class Batches(Protocol):
-    """Anything that hands out training batches: `BatchSampler`, or chapter 04's on-policy batches."""
+    """Anything that hands out training batches: `BatchSampler`, or chapter 04's on-policy batches.
+    To be resumable after an interrupt it also gives and takes its state (tensors by name)."""
 
     def next_batch(self) -> dict: ...
+
+    def state_dict(self) -> dict[str, torch.Tensor]: ...
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
 
 
 def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
@@ -158,7 +172,9 @@ def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
 
 @dataclass
 class History:
-    """One row per optimizer step; tokens, FLOPs and seconds are running totals."""
+    """One row per optimizer step; tokens, FLOPs and seconds are running totals. A run the learner
+    stopped (Ctrl-C, the notebook's stop button) ends early with `interrupted` set, and `resume`
+    holds what `train` needs to go on from there exactly as if it had never stopped."""
 
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
@@ -166,6 +182,12 @@ class History:
     tokens: list[int] = field(default_factory=list)
     flops: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    interrupted: bool = False  # stopped by the learner before its last step
+    resume: TrainingState | None = field(default=None, repr=False)  # set when interrupted
+
+    @property
+    def completed_steps(self) -> int:
+        return self.step[-1] if self.step else 0
 
     @property
     def total_flops(self) -> float:
@@ -180,6 +202,64 @@ class History:
         return self.tokens[-1] if self.tokens else 0
 
 
+@dataclass
+class TrainingState:
+    """Everything a stopped run needs to go on exactly where it stopped: the optimizer's moments,
+    the batch sampler's place, the random state, and the history so far."""
+    history: History
+    optimizer: dict  # torch.optim state_dict()
+    batches: dict[str, torch.Tensor]  # the batch source's state_dict()
+    rng: torch.Tensor  # torch's global random state (sampling in on-policy batches draws from it)
+    flops_per_shape: dict[tuple, float]  # FLOPs already counted per batch shape (not counted again)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The state's tensors by name, for a safetensors file."""
+        out = {f"batches.{name}": t for name, t in self.batches.items()}
+        for index, state in self.optimizer["state"].items():
+            out.update({f"optimizer.{index}.{key}": t for key, t in state.items()})
+        return {**out, "rng": self.rng}
+
+    def metadata(self) -> dict:
+        """The rest, as plain JSON: the optimizer's settings and the history."""
+        history = {name: getattr(self.history, name) for name in ("step", "loss", "lr", "tokens", "flops", "seconds")}
+        flops = {"x".join(map(str, shape)): value for shape, value in self.flops_per_shape.items()}
+        return {"param_groups": self.optimizer["param_groups"], "history": history, "flops_per_shape": flops}
+
+    @classmethod
+    def from_saved(cls, tensors: dict[str, torch.Tensor], metadata: dict) -> TrainingState:
+        optimizer_state: dict[int, dict] = {}
+        for name, tensor in tensors.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                optimizer_state.setdefault(int(index), {})[key] = tensor
+        batches = {name.removeprefix("batches."): t for name, t in tensors.items() if name.startswith("batches.")}
+        flops = {tuple(int(n) for n in shape.split("x")): value for shape, value in metadata["flops_per_shape"].items()}
+        return cls(History(**metadata["history"]), {"state": optimizer_state, "param_groups": metadata["param_groups"]},
+                   batches, tensors["rng"], flops)
+
+
+class StopRequest:
+    """While training, Ctrl-C (the notebook's stop button) asks the loop to stop after the step it
+    is in, instead of tearing it apart mid-update; a second Ctrl-C stops at once as usual."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous = None
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)  # a second Ctrl-C is an ordinary KeyboardInterrupt
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     num_steps: int  # optimizer steps: the budget
@@ -192,19 +272,15 @@ class TrainingConfig:
     mix: str = "examples"  # draw each difficulty's batches in proportion to its "examples" or its completion "tokens"
 
     def __post_init__(self) -> None:
-        for name in ("num_steps", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not 0 <= self.warmup_steps < self.num_steps:
-            raise ValueError(
-                f"warmup_steps must be from 0 to num_steps - 1 = {self.num_steps - 1}, "
-                f"got {self.warmup_steps}"
-            )
-        if self.mix not in MIXES:
-            raise ValueError(f"mix must be one of {MIXES}, got {self.mix!r}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        knobs.whole_number("num_steps", self.num_steps, 1)
+        knobs.whole_number("batch_size", self.batch_size, 1)
+        knobs.whole_number(f"warmup_steps (from 0 to num_steps - 1 = {self.num_steps - 1})", self.warmup_steps, 0,
+                           self.num_steps - 1)
+        knobs.number("learning_rate", self.learning_rate, above=0)
+        knobs.number("weight_decay", self.weight_decay, minimum=0)
+        knobs.number("grad_clip (the largest gradient norm a step may take)", self.grad_clip, above=0)
+        knobs.whole_number("seed", self.seed, 0)
+        knobs.choice("mix", self.mix, MIXES)
 
 
 def train(
@@ -215,6 +291,7 @@ def train(
     progress: bool = True,
     description: str = "training",
     batches: Batches | None = None,
+    resume: TrainingState | None = None,
 ) -> History:
     """Train `model` in place for exactly `config.num_steps` optimizer steps and return the history.
 
@@ -223,6 +300,11 @@ def train(
     of each batch shape (the objective's own extra work, e.g. a teacher forward pass, included) and
     reused for later steps of the same shape; a batch that cost FLOPs to make (the student's own
     samples, chapter 04) says how many under the key "generation_flops", and they are added.
+
+    Ctrl-C (the notebook's stop button) ends the run after the step in progress: the history comes
+    back with `interrupted` set and `resume` filled in. `train(..., resume=history.resume)` on the
+    same model, data and config then runs the remaining steps, with the same batches and updates
+    as a run that never stopped.
     """
     model_tokenizer = getattr(model.config, "tokenizer_fingerprint", None)
     if None not in (model_tokenizer, data.tokenizer_fingerprint) and model_tokenizer != data.tokenizer_fingerprint:
@@ -246,41 +328,60 @@ def train(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
         weight_decay=config.weight_decay,
     )
-    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.num_steps)
-    flops_per_shape: dict[tuple, float] = {}
-    history = History()
-    tokens = flops = 0.0
+    history, done, flops_per_shape = History(), 0, {}
+    if resume is not None:  # go on where a stopped run left off
+        history, done = resume.history, resume.history.completed_steps
+        if not 0 < done < config.num_steps:
+            raise ValueError(f"the run to resume completed {done} steps; the config asks for {config.num_steps}: "
+                             "resume with the config it was started with")
+        optimizer.load_state_dict(resume.optimizer)
+        sampler.load_state_dict(resume.batches)
+        torch.set_rng_state(resume.rng)
+        flops_per_shape = dict(resume.flops_per_shape)  # counting again would change the numerics a hair
+    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.num_steps, last_epoch=done - 1)
+    tokens = float(history.total_tokens)
+    flops, seconds_before = history.total_flops, history.total_seconds
     start = time.perf_counter()
-    bar = tqdm(range(1, config.num_steps + 1), desc=description, disable=not progress)
-    for step in bar:
-        batch = sampler.next_batch()
-        generation = batch.pop("generation_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
-        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        shape = tuple(batch["input_ids"].shape)
-        lr = schedule.get_last_lr()[0]
+    bar = tqdm(range(done + 1, config.num_steps + 1), desc=description, disable=not progress,
+               initial=done, total=config.num_steps)
+    with StopRequest() as stop:
+        for step in bar:
+            batch = sampler.next_batch()
+            generation = batch.pop("generation_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
+            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            shape = tuple(batch["input_ids"].shape)
+            lr = schedule.get_last_lr()[0]
 
-        def forward_backward() -> torch.Tensor:
-            loss = objective(model, batch)
-            loss.backward()
-            return loss
+            def forward_backward() -> torch.Tensor:
+                loss = objective(model, batch)
+                loss.backward()
+                return loss
 
-        if shape not in flops_per_shape:
-            loss, flops_per_shape[shape] = run_counting_flops(forward_backward)
+            if shape not in flops_per_shape:
+                loss, flops_per_shape[shape] = run_counting_flops(forward_backward)
+            else:
+                loss = forward_backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step()
+            tokens += batch["input_ids"].numel()
+            flops += flops_per_shape[shape] + generation
+            history.step.append(step)
+            history.loss.append(loss.item())
+            history.lr.append(lr)
+            history.tokens.append(int(tokens))
+            history.flops.append(flops)
+            history.seconds.append(seconds_before + time.perf_counter() - start)
+            if step % 10 == 0 or step == config.num_steps:
+                bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+            if stop.requested and step < config.num_steps:  # the learner pressed stop: end here, cleanly
+                history.interrupted = True
+                history.resume = TrainingState(history, optimizer.state_dict(), sampler.state_dict(),
+                                               torch.get_rng_state(), dict(flops_per_shape))
+                break
         else:
-            loss = forward_backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        schedule.step()
-        tokens += batch["input_ids"].numel()
-        flops += flops_per_shape[shape] + generation
-        history.step.append(step)
-        history.loss.append(loss.item())
-        history.lr.append(lr)
-        history.tokens.append(int(tokens))
-        history.flops.append(flops)
-        history.seconds.append(time.perf_counter() - start)
-        if step % 10 == 0 or step == config.num_steps:
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+            history.interrupted, history.resume = False, None
+    bar.close()
     model.eval()
     return history

@@ -6,6 +6,7 @@ import ipywidgets as widgets
 from IPython.display import Markdown, display
 
 from distillab.cost import H100, dollars, estimate_training_cost, human_duration, seconds_on_this_machine
+from distillab.losses import check_top_k
 from distillab.rejection import plan_rejection_sampling
 from distillab.sampling import KEEP
 
@@ -57,7 +58,7 @@ def top_tokens(logits, tokenizer, temperature: float, k: int = 8) -> list[tuple[
     from distillab.distillation import soften
 
     probabilities = soften(logits, temperature)
-    values, indices = probabilities.topk(k)
+    values, indices = probabilities.topk(check_top_k(k, probabilities.shape[-1]))
     return [(tokenizer.convert_ids_to_tokens(int(i)), float(v)) for v, i in zip(values, indices)]
 
 

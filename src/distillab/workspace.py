@@ -7,10 +7,12 @@ the chapter chose: the environment variable is read once, by `profiles.get_profi
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 from pathlib import Path
 
-from distillab.models import WEIGHTS_FILE
+from distillab.models import PROVENANCE_FILE, WEIGHTS_FILE
 from distillab.profiles import Profile, get_profile
 
 HOME_ENV = "DISTILLAB_HOME"
@@ -28,11 +30,25 @@ def home() -> Path:
 
 
 def workspace(profile: Profile | str) -> Path:
-    """The learner's folder for runs at `profile` (created on first use)."""
+    """The learner's folder for runs at `profile` (created on first use). A $DISTILLAB_HOME that is
+    not a folder, or not one this user can write to, is a clear error that names it."""
     name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
-    folder = home() / name
-    folder.mkdir(parents=True, exist_ok=True)
+    root = home()
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise type(error)(error.errno, _unusable(root, error.strerror or str(error))) from None
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(errno.EACCES, _unusable(root, f"{folder} is not writable"))
     return folder
+
+
+def _unusable(root: Path, why: str) -> str:
+    source = f"{HOME_ENV}={os.environ[HOME_ENV]}" if os.environ.get(HOME_ENV) else "the default ~/.distillab"
+    return (f"the course cannot keep your models and ledger in {root} ({why}; from {source}). Set {HOME_ENV} to "
+            "a folder you can write to, e.g. `export DISTILLAB_HOME=~/distillab-work` before starting JupyterLab, "
+            "or `os.environ['DISTILLAB_HOME'] = ...` in the first cell")
 
 
 def teacher_path(profile: Profile | str) -> Path:
@@ -47,10 +63,11 @@ def ledger_path(profile: Profile | str) -> Path:
 def find_teacher() -> tuple[Path, str]:
     """The teacher a chapter should distil from: the learner's own if chapter 01 (or
     `python -m distillab.teacher`) trained one at the standard profile, else the reference teacher.
-    A fast-profile teacher is a smoke test, too weak to distil from, so it is never picked.
+    A fast-profile teacher is a smoke test, too weak to distil from, so it is never picked; nor is
+    one whose training was interrupted (until it is resumed and finished).
     Returns (path, "your own" | "the reference")."""
     own = teacher_path("standard")
-    if (own / WEIGHTS_FILE).is_file():
+    if (own / WEIGHTS_FILE).is_file() and not _interrupted(own):
         return own, "your own"
     if (REFERENCE_TEACHER / WEIGHTS_FILE).is_file():
         return REFERENCE_TEACHER, "the reference"
@@ -58,6 +75,13 @@ def find_teacher() -> tuple[Path, str]:
         f"no teacher found: neither your own ({own}) nor the reference ({REFERENCE_TEACHER}); "
         "run chapter 01 or `python -m distillab.teacher` to train one"
     )
+
+
+def _interrupted(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / PROVENANCE_FILE).read_text()).get("interrupted"))
+    except (OSError, ValueError):
+        return False
 
 
 def portable(path: str | Path) -> str:
