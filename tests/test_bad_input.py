@@ -14,7 +14,7 @@ from distillab import cost, kd_experiments, knobs, losses, rejection, sampling, 
 from distillab import trace_experiments as te
 from distillab.distillation import DistillationConfig, id_dtype
 from distillab.ledger import Ledger
-from distillab.models import build_model, load_model
+from distillab.models import load_model
 from distillab.onpolicy import OnPolicyConfig
 from distillab.profiles import get_profile
 from distillab.records import RecordError

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import frontier, records, sweeps
+from distillab import frontier, records
 from distillab import onpolicy_experiments as ope
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
