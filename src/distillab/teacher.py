@@ -93,8 +93,8 @@ def train_teacher(
         interrupted=history.interrupted, planned_steps=config.num_steps,
     )
     if history.interrupted:
-        print(f"stopped at step {history.completed_steps} of {config.num_steps}: save it (save_teacher) and run "
-              "the same recipe again with resume_from= its folder to finish it")
+        print(f"stopped at step {history.completed_steps} of {config.num_steps}: once saved (save_teacher), the same "
+              "recipe with resume_from= its folder finishes it (chapter 01 does both: run it again, same knobs)")
     return TeacherRun(budget, model, tokenizer, history, evaluation, provenance, continues)
 
 
