@@ -69,7 +69,7 @@ def points(records: list[RunRecord], profile: Profile) -> list[Point]:
     out; one whose teacher has since been retrained or removed is reported and kept, with the cost
     of the teacher it did learn from; an interrupted run that was resumed since is left out (the
     finished run stands for it)."""
-    out, teachers = [], {}
+    out, teachers, checked = [], {}, {}
     finished = {record.continues for record in records if record.continues}  # interrupted runs resumed since
     for record in records:
         if record.weights_sha256 is not None and record.weights_sha256 in finished:
@@ -79,7 +79,10 @@ def points(records: list[RunRecord], profile: Profile) -> list[Point]:
                           f"profile, this frontier is {profile.name!r}'s", stacklevel=2)
             continue
         if record.teacher is not None:
-            change = record.teacher.changed_since()
+            key = (record.teacher.location, record.teacher.weights_sha256)
+            if key not in checked:  # hash each teacher's weights once, not once per student
+                checked[key] = record.teacher.changed_since()
+            change = checked[key]
             if change is not None:
                 warnings.warn(f"the {record.arm!r} run (seed {record.seed}) learnt from an earlier teacher: {change}. "
                               "It is kept, with the cost of the teacher it learnt from.", stacklevel=2)
