@@ -46,6 +46,21 @@ def test_the_learner_version_hides_every_solution(solution):
     assert [c.source for c in learner.cells if not grading(c)] == [c.source for c in original.cells if not grading(c)]
 
 
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.stem)
+def test_every_written_answer_has_its_question_before_it_in_the_learner_version(solution):
+    """A graded written answer is a solution cell: generating the learner lab empties it. So the
+    question lives, in bold, in the markdown cell just before it, which the learner keeps."""
+    learner = labs.learner_version(read(solution))
+    written = [i for i, c in enumerate(learner.cells) if c.cell_type == "markdown" and grading(c).get("solution")]
+    assert written, "every lab asks at least one written question"
+    for index in written:
+        question = learner.cells[index - 1]
+        assert learner.cells[index].source.strip() == "YOUR ANSWER HERE"
+        assert question.cell_type == "markdown" and not grading(question) and "**" in question.source, (
+            f"the written answer {grading(learner.cells[index])['grade_id']!r} has no question before it")
+        assert index + 1 == len(learner.cells) or "YOUR ANSWER HERE" not in learner.cells[index + 1].source
+
+
 @pytest.mark.parametrize("path", SOLUTIONS + LEARNERS, ids=lambda path: f"{path.parent.name}/{path.stem}")
 def test_labs_are_stored_clean_and_gradable(path):
     notebook = read(path)
