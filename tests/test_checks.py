@@ -78,3 +78,11 @@ def test_ready_waits_for_every_check(capsys):
     assert ready(passed)
     assert not ready(passed, waiting)
     assert "uses half" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("got, expected, words", [
+    (6.0, 1.0, "6 times too big"), (1.0, 3600.0, "3,600 times too small"), (2e12, 2.0, "1e+12 times too big"),
+    (5.0, 2.0, ""), (-6.0, 1.0, ""),
+])
+def test_a_result_off_by_a_round_factor_says_so(got, expected, words):
+    assert (words in explain(got, expected)) and (words or explain(got, expected) == "")

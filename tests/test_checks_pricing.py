@@ -64,3 +64,13 @@ def test_the_stub_is_not_done(capsys):
                   pricing.check_seconds_on_cpu, pricing.check_tokens_per_example):
         assert check(stub).status == "not done yet"
     assert PASSED not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda flops, n, examples: flops / (n * examples), "you left out the 6 of 6·N·D"),
+    (lambda flops, n, examples: 6 * flops / (n * examples), "you multiplied by the 6"),
+    (lambda flops, n, examples: flops / (6 * n), "total number of training tokens"),
+])
+def test_the_6_of_6nd_is_named_when_it_goes_missing_or_misplaced(wrong, hint):
+    result = pricing.check_tokens_per_example(wrong)
+    assert result.status == FAILED and hint in result.message, result.message

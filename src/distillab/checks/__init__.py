@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 PASSED, FAILED, NOT_DONE = "passed", "failed", "not done yet"
 ICONS = {PASSED: "✅", FAILED: "❌", NOT_DONE: "⏳"}
 RELATIVE_TOLERANCE = 1e-6
+# Factors by which a result is off when a unit or a formula's constant was dropped or doubled.
+ROUND_FACTORS = (2, 3, 4, 6, 10, 60, 1000, 3600, 1e6, 1e9, 1e12)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ def explain(got: object, expected: object) -> str:
     if isinstance(expected, (int, float)) and isinstance(got, (int, float)) and not isinstance(got, bool) \
             and expected and math.isclose(got, 100 * expected, rel_tol=1e-6):
         return "That is 100 times too big: return a fraction between 0 and 1, not a percentage."
+    if isinstance(expected, (int, float)) and isinstance(got, (int, float)) and not isinstance(got, bool) \
+            and expected and got and (got > 0) == (expected > 0):
+        for factor in ROUND_FACTORS:
+            for ratio, way in ((got / expected, "big"), (expected / got, "small")):
+                if math.isclose(ratio, factor, rel_tol=1e-6):
+                    return (f"That is {factor:,g} times too {way}: look for a factor of {factor:,g} "
+                            "left out or put in twice (a unit, a constant of a formula).")
     if isinstance(expected, dict) and isinstance(got, dict):
         if set(got) != set(expected):
             return f"Your keys are {sorted(got, key=repr)}; they should be {sorted(expected, key=repr)}."

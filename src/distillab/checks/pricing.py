@@ -78,6 +78,9 @@ def check_tokens_per_example(tokens_per_example) -> CheckResult:
         cases.append(Case(label, (flops, parameters, examples), right, mistakes=[
             (3 * right, "That is 3 times too many: training costs about 6·N FLOPs per token (2·N "
                         "forward, 4·N backward); 2·N is the cost of *generating* one."),
+            (6 * right, "That is 6 times too many: you left out the 6 of 6·N·D. FLOPs = 6 × parameters × "
+                        "tokens, so tokens = FLOPs / (6 × parameters)."),
+            (36 * right, "That is 36 times too many: you multiplied by the 6 of 6·N·D instead of dividing by it."),
             (right * examples, "That is the total number of training tokens; divide by the number "
                                "of examples."),
         ]))
