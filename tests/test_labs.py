@@ -91,6 +91,7 @@ def test_a_fresh_learner_lab_runs_through_and_says_not_done(path):
     for cell in check_cells:
         assert "not done yet" in outputs(cell), cell.source
     assert "✅" not in "".join(outputs(c) for c in notebook.cells if c.cell_type == "code")
+    assert all(outputs(c).count("⏳ This cell uses") <= 1 for c in notebook.cells if c.cell_type == "code")
 
 
 def test_a_learner_gets_feedback_on_a_wrong_answer_then_passes():
