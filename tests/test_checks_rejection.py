@@ -97,3 +97,35 @@ def test_the_stubs_are_not_done():
     def stub(*args):
         raise NotImplementedError("your code here")
     assert {check(stub).status for check in (check_keep_traces, check_yield_per_prompt, check_cheapest_plan)} == {NOT_DONE}
+
+
+def test_a_wrong_tie_break_in_the_plan_is_caught_and_named():
+    def last_of_the_ties(acceptance, prompts_available, wanted):  # `<=` keeps the last option tried
+        plan = {}
+        for d in sorted(next(iter(acceptance.values()))):
+            best = None
+            for temperature in sorted(acceptance):
+                for k in range(1, MAX_K + 1):
+                    per_prompt = kept_per_prompt(acceptance[temperature][d], k, "first")
+                    if per_prompt > 0 and prompts_available * per_prompt >= wanted:
+                        samples = math.ceil(wanted / per_prompt) * k
+                        if best is None or samples <= best[0]:
+                            best = (samples, temperature, k)
+            if best is None:
+                raise ValueError(f"no plan for difficulty {d}")
+            plan[d] = best[1:]
+        return plan
+
+    result = check_cheapest_plan(last_of_the_ties)
+    assert result.status == FAILED and "on a tie, take the smaller k, then the *lower* temperature" in result.message
+
+
+def test_keep_traces_feedback_shows_which_samples_were_kept():
+    def unfiltered(problems, samples, keep="first"):
+        if keep not in ("first", "all"):
+            raise ValueError(keep)
+        return [(problem, texts[0]) for problem, texts in zip(problems, samples)]
+
+    message = check_keep_traces(unfiltered).message
+    assert "returned '[9→says 8, 3→right, 9→says 19]', expected '[9→right, 3→right]'" in message
+    assert "Problem(" not in message and "without asking the verifier" in message

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from distillab import world
-from distillab.checks import Case, CheckResult, Raises, run_cases
+from distillab.checks import Case, CheckResult, Raises, WrongKind, _short, run_cases
 from distillab.rejection import kept_per_prompt
 
 MAX_K = 16  # the most samples per prompt a plan may ask for
@@ -27,7 +27,8 @@ def check_keep_traces(keep_traces) -> CheckResult:
     twice = nine.trace + " answer 9"
     samples = [[wrong, right, right], [three.trace], [nineteen, twice]]
     problems = [nine, three, nine]
-    shown = "3 problems: [wrong, right, right], [right], ['... answer 19', '... answer 9 answer 9'] (the answer is 9)"
+    shown = ("3 problems (answers 9, 3, 9) with samples [says 8, right, right], [right], [says 19, says 9 twice]; "
+             "a kept pair shows as answer→sample")
     no_verifier = [(nine, wrong), (three, three.trace), (nine, nineteen)]
     substring = [(nine, right), (three, three.trace), (nine, twice)]
     substring_all = [(nine, right), (nine, right), (three, three.trace), (nine, twice)]
@@ -35,8 +36,18 @@ def check_keep_traces(keep_traces) -> CheckResult:
     ends_with_why = ("'... answer 19' ends with the digit 9, and it is wrong. Parse the answer and compare it "
                      "with the problem's: world.is_correct(text, problem) does exactly that.")
 
+    def readable(pairs):
+        """[(problem, text), ...] as feedback shows it: each problem by its answer, each sample by what
+        it says, e.g. "[9→right, 3→right]"."""
+        if not isinstance(pairs, list) or not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+            raise WrongKind(f"returned {type(pairs).__name__} {_short(pairs)}; return a list of (problem, text) pairs.")
+        said = {right: "right", wrong: "says 8", nineteen: "says 19", twice: "says 9 twice", three.trace: "right"}
+        return "[" + ", ".join(f"{getattr(problem, 'answer', problem)}→{said.get(text, repr(text))}"
+                               for problem, text in pairs) + "]"
+
     def case(label, keep, expected, mistakes=()):
-        return Case(label, (problems, samples, keep), expected, mistakes, shown=f"{shown}, keep={keep!r}")
+        return Case(label, (problems, samples, keep), readable(expected),
+                    [(readable(wrong_pairs), why) for wrong_pairs, why in mistakes], shown=f"{shown}, keep={keep!r}")
 
     return run_cases("keep_traces", keep_traces, [
         case("keep the first correct sample", "first", [(nine, right), (three, three.trace)], mistakes=[
@@ -54,11 +65,11 @@ def check_keep_traces(keep_traces) -> CheckResult:
                             "gives two answers. Use the verifier (world.is_correct), not a substring test."),
             ([(nine, right), (nine, right), (three, three.trace), (nine, nineteen), (nine, twice)], ends_with_why),
         ]),
-        Case("nothing right", ([three], [[three.trace.replace("answer 3", "answer 4")]], "first"), [],
+        Case("nothing right", ([three], [[three.trace.replace("answer 3", "answer 4")]], "first"), "[]",
              shown="1 problem, one wrong sample, keep='first'"),
         Case("an unknown keep rule", (problems, samples, "best"), Raises(ValueError),
              shown=f"{shown}, keep='best'"),
-    ])
+    ], convert=readable)
 
 
 def check_yield_per_prompt(yield_per_prompt) -> CheckResult:
@@ -124,6 +135,10 @@ def check_cheapest_plan(cheapest_plan) -> CheckResult:
         scarce,
         case("a hotter temperature that is more accurate", (hot_is_better, 100, 90), [
             ({1: (0.7, 4), 3: (0.7, 11)}, "Compare every temperature: here T = 1.3 is accepted more often.")]),
+        case("two temperatures that tie", ({0.5: {1: 0.5, 2: 0.5}, 1.0: {1: 0.5, 2: 0.5}}, 100, 40), [
+            ({1: (1.0, 1), 2: (1.0, 1)}, "Both temperatures need the same samples here: on a tie, take the smaller k, "
+                                         "then the *lower* temperature (you kept the last one you tried)."),
+            ({1: (0.5, 2), 2: (0.5, 2)}, "k = 1 already yields enough and costs fewer samples than k = 2.")]),
         Case("an impossible target", (table, 10, 11), Raises(ValueError), shown="10 prompts, 11 traces wanted",
              mistakes=[]),
         Case("a level the verifier never accepts", ({1.0: {1: 0.9, 5: 0.0}}, 100, 50), Raises(ValueError),
