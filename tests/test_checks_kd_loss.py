@@ -61,3 +61,39 @@ def test_the_stub_is_not_done():
     def stub(*args):
         raise NotImplementedError("your code here")
     assert check_distillation_loss(stub).status == NOT_DONE
+
+
+def kl(student_log, teacher_log):
+    return (teacher_log.exp() * (teacher_log - student_log)).sum(-1)
+
+
+MORE_BUGS = {  # the wrong versions a learner writes, each with the words its feedback must contain
+    "zeroed but divided by B·T": (lambda s, t, m, T: torch.where(m, kl(F.log_softmax(s / T, -1), F.log_softmax(t / T, -1)),
+                                                                 torch.zeros(m.shape)).sum() / m.numel() * T * T,
+                                  "divided by all of them"),
+    "student softened, teacher not": (lambda s, t, m, T: kl(F.log_softmax(s[m] / T, -1), F.log_softmax(t[m], -1)).mean() * T * T,
+                                      "softened the student but not the teacher"),
+    "T instead of T²": (lambda s, t, m, T: kl(F.log_softmax(s[m] / T, -1), F.log_softmax(t[m] / T, -1)).mean() * T,
+                        "multiplied by T, not T²"),
+    "mean of per-sequence means": (lambda s, t, m, T: torch.stack([
+        kl(F.log_softmax(s[b][m[b]] / T, -1), F.log_softmax(t[b][m[b]] / T, -1)).mean() for b in range(2)]).mean() * T * T,
+        "averaged each sequence"),
+    "temperature ignored": (lambda s, t, m, T: kl(F.log_softmax(s[m], -1), F.log_softmax(t[m], -1)).mean(),
+                            "ignores the temperature"),
+    "logits multiplied by T": (lambda s, t, m, T: kl(F.log_softmax(s[m] * T, -1), F.log_softmax(t[m] * T, -1)).mean() * T * T,
+                               "multiplied the logits by T"),
+    "sign flipped": (lambda s, t, m, T: -kl(F.log_softmax(s[m] / T, -1), F.log_softmax(t[m] / T, -1)).mean() * T * T,
+                     "sign is flipped"),
+    "raw logits as log-probabilities": (lambda s, t, m, T: (F.softmax(t[m] / T, -1) * (t[m] / T - s[m] / T)).sum(-1).mean() * T * T,
+                                        "raw logits as log-probabilities"),
+    "student's raw logits into kl_div": (lambda s, t, m, T: F.kl_div(s[m] / T, F.log_softmax(t[m] / T, -1), reduction="none",
+                                                                     log_target=True).sum(-1).mean() * T * T,
+                                         "raw logits went in"),
+}
+
+
+@pytest.mark.parametrize("bug", MORE_BUGS)
+def test_each_further_wrong_version_is_named(bug):
+    wrong, words = MORE_BUGS[bug]
+    result = check_distillation_loss(wrong)
+    assert result.status == FAILED and words in result.message, result.message

@@ -1,8 +1,9 @@
 """Checks for lab 02 · Write the distillation loss: forward KL with temperature, T² and a
 completion mask. The cases are built so that the bugs practitioners actually ship give
-recognisably wrong values, and each one is named: kl_div's arguments swapped, T² missing,
-the wrong reduction, padding counted, probabilities where log-probabilities belong, the
-temperature applied to one side only, cross-entropy instead of KL."""
+recognisably wrong values, and each one is named: kl_div's arguments swapped, T² missing or T
+instead of T², the wrong reduction (over the vocabulary, the sum, per batch, per sequence, over
+padding), probabilities or raw logits where log-probabilities belong, the temperature applied to
+one side only, ignored or multiplied in, cross-entropy instead of KL, the sign flipped."""
 
 from __future__ import annotations
 
@@ -50,6 +51,31 @@ def _bugs(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, t: f
     probs_as_log = F.kl_div(s_log.exp(), t_log.exp(), reduction="none").sum(-1).mean() * t * t
     out.append((float(probs_as_log), "You passed probabilities where F.kl_div expects the student's "
                                      "*log*-probabilities as its first argument."))
+    hard_teacher = F.log_softmax(teacher[mask], -1)
+    sequence_means = [per_position[mask[:b].sum():mask[:b + 1].sum()].mean() for b in range(batch) if mask[b].any()]
+    out += [
+        (right * positions / mask.numel(), "You zeroed the padded positions but divided by all of them: divide "
+                                           "by the number of masked positions (mask.sum()), not by B·T."),
+        (float((hard_teacher.exp() * (hard_teacher - s_log)).sum(-1).mean() * t * t),
+         "You softened the student but not the teacher: divide both logits by T."),
+        (right / t, "You multiplied by T, not T²: softening shrinks the gradients by about 1/T², so the "
+                    "factor that restores their scale is T²."),
+        (float(torch.stack(sequence_means).mean() * t * t),
+         "You averaged each sequence, then averaged the sequences: a short completion then weighs as much "
+         "as a long one. Average over all masked positions at once."),
+        (float((F.softmax(teacher[mask], -1) * (F.log_softmax(teacher[mask], -1)
+                                                 - F.log_softmax(student[mask], -1))).sum(-1).mean()),
+         "Your loss ignores the temperature: soften both logits by T (divide by it), and multiply by T²."),
+        (float((F.softmax(teacher[mask] * t, -1) * (F.log_softmax(teacher[mask] * t, -1)
+                                                     - F.log_softmax(student[mask] * t, -1))).sum(-1).mean() * t * t),
+         "You multiplied the logits by T: softening *divides* them by T (a higher T flattens the distribution)."),
+        (-right, "The sign is flipped: a KL is never negative. Return Σ p_T (log p_T − log p_S), averaged."),
+        (float((t_log.exp() * (t_log - student[mask] / t)).sum(-1).mean() * t * t), "The student's raw logits went in where its log-probabilities belong: "
+                                        "apply log_softmax to the softened student logits first."),
+        (float((F.softmax(teacher[mask] / t, -1) * (teacher[mask] / t - student[mask] / t)).sum(-1).mean() * t * t),
+         "You used raw logits as log-probabilities on both sides: apply log_softmax to each (logits are not "
+         "normalised, so their difference is not log p_T − log p_S)."),
+    ]
     return [(value, why) for value, why in out if abs(value - right) > 1e-3 * max(1.0, abs(right))]
 
 
