@@ -31,6 +31,7 @@ class Profile:
     trace_student_steps: int  # optimizer steps of chapter 03's students: multi-step reasoning needs more than fast's 150
     onpolicy_added_steps: int  # chapter 04's added compute on a trace-SFT student, in SFT steps of this batch
     seeds: tuple[int, ...]  # every comparison runs each arm on these seeds, paired
+    caveat: str = ""  # what a chapter run at this profile can and cannot show, printed in its first cell
 
     def __post_init__(self) -> None:
         for field in ("teacher_steps", "batch_size", "teacher_train_per_difficulty",
@@ -64,7 +65,11 @@ PROFILES = {
     "fast": Profile("fast", teacher_steps=200, batch_size=32, teacher_train_per_difficulty=2000,
                     eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20,
                     student_steps=150, transfer_prompts=500, trace_prompts=1000, trace_student_steps=400,
-                    onpolicy_added_steps=60, seeds=(0, 1)),
+                    onpolicy_added_steps=60, seeds=(0, 1),
+                    caveat="The fast profile is a smoke test: the models barely start to learn, so the students sit "
+                           "near the floor and differences between arms are noise. The chapters assert their claims "
+                           "at the standard profile: set PROFILE = \"standard\" in the knobs, or start the course "
+                           "with `DISTILLAB_PROFILE=standard make lab`."),
     "standard": Profile("standard", teacher_steps=900, batch_size=64,
                         teacher_train_per_difficulty=12000, eval_per_difficulty=200,
                         learning_rate=3e-3, warmup_steps=50,
