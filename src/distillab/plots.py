@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from distillab.training import History
 
@@ -111,6 +112,9 @@ def plot_mean_and_range(series: dict[str, dict[float, list[float]]], xlabel: str
         high = [max(by_x[x]) - m for m, x in zip(means, xs)]
         ax.errorbar(xs, means, yerr=[low, high], marker="o", capsize=3, label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xscale="log" if log_x else "linear")
+    settings = sorted({x for by_x in series.values() for x in by_x})
+    ax.set_xticks(settings, [f"{x:,.0f}" if x == int(x) and x < 1e6 else f"{x:.2g}" for x in settings])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the settings measured are labelled: no crowded minor labels
     ax.legend()
     fig.tight_layout()
     return fig
@@ -138,7 +142,8 @@ def plot_frontier(points: list, teacher_training: bool, title: str) -> Figure:
                "mean accuracy, all levels (%)",
                xlabel="total compute (FLOPs; " + ("the teacher's training included)" if teacher_training
                                                    else "the teacher taken as given)"))
-    axes[0].legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels))  # below the panels, over no point
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
