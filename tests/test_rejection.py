@@ -4,7 +4,7 @@ target number of traces needs."""
 import pytest
 
 from distillab import world
-from distillab.rejection import kept_per_prompt, plan_rejection_sampling, sample_tokens
+from distillab.rejection import kept_per_prompt, plan_rejection_sampling, run_plan, sample_tokens
 
 
 def test_expected_yield_per_prompt():
@@ -27,3 +27,27 @@ def test_plan_prices_the_prompts_and_samples_a_target_needs(tokenizer):
         assert sample_tokens(difficulty) == len(tokens)
     with pytest.raises(ValueError, match="accepts no sample at difficulty 5"):
         plan_rejection_sampling({1: 1.0, 5: 0.0}, 10, 4, "first", 1000)
+
+
+def test_run_plan_samples_what_the_plan_needs_and_counts_the_kept_traces():
+    from distillab.models import load_model
+    from distillab.workspace import HALF_BUDGET_TEACHER
+
+    teacher, tokenizer, _ = load_model(HALF_BUDGET_TEACHER)
+    pool = world.training_problems(8, 12, world.held_out_problems(1))
+    acceptance = {1.0: {d: 0.5 for d in world.DIFFICULTIES}}
+    plan = {1: (1.0, 1), 5: (1.0, 2)}
+    kept, flops = run_plan(teacher, tokenizer, pool, plan, 3, acceptance)
+    assert set(kept) == {1, 5} and all(0 <= n <= 8 for n in kept.values()) and flops > 0
+    calls = []
+
+    def keep_all_first(problems, samples, keep):  # a learner's keep_traces, called as the lab calls it
+        calls.append((len(problems), keep))
+        return [(p, texts[0]) for p, texts in zip(problems, samples)]
+
+    unfiltered, same_flops = run_plan(teacher, tokenizer, pool, plan, 3, acceptance, lambda a, k: 1 - (1 - a) ** k,
+                                      keep_all_first)
+    assert calls == [(6, "first"), (4, "first")]  # ceil(3 / 0.5) and ceil(3 / 0.75) prompts
+    assert unfiltered == {1: 6, 5: 4} and same_flops == flops  # the same seeded samples
+    with pytest.raises(ValueError, match="no sample is expected to pass"):
+        run_plan(teacher, tokenizer, pool, {1: (1.0, 1)}, 3, {1.0: {1: 0.0}})

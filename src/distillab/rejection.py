@@ -1,15 +1,20 @@
 """Rejection sampling on a budget (chapter 03, lab 03): how many traces a prompt yields when the
-verifier accepts a share of its samples, and the prompts, samples and FLOPs it takes to collect
-N traces. Pure arithmetic on acceptance rates; drawing the samples is `sampling`'s job."""
+verifier accepts a share of its samples, the prompts, samples and FLOPs it takes to collect N
+traces (arithmetic on acceptance rates), and carrying out a plan (`run_plan`, which draws the
+samples with `sampling`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedTokenizerFast
 
 from distillab import knobs, world
 from distillab.cost import generation_flops
-from distillab.sampling import KEEP, check_k
+from distillab.sampling import KEEP, check_k, sample_traces
 
 
 def kept_per_prompt(acceptance: float, k: int, keep: str = "first") -> float:
@@ -73,3 +78,26 @@ def plan_rejection_sampling(acceptance_by_difficulty: dict[int, float], num_trac
         samples[difficulty] = prompts[difficulty] * k
         flops += generation_flops(num_parameters, samples[difficulty] * sample_tokens(difficulty))
     return RejectionPlan(prompts, samples, flops)
+
+
+def run_plan(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pool: dict[int, list[world.Problem]],
+             plan: dict[int, tuple[float, int]], wanted: int, acceptance: dict[float, dict[int, float]],
+             yield_per_prompt: Callable[[float, int], float] | None = None,
+             keep_traces: Callable | None = None) -> tuple[dict[int, int], float]:
+    """Carry out `plan` ({difficulty: (temperature, k)}): sample as many of the pool's prompts of each
+    difficulty as the expected yield says `wanted` traces need (at most the whole pool), keep the
+    verified first trace of each, and count. Returns (traces kept per difficulty, generation FLOPs).
+    `yield_per_prompt(acceptance, k)` and `keep_traces(problems, samples, keep)` default to the
+    course's own (lab 03 passes the learner's)."""
+    knobs.whole_number("wanted", wanted, 1)
+    kept, flops = {}, 0.0
+    for difficulty, (temperature, k) in plan.items():
+        per_prompt = (yield_per_prompt or kept_per_prompt)(acceptance[temperature][difficulty], k)
+        if not per_prompt > 0:
+            raise ValueError(f"the plan samples difficulty {difficulty} at T = {temperature:g}, k = {k}, where no "
+                             "sample is expected to pass the verifier")
+        needed = min(len(pool[difficulty]), math.ceil(wanted / per_prompt))
+        drawn = sample_traces(model, tokenizer, pool[difficulty][:needed], k=k, temperature=temperature, seed=difficulty)
+        traces = keep_traces(drawn.problems, drawn.texts, "first") if keep_traces else drawn.traces("first")
+        kept[difficulty], flops = len(traces), flops + drawn.flops
+    return kept, flops
