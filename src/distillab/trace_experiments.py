@@ -236,14 +236,22 @@ def comparisons(sweeps: dict) -> list[dict]:
     rows += [paired_gain(by_n[small][FILTERED], by_n[large][FILTERED]).row("more traces", f"N={small}", f"N={large}")
              for small, large in zip(sizes, sizes[1:])]
     rows += [selection.gain("random", rule).row("selection", "random", rule) for rule in ("hardest", "longest", "diverse")]
-    for temperature, per_seed in sweeps["vote"].items():
-        largest = max(int(k) for k in per_seed[0]["accuracy"])
-        gains = tuple(100 * (world.mean_accuracy({int(d): v for d, v in seed["accuracy"][str(largest)].items()})
-                             - world.mean_accuracy({int(d): v for d, v in seed["greedy"].items()}))
-                      for seed in per_seed)
-        rows.append(PairedGain(tuple(seed["seed"] for seed in per_seed), gains).row(
-            f"majority vote (T={float(temperature):g})", "greedy", f"vote@{largest}"))
+    for temperature in sweeps["vote"]:
+        seeds, by_k, greedy = vote_by_seed(sweeps, temperature)
+        largest = max(by_k)
+        gains = tuple(vote - alone for vote, alone in zip(by_k[largest], greedy))
+        rows.append(PairedGain(seeds, gains).row(f"majority vote (T={float(temperature):g})", "greedy",
+                                                 f"vote@{largest}"))
     return rows
+
+
+def vote_by_seed(sweeps: dict, temperature: str) -> tuple[tuple[int, ...], dict[int, list[float]], list[float]]:
+    """The stored majority vote at `temperature`: (seeds, {k: mean accuracy (%) per seed}, greedy
+    accuracy (%) per seed), each seed's trace student scored on the whole test set."""
+    per_seed = sweeps["vote"][temperature]
+    mean = lambda accuracy: 100 * world.mean_accuracy({int(d): a for d, a in accuracy.items()})  # noqa: E731
+    by_k = {int(k): [mean(seed["accuracy"][k]) for seed in per_seed] for k in per_seed[0]["accuracy"]}
+    return tuple(seed["seed"] for seed in per_seed), by_k, [mean(seed["greedy"]) for seed in per_seed]
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
