@@ -1,7 +1,8 @@
 """The benchmark: this machine's figures of merit at the standard profile, written to
 bench/latest.json and printed as a table. Run with `make bench` or `python -m distillab.bench`.
 
-It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each), then reads
+It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each),
+then every chapter again at the fast profile in a workspace of its own (`chapter_seconds_fast`), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
 reads chapters 02-04's headlines back from the ledger, times a KD step against an SFT step,
 and times the teacher writing chapter 03's 4,000 traces.
@@ -89,6 +90,22 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
 
+def chapter_seconds_at(profile: Profile, chapters: list[Path]) -> dict[str, float]:
+    """Every chapter at `profile`, in order, in a workspace of its own (a learner's first run)."""
+    saved = {name: os.environ.get(name) for name in ("DISTILLAB_PROFILE", HOME_ENV)}
+    os.environ["DISTILLAB_PROFILE"] = profile.name
+    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
+    try:
+        seconds = {}
+        for chapter in chapters:
+            print(f"running {chapter.name} at the {profile.name} profile ...", flush=True)
+            seconds[chapter.stem] = run_notebook(chapter)
+        return seconds
+    finally:
+        for name, value in saved.items():
+            os.environ[name] = value
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
@@ -109,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     for lab in labs.solution_paths(ROOT / "labs"):
         print(f"running lab {lab.name} ...", flush=True)
         results["lab_seconds"][lab.stem] = run_notebook(lab)
+    results["chapter_seconds_fast"] = chapter_seconds_at(get_profile("fast"), chapters)
 
     model, tokenizer, provenance = load_model(teacher_path(profile))  # chapter 01's teacher
     rate = provenance.flops / provenance.seconds / 1e9
