@@ -40,13 +40,6 @@ EXACT_SLIPS = {
 }
 
 
-@pytest.mark.parametrize("slip", EXACT_SLIPS)
-def test_each_slip_in_the_exact_kl_is_named(slip):
-    wrong, named = EXACT_SLIPS[slip]
-    result = check_per_token_reverse_kl(wrong)
-    assert result.status == FAILED and named in result.message, result.message
-
-
 SAMPLED_SLIPS = {
     "sign flipped": (lambda s, t, x, m: -exact_sampled_estimate(s, t, x, m), "sign is flipped"),
     "mask ignored": (lambda s, t, x, m: exact_sampled_estimate(s, t, x, torch.ones_like(m)), "masked positions"),
@@ -57,10 +50,13 @@ SAMPLED_SLIPS = {
 }
 
 
-@pytest.mark.parametrize("slip", SAMPLED_SLIPS)
-def test_each_slip_in_the_sampled_estimate_is_named(slip):
-    wrong, named = SAMPLED_SLIPS[slip]
-    result = check_sampled_reverse_kl(wrong)
+SLIPS = [(check_per_token_reverse_kl, name, *slip) for name, slip in EXACT_SLIPS.items()] + \
+        [(check_sampled_reverse_kl, name, *slip) for name, slip in SAMPLED_SLIPS.items()]
+
+
+@pytest.mark.parametrize("check, slip, wrong, named", SLIPS, ids=[f"{c.__name__}-{s}" for c, s, *_ in SLIPS])
+def test_each_slip_is_named(check, slip, wrong, named):
+    result = check(wrong)
     assert result.status == FAILED and named in result.message, result.message
 
 
