@@ -60,7 +60,7 @@ def test_generating_with_a_mismatched_tokenizer_is_a_clear_error(tokenizer):
     from distillab.tokenizer import build_tokenizer
 
     model = build_model("tiny", build_tokenizer(["answer", "1"]))
-    with pytest.raises(ValueError, match="tokenizer has .* tokens but the model expects"):
+    with pytest.raises(ValueError, match="tokenizer has .* tokens but the model has embeddings for"):
         generate(model, tokenizer, ["answer"], max_new_tokens=2)
 
 

@@ -41,3 +41,19 @@ def test_missing_tokenizer_is_a_clear_error(tmp_path):
 def test_fingerprint_tells_vocabularies_apart(tokenizer):
     other = build_tokenizer(list(reversed(world.vocabulary())))
     assert fingerprint(other) != fingerprint(tokenizer)
+
+
+def test_the_bpe_tokenizer_splits_numbers_into_digits_and_round_trips_text():
+    from distillab import world
+    from distillab.tokenizer import build_bpe_tokenizer, fingerprint
+
+    bpe = build_bpe_tokenizer()
+    problem = world.widest_example(3)
+    text = f"{problem.prompt} {problem.trace}"
+    ids = bpe(text)["input_ids"]
+    assert ids[0] == bpe.bos_token_id
+    assert bpe.decode(ids, skip_special_tokens=True) == text  # byte-level: nothing lost
+    assert "17" not in bpe.get_vocab() and "Ġ17" not in bpe.get_vocab()  # no number is one token
+    assert len(ids) > len(text.split()) + 1  # more tokens than the world's tokenizer needs
+    assert bpe(problem.question)["input_ids"]  # plain English encodes too
+    assert fingerprint(bpe) == fingerprint(build_bpe_tokenizer())  # trained the same way: the same ids

@@ -13,7 +13,8 @@ from transformers import PreTrainedTokenizerFast
 from distillab import world
 from distillab.cost import generation_flops
 from distillab.models import matmul_parameters
-from distillab.sampling import check_k, generate, max_new_tokens, sample_traces
+from distillab.architectures import prompt_text
+from distillab.sampling import check_k, generate, max_new_tokens, sample_traces, verifier_for
 
 @dataclass
 class Evaluation:
@@ -37,15 +38,19 @@ def evaluate(
     tokenizer: PreTrainedTokenizerFast,
     problems_by_difficulty: dict[int, list[world.Problem]],
     batch_size: int = 512,
+    prompt_format: str = "world",
+    max_new: int | None = None,
 ) -> Evaluation:
-    """Greedy-decode every problem and verify its answer; accuracy per difficulty."""
+    """Greedy-decode every problem, put in `prompt_format`, with room for `max_new` new tokens
+    (default: `sampling.max_new_tokens`), and verify its answer; accuracy per difficulty."""
+    verifier = verifier_for(prompt_format)
     accuracy, seconds, tokens, flops, count = {}, 0.0, 0, 0.0, 0
     for difficulty, problems in sorted(problems_by_difficulty.items()):
         if not problems:
             continue
-        out = generate(model, tokenizer, [p.prompt for p in problems],
-                       max_new_tokens(difficulty), batch_size=batch_size)
-        correct = sum(world.is_correct(text, p) for text, p in zip(out.texts, problems))
+        out = generate(model, tokenizer, [prompt_text(p, tokenizer, prompt_format) for p in problems],
+                       max_new or max_new_tokens(difficulty, tokenizer), batch_size=batch_size)
+        correct = sum(verifier(text, p) for text, p in zip(out.texts, problems))
         accuracy[difficulty] = correct / len(problems)
         seconds += out.seconds
         tokens += out.generated_tokens

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from distillab import tokenizer as tok
 from distillab.runtime import seed_everything
@@ -87,15 +87,16 @@ def matmul_parameters(model: LlamaForCausalLM) -> int:
     """Parameters that take part in a matrix multiply per token: all but the embedding lookup,
     plus the output projection (tied to the embedding, but multiplied at every position).
     This is the N in the 6·N·D rule of thumb."""
-    norms = sum(p.numel() for n, p in model.named_parameters() if "norm" in n)
-    return count_parameters(model) - norms  # embedding counted once: as the output projection
+    # Vectors (norm weights, biases) scale or shift instead; learned positions (GPT-2's wpe) are a lookup.
+    not_multiplied = sum(p.numel() for n, p in model.named_parameters() if p.dim() < 2 or "wpe" in n)
+    return count_parameters(model) - not_multiplied  # embedding counted once: as the output projection
 
 
 def check_compatible(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> None:
     """Raise a clear ValueError when `tokenizer` does not belong with `model`."""
-    if model.config.vocab_size != len(tokenizer):
+    if len(tokenizer) > model.config.vocab_size:  # real models may pad their embedding beyond the tokenizer
         raise ValueError(
-            f"tokenizer has {len(tokenizer)} tokens but the model expects {model.config.vocab_size}: "
+            f"tokenizer has {len(tokenizer)} tokens but the model has embeddings for {model.config.vocab_size}: "
             "use the tokenizer saved with this model (load_model returns it)"
         )
     saved = getattr(model.config, "tokenizer_fingerprint", None)
@@ -255,7 +256,7 @@ def load_model(
             raise ValueError(f"{name} of the model at {path} changed after it was saved (its hash differs from the "
                              f"one in {PROVENANCE_FILE}): weights and architecture may no longer match. {retrain}")
     try:
-        model = LlamaForCausalLM.from_pretrained(path, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, local_files_only=True)
     except Exception as error:
         raise ValueError(f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
                          f"it may be corrupted: {retrain}") from None
@@ -263,9 +264,9 @@ def load_model(
         raise ValueError(f"the model at {path} has {count_parameters(model):,} parameters but its provenance says "
                          f"{provenance.parameters:,}: its config.json was edited or belongs to another model. {retrain}")
     expected = SIZES.get(provenance.size)
-    built = (model.config.hidden_size, model.config.num_hidden_layers, model.config.num_attention_heads,
-             model.config.intermediate_size)
-    if expected is not None and built != (expected.hidden_size, expected.num_layers, expected.num_heads,
+    built = tuple(getattr(model.config, name, None) for name in
+                  ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"))
+    if expected is not None and model.config.model_type == "llama" and built != (expected.hidden_size, expected.num_layers, expected.num_heads,
                                           expected.intermediate_size):
         raise ValueError(f"the model at {path} is built as (hidden, layers, heads, feed-forward) = {built}, "
                          f"not as a {provenance.size!r} model {astuple(expected)}: {retrain}")

@@ -92,7 +92,11 @@ class OnPolicyBatches:
             self.off_policy_batches += 1
             return batch
         start = time.perf_counter()
-        prompt_length = int(batch["completion_mask"][0].int().argmax())  # first completion position
+        starts = batch["completion_mask"].int().argmax(dim=1)  # (B,) each row's first completion position
+        if bool((starts != starts[0]).any()):
+            raise ValueError("on-policy batches need prompts of one length (the world's tokenizer and format); "
+                             "these differ, e.g. numbers split into digits: distil such a student by traces")
+        prompt_length = int(starts[0])
         device = next(self.student.parameters()).device
         prompt_ids = batch["input_ids"][:, :prompt_length].to(device)
         input_ids, mask, tokens = student_rollouts(self.student, self.tokenizer, prompt_ids,

@@ -20,8 +20,8 @@ def pick_device() -> torch.device:
     forced = os.environ.get("DISTILLAB_DEVICE")
     if forced:
         return torch.device(forced)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+    if torch.cuda.is_available():  # one GPU per process when launched on several (LOCAL_RANK)
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")

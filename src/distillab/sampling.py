@@ -6,12 +6,14 @@ samples to draw is `rejection`'s job."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import knobs, world
+from distillab import answers, knobs, world
+from distillab.architectures import PROMPT_FORMATS, prompt_text
 from distillab.cost import generation_flops
 from distillab.losses import check_temperature
 from distillab.models import check_compatible, matmul_parameters
@@ -22,9 +24,21 @@ from distillab.training import TrainingSet
 EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
 
 
-def max_new_tokens(difficulty: int) -> int:
-    """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin."""
-    return len(world.example_problem(difficulty).trace.split()) + 1 + EXTRA_TOKENS
+def max_new_tokens(difficulty: int, tokenizer: PreTrainedTokenizerBase | None = None) -> int:
+    """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin: in words
+    (one token each in the world's tokenizer), or in `tokenizer`'s tokens with every number at its
+    widest (a BPE tokenizer splits numbers into digits)."""
+    if tokenizer is None:
+        length = len(world.example_problem(difficulty).trace.split())
+    else:
+        length = len(tokenizer(world.widest_example(difficulty).trace, add_special_tokens=False)["input_ids"])
+    return length + 1 + EXTRA_TOKENS
+
+
+def verifier_for(prompt_format: str) -> Callable[[str, world.Problem], bool]:
+    """The course's strict verifier for its own format; the free-text one for plain English."""
+    return world.is_correct if knobs.choice("prompt_format", prompt_format, PROMPT_FORMATS) == "world" \
+        else answers.is_correct
 
 
 @dataclass
@@ -95,6 +109,7 @@ class TraceSamples:
     prompt_tokens: int
     flops: float  # generation FLOPs, estimated as 2·N per token processed
     seconds: float
+    prompt_format: str = "world"  # how the prompts were written: architectures.PROMPT_FORMATS
 
     @property
     def k(self) -> int:
@@ -134,7 +149,7 @@ class TraceSamples:
         kept = len(self.traces(keep))
         return self.flops / kept if kept else float("inf")
 
-    def training_set(self, tokenizer: PreTrainedTokenizerFast, keep: str = "first") -> TrainingSet:
+    def training_set(self, tokenizer: PreTrainedTokenizerBase, keep: str = "first") -> TrainingSet:
         """The kept traces as SFT data, tokenized with `tokenizer` (the student's: text carries over)."""
         kept = self.traces(keep)
         if not kept:
@@ -143,22 +158,27 @@ class TraceSamples:
                 f"the verifier accepted none of the {total} samples (temperature {self.temperature:g}, "
                 f"k = {self.k}): nothing to train on. Sample more per prompt (k), at a lower temperature, "
                 "or from a stronger teacher")
-        return TrainingSet.from_texts(by_difficulty(kept), tokenizer)
+        return TrainingSet.from_texts(by_difficulty(kept, tokenizer, self.prompt_format), tokenizer)
 
 
-def by_difficulty(traces: list[tuple[world.Problem, str]]) -> dict[int, list[tuple[str, str]]]:
-    """(problem, text) pairs -> {difficulty: [(prompt, text), ...]}, the shape TrainingSet.from_texts takes."""
+def by_difficulty(traces: list[tuple[world.Problem, str]], tokenizer: PreTrainedTokenizerBase | None = None,
+                  prompt_format: str = "world") -> dict[int, list[tuple[str, str]]]:
+    """(problem, text) pairs -> {difficulty: [(prompt, text), ...]}, the shape TrainingSet.from_texts
+    takes; each prompt written in `prompt_format` for `tokenizer` (the student's)."""
     out: dict[int, list[tuple[str, str]]] = {}
     for problem, text in traces:
-        out.setdefault(problem.difficulty, []).append((problem.prompt, text))
+        out.setdefault(problem.difficulty, []).append((prompt_text(problem, tokenizer, prompt_format), text))
     return dict(sorted(out.items()))
 
 
 def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[world.Problem],
-                  k: int = 1, temperature: float = 1.0, batch_size: int = 512, seed: int = 0) -> TraceSamples:
+                  k: int = 1, temperature: float = 1.0, batch_size: int = 512, seed: int = 0,
+                  prompt_format: str = "world", max_new: int | None = None) -> TraceSamples:
     """Sample `k` completions per problem at `temperature` (0 is greedy, so k > 1 would repeat
-    itself) and verify each one. Problems of one difficulty are generated together. The random
+    itself) and verify each one (`verifier_for(prompt_format)`). Problems of one difficulty are
+    generated together, with room for `max_new` new tokens (default: `max_new_tokens`). The random
     generators are seeded with `seed` first, so the same call draws the same samples."""
+    verifier = verifier_for(prompt_format)
     check_k(k)
     check_temperature(temperature, greedy_allowed=k == 1)
     seed_everything(seed)
@@ -169,11 +189,13 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     generated = prompt_tokens = 0
     seconds = 0.0
     for difficulty, indices in sorted(by_difficulty.items()):
-        prompts = [problems[i].prompt for i in indices for _ in range(k)]  # each prompt k times in a row
-        out = generate(model, tokenizer, prompts, max_new_tokens(difficulty), batch_size, temperature)
+        prompts = [prompt_text(problems[i], tokenizer, prompt_format) for i in indices for _ in range(k)]  # k in a row
+        room = max_new or max_new_tokens(difficulty, tokenizer)
+        out = generate(model, tokenizer, prompts, room, batch_size, temperature)
         for position, text in enumerate(out.texts):
             texts[indices[position // k]].append(text)
         generated, prompt_tokens, seconds = generated + out.generated_tokens, prompt_tokens + out.prompt_tokens, seconds + out.seconds
-    correct = [[world.is_correct(text, problem) for text in samples] for problem, samples in zip(problems, texts)]
+    correct = [[verifier(text, problem) for text in samples] for problem, samples in zip(problems, texts)]
     flops = generation_flops(matmul_parameters(model), prompt_tokens + generated)
-    return TraceSamples(list(problems), texts, correct, temperature, generated, prompt_tokens, flops, seconds)
+    return TraceSamples(list(problems), texts, correct, temperature, generated, prompt_tokens, flops, seconds,
+                        prompt_format)

@@ -1,4 +1,5 @@
-"""The world's tokenizer: one token per word and per number, as a `PreTrainedTokenizerFast`.
+"""The world's tokenizer: one token per word and per number, as a `PreTrainedTokenizerFast`; and a
+byte-level BPE tokenizer trained here on the world's text, the kind real models use (chapter 06).
 
 Used by every chapter. Being a regular Hugging Face tokenizer, it works with `generate`,
 `save_pretrained` and `from_pretrained` as learners know them.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 from distillab import world
@@ -40,6 +41,38 @@ def build_tokenizer(words: list[str] | None = None) -> PreTrainedTokenizerFast:
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
+
+
+BPE_VOCAB_SIZE = 384  # 256 bytes, 3 special tokens and 125 merges: every world word is one token
+BPE_CORPUS_SEED = 7  # the problems the BPE tokenizer learns its merges from
+
+
+def world_corpus(per_difficulty: int = 200, seed: int = BPE_CORPUS_SEED) -> list[str]:
+    """Text of the world to learn BPE merges from: prompts, traces and plain-English questions."""
+    texts = []
+    for difficulty in world.DIFFICULTIES:
+        for problem in world.sample_problems(per_difficulty, difficulty, seed):
+            texts += [f"{problem.prompt} {problem.trace}", problem.question]
+    return texts
+
+
+def build_bpe_tokenizer(vocab_size: int = BPE_VOCAB_SIZE, texts: list[str] | None = None) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (as in GPT-2, Llama 3 and Qwen2) trained on `texts` (default: the
+    world's corpus). Like Llama 3 and Qwen2 it splits every number into single digits, so `17` is
+    two tokens (three with its space) where the world's tokenizer has one. Any text can be
+    encoded: unknown words fall back to bytes. Special tokens and padding are as in
+    `build_tokenizer`."""
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                  pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    core.train_from_iterator(world_corpus() if texts is None else texts, trainer)
+    core.post_processor = processors.TemplateProcessing(single=f"{BOS} $A",
+                                                        special_tokens=[(BOS, core.token_to_id(BOS))])
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, bos_token=BOS, eos_token=EOS,
+                                   padding_side="left", clean_up_tokenization_spaces=False)
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:

@@ -27,9 +27,10 @@ from distillab.runtime import pick_device, seed_everything
 
 @dataclass
 class TrainingSet:
-    """Tokenized examples grouped by difficulty. Prompts of one difficulty have the same length, and
-    so do correct completions; a completion of another length (a sampled trace that went astray,
-    chapter 03) is padded on the right with [PAD], outside the completion mask.
+    """Tokenized examples grouped by difficulty. With the world's tokenizer, prompts of one
+    difficulty have the same length, and so do correct completions; a row of another length (a
+    sampled trace that went astray, chapter 03; numbers split into digits by a BPE tokenizer,
+    chapter 06) is padded on the right with [PAD], outside the completion mask.
 
     input_ids[d]: (N_d, T_d) token ids of `[BOS] prompt completion [EOS] [PAD]...`.
     completion_mask[d]: (N_d, T_d) True on the completion tokens and [EOS] (what the model must learn).
@@ -56,14 +57,12 @@ class TrainingSet:
                 continue
             prompts = tokenizer([p for p, _ in pairs])["input_ids"]  # [BOS] prompt
             completions = tokenizer([c for _, c in pairs], add_special_tokens=False)["input_ids"]
-            if len({len(p) for p in prompts}) != 1:
-                raise ValueError(f"prompts of difficulty {difficulty} differ in length: group prompts by difficulty")
             rows = [p + c + [tokenizer.eos_token_id] for p, c in zip(prompts, completions)]
             width = max(len(row) for row in rows)
             input_ids[difficulty] = torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in rows])
             mask = torch.zeros_like(input_ids[difficulty], dtype=torch.bool)
-            for i, row in enumerate(rows):
-                mask[i, len(prompts[0]):len(row)] = True
+            for i, (prompt, row) in enumerate(zip(prompts, rows)):
+                mask[i, len(prompt):len(row)] = True
             masks[difficulty] = mask
         if not input_ids:
             raise ValueError("the training set is empty: give at least one example")

@@ -100,6 +100,15 @@ class Problem:
             value = new_value
         return f"{THINK_OPEN} {' . '.join(lines)} {THINK_CLOSE} {ANSWER} {value}"
 
+    @property
+    def question(self) -> str:
+        """The problem in plain English, as a real instruction-tuned model would be asked it
+        (chapter 06); `prompt` is the course's own terse format."""
+        name, pronoun = self.name.capitalize(), NAMES[self.name].capitalize()
+        sentences = [f"{name} has {self.start} {self.item}."]
+        sentences += [f"{pronoun} {step.verb} {step.operand} {self.item}." for step in self.steps]
+        return " ".join(sentences) + f" How many {self.item} does {name} have now?"
+
     def completion(self, style: str = "trace") -> str:
         """What the model should write after the prompt: the full trace or the answer only."""
         check_style(style)
@@ -122,6 +131,12 @@ def example_problem(difficulty: int) -> Problem:
     """A problem of `difficulty` steps. Every problem of one difficulty has the same number of words
     in its prompt and in its trace, so this one measures them all (generation lengths, costs)."""
     return Problem("ana", "eggs", 0, (Step("finds", 1),) * check_difficulty(difficulty))
+
+
+def widest_example(difficulty: int) -> Problem:
+    """A problem of `difficulty` steps whose numbers all have two digits: the most tokens a trace of
+    that difficulty takes when a tokenizer splits numbers into digits (chapter 06)."""
+    return Problem("ana", "eggs", 10, (Step("finds", 9),) * check_difficulty(difficulty))
 
 
 def check_style(style: str) -> str:

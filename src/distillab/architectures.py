@@ -1,0 +1,117 @@
+"""Any Hugging Face causal LM: small checkpoints of real architectures (Llama, Qwen2, GPT-2) built
+from a config, and the one loading path a downloaded checkpoint takes (`AutoModelForCausalLM`,
+safetensors only, nothing fetched). Chapter 06 and the recipe command (`distillab.recipe`) use it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedModel,
+                          PreTrainedTokenizerBase, PreTrainedTokenizerFast, Qwen2Config)
+
+from distillab import knobs
+from distillab import tokenizer as tok
+from distillab import world
+from distillab.models import MAX_SEQUENCE_LENGTH, get_size
+from distillab.runtime import seed_everything
+
+ARCHITECTURES = ("llama", "qwen2", "gpt2")
+PROMPT_FORMATS = ("world", "natural")  # the course's terse prompt, or a plain-English question (chat template if any)
+
+
+def _config(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str):
+    shape = get_size(size)
+    ids = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+           "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if architecture == "gpt2":  # learned absolute positions, LayerNorm, GELU MLP, biases
+        return GPT2Config(n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
+                          n_inner=shape.intermediate_size, n_positions=MAX_SEQUENCE_LENGTH,
+                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout, like the Llamas
+                          **ids)
+    family = LlamaConfig if architecture == "llama" else Qwen2Config  # Qwen2: Llama with q/k/v biases
+    return family(hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
+                  num_hidden_layers=shape.num_layers, num_attention_heads=shape.num_heads,
+                  num_key_value_heads=shape.num_heads, max_position_embeddings=MAX_SEQUENCE_LENGTH,
+                  tie_word_embeddings=True, **ids)
+
+
+def build_causal_lm(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str = "small",
+                    seed: int = 0) -> PreTrainedModel:
+    """A freshly initialised causal LM of a real architecture, at one of the course's sizes, for
+    `tokenizer`'s vocabulary."""
+    knobs.choice("architecture", architecture, ARCHITECTURES)
+    config = _config(architecture, tokenizer, size)
+    config._attn_implementation = "sdpa"
+    seed_everything(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)
+    return model
+
+
+def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
+    """Save `model` and `tokenizer` as a Hugging Face checkpoint (safetensors), as the hub holds them."""
+    folder = Path(folder)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+GENERIC_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")  # saved from a tokenizer.json, as ours
+
+
+def _load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """The checkpoint's tokenizer exactly as saved. A generic one (like the BPE tokenizer trained
+    here) is read as it is: AutoTokenizer would pick the architecture's own class instead (a Qwen2
+    checkpoint gets Qwen2's tokenizer, with tokens ours never had)."""
+    settings = folder / "tokenizer_config.json"
+    saved_as = json.loads(settings.read_text()).get("tokenizer_class") if settings.is_file() else None
+    if saved_as in GENERIC_TOKENIZERS:
+        return PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model, tokenizer) of any Hugging Face causal LM checkpoint in `folder`: safetensors only
+    (a pickled `pytorch_model.bin` is refused: loading one can run code), read locally."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no Hugging Face checkpoint at {folder}: expected a folder with config.json, "
+                                "*.safetensors weights and the tokenizer's files (as save_pretrained writes them)")
+    if not any(folder.glob("*.safetensors")):
+        pickled = [p.name for p in folder.glob("*.bin")]
+        why = f" (it has {', '.join(pickled)}: pickled weights are never loaded)" if pickled else ""
+        raise ValueError(f"the checkpoint at {folder} has no .safetensors weights{why}; save it with "
+                         "save_pretrained(..., safe_serialization=True)")
+    try:
+        tokenizer = _load_tokenizer(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, local_files_only=True)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"the checkpoint at {folder} could not be loaded as a causal LM "
+                         f"({type(error).__name__}: {error})") from None
+    if tokenizer.pad_token is None:  # many real tokenizers have none: pad with end-of-text
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # batched generation pads on the left
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def prompt_text(problem: world.Problem, tokenizer: PreTrainedTokenizerBase, prompt_format: str = "world") -> str:
+    """How `problem` is put to a model: the course's terse prompt (`"world"`), or its plain-English
+    question (`"natural"`), wrapped in the tokenizer's chat template when it has one."""
+    knobs.choice("prompt_format", prompt_format, PROMPT_FORMATS)
+    if prompt_format == "world":
+        return problem.prompt
+    question = f"{problem.question} Think step by step, then give the final answer as a number."
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                             add_generation_prompt=True)
+    return question
+
+
+def same_tokenizer(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> bool:
+    """Do `a` and `b` map text to the same ids (what logit distillation needs)?"""
+    return tok.fingerprint(a) == tok.fingerprint(b)

@@ -1,0 +1,67 @@
+"""Data parallelism on `accelerate` (over `torch.distributed`: gloo on CPUs, NCCL on GPUs), around the
+one training loop, which stays as it is: every process draws the same global batch, trains on its
+share of the rows, and the gradients are averaged (DDP) so that each step is the step one process
+would take on the whole batch. Used by the recipe command (`distillab.recipe`, chapter 06).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+
+from distillab.training import Batches, Objective
+
+
+def completion_tokens(batch: dict) -> int:
+    """The tokens a batch's loss is averaged over: completion positions that are predicted."""
+    return int(batch["completion_mask"][:, 1:].sum())
+
+
+class ShardedBatches:
+    """This process's share of each global batch: every process draws the same batch (same seed),
+    keeps a contiguous block of its rows, and notes how many loss tokens the whole batch has."""
+
+    def __init__(self, batches: Batches, rank: int, world_size: int) -> None:
+        self.batches, self.rank, self.world_size = batches, rank, world_size
+
+    def next_batch(self) -> dict:
+        batch = self.batches.next_batch()
+        rows = len(batch["input_ids"])
+        if rows < self.world_size:
+            raise ValueError(f"a batch of {rows} rows cannot be shared by {self.world_size} processes: "
+                             "use a batch_size of at least the number of processes")
+        mine = torch.tensor_split(torch.arange(rows), self.world_size)[self.rank]
+        share = {key: value[mine] if torch.is_tensor(value) and value.dim() > 0 and len(value) == rows else value
+                 for key, value in batch.items()}
+        return {**share, "global_completion_tokens": completion_tokens(batch)}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.batches.load_state_dict(state)
+
+
+def data_parallel_objective(objective: Objective, wrapped_model: torch.nn.Module, world_size: int) -> Objective:
+    """`objective` (a mean over the batch's completion tokens) on this process's rows, through the
+    DDP-`wrapped_model` (so backward averages the gradients over processes), weighted so that the
+    average is the gradient of the whole batch's mean: each process's mean counts in proportion to
+    its tokens. The value returned is the whole batch's loss, for the history."""
+
+    def objective_here(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+        weight = completion_tokens(batch) * world_size / batch["global_completion_tokens"]
+        local = objective(wrapped_model, batch) * weight
+        whole = local.detach().clone()
+        dist.all_reduce(whole)  # sum over processes
+        return local + (whole / world_size - local).detach()  # the value of the whole, the gradient of this share
+
+    return objective_here
+
+
+def sum_over_processes(value: float) -> float:
+    """`value` added up over all processes (FLOPs, tokens); itself with one process."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    total = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(total)
+    return float(total.item())

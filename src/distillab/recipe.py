@@ -1,0 +1,462 @@
+"""One distillation from one file: `python -m distillab.recipe RECIPE.toml`. Any Hugging Face
+causal LM pair (the course's teacher, or checkpoints you saved or downloaded), one of the three
+recipes (traces with a verifier filter, logit KD with chapter 02's losses, on-policy), and the
+student saved with `save_pretrained`, its ledger line and a short report. Chapter 06 uses it.
+
+Under `accelerate launch --multi_gpu --num_processes N -m distillab.recipe RECIPE.toml` (or
+`torchrun --nproc_per_node N`) the teacher's traces are sampled in N shards and the student trains
+data-parallel (`parallel`); with one process it is the course's own code path, unchanged.
+
+A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` has a default)::
+
+    name = "traces to a qwen2 student"
+    output = "runs/qwen2-traces"   # relative paths are relative to the file
+    profile = "fast"               # whose ledger conventions the record follows
+
+    [teacher]
+    path = "package:reference/teacher"   # any causal LM folder; "package:" and "home:" work too
+
+    [student]
+    architecture = "qwen2"   # llama, qwen2 or gpt2, built at `size` ...
+    size = "small"
+    tokenizer = "bpe"        # "teacher", "bpe" (trained here) or a folder
+    # path = "checkpoints/student"   # ... or start from a saved checkpoint instead
+
+    [recipe]
+    kind = "traces"          # traces, logits or on-policy
+    samples_per_prompt = 1   # k (traces)
+    temperature = 1.0        # the teacher's sampling temperature (traces; 0 = greedy)
+    verifier_filter = true   # keep only traces the verifier accepts (traces)
+    loss = "forward_kl"      # chapter 02's losses (logits); kd_temperature = 1.0
+    lmbda = 1.0              # on-policy: share of batches the student writes; beta = 1.0
+
+    [data]
+    prompts_per_difficulty = 200
+    difficulties = [1, 2, 3, 4, 5]
+    prompt_format = "world"  # or "natural": plain English, the chat template if the tokenizer has one
+
+    [training]
+    steps = 300
+    batch_size = 32
+    learning_rate = 3e-3
+    seeds = [0]
+
+    [evaluation]
+    per_difficulty = 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from distillab import knobs, world
+from distillab import tokenizer as tok
+from distillab.architectures import (ARCHITECTURES, PROMPT_FORMATS, build_causal_lm, load_causal_lm,
+                                     same_tokenizer)
+from distillab.distillation import LOSSES, DistillationConfig, kd_objective
+from distillab.evaluation import evaluate
+from distillab.ledger import Ledger
+from distillab.models import SIZES, Provenance, count_parameters, file_sha256, save_model
+from distillab.onpolicy import OnPolicyConfig, distill_on_policy
+from distillab.parallel import ShardedBatches, data_parallel_objective, sum_over_processes
+from distillab.profiles import PROFILES, get_profile
+from distillab.records import LOGITS, ON_POLICY, TRACES, Compute, RunRecord, TeacherRef
+from distillab.sampling import TraceSamples, sample_traces
+from distillab.training import BatchSampler, TrainingConfig, TrainingSet, sft_objective, train
+from distillab.workspace import portable, resolve
+
+KINDS = ("traces", "logits", "on-policy")
+FAMILY = {"traces": TRACES, "logits": LOGITS, "on-policy": ON_POLICY}
+DATA_SEED = 6  # the training prompts every recipe draws (held-out problems are the world's TEST_SEED)
+CHAPTER = "06"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole distillation, as the recipe file says it (see the module's docstring)."""
+    name: str
+    output: Path  # the folder the run writes: students, ledger.jsonl, report.md, report.json
+    teacher: str  # the teacher's folder ("package:" and "home:" locations resolve)
+    kind: str = "traces"  # KINDS
+    student_path: str | None = None  # start from this checkpoint ...
+    architecture: str = "llama"  # ... or build this architecture (ARCHITECTURES)
+    size: str = "small"  # at this size (models.SIZES)
+    student_tokenizer: str = "teacher"  # for a built student: "teacher", "bpe" or a tokenizer folder
+    profile: str = "fast"
+    samples_per_prompt: int = 1
+    temperature: float = 1.0
+    verifier_filter: bool = True
+    loss: str = "forward_kl"
+    kd_temperature: float = 1.0
+    lmbda: float = 1.0
+    beta: float = 1.0
+    prompts_per_difficulty: int = 200
+    difficulties: tuple[int, ...] = world.DIFFICULTIES
+    prompt_format: str = "world"
+    max_new_tokens: int | None = None  # room per answer; default: the longest trace of the difficulty
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 30
+    seeds: tuple[int, ...] = (0,)
+    eval_per_difficulty: int = 50
+
+    def __post_init__(self) -> None:
+        knobs.choice("[recipe] kind", self.kind, KINDS)
+        knobs.choice("[student] architecture", self.architecture, ARCHITECTURES)
+        knobs.choice("[student] size", self.size, tuple(SIZES))
+        knobs.choice("profile", self.profile, tuple(PROFILES))
+        knobs.whole_number("[recipe] samples_per_prompt", self.samples_per_prompt, 1)
+        knobs.number("[recipe] temperature", self.temperature, minimum=0)
+        knobs.flag("[recipe] verifier_filter", self.verifier_filter)
+        knobs.choice("[recipe] loss", self.loss, tuple(loss for loss in LOSSES if loss != "top_k"))
+        knobs.number("[recipe] kd_temperature", self.kd_temperature, above=0)
+        knobs.fraction("[recipe] lmbda", self.lmbda)
+        knobs.fraction("[recipe] beta", self.beta)
+        knobs.whole_number("[data] prompts_per_difficulty", self.prompts_per_difficulty, 1)
+        object.__setattr__(self, "difficulties", tuple(world.check_difficulty(d) for d in self.difficulties))
+        knobs.choice("[data] prompt_format", self.prompt_format, PROMPT_FORMATS)
+        if self.max_new_tokens is not None:
+            knobs.whole_number("[data] max_new_tokens", self.max_new_tokens, 1)
+        knobs.whole_number("[training] steps", self.steps, 1)
+        knobs.whole_number("[training] batch_size", self.batch_size, 1)
+        knobs.number("[training] learning_rate", self.learning_rate, above=0)
+        knobs.whole_number("[training] warmup_steps", self.warmup_steps, 0, self.steps - 1)
+        object.__setattr__(self, "seeds", knobs.seeds("[training] seeds", self.seeds))
+        knobs.whole_number("[evaluation] per_difficulty", self.eval_per_difficulty, 1)
+        if self.kind == "traces" and self.samples_per_prompt > 1 and self.temperature == 0:
+            raise ValueError("[recipe] samples_per_prompt > 1 needs a temperature above 0 (greedy samples repeat)")
+        if self.kind != "traces" and self.prompt_format != "world":
+            raise ValueError(f"[recipe] kind = {self.kind!r} trains on the teacher's own tokens and needs the world's "
+                             "prompt format (prompts of one length per difficulty): use kind = \"traces\"")
+
+    def training_config(self, seed: int) -> TrainingConfig:
+        return TrainingConfig(num_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                              warmup_steps=self.warmup_steps, seed=seed)
+
+
+# Where each key of a recipe file goes: (table, key) -> Recipe field. Top-level keys have table "".
+FILE_KEYS = {
+    ("", "name"): "name", ("", "output"): "output", ("", "profile"): "profile",
+    ("teacher", "path"): "teacher",
+    ("student", "path"): "student_path", ("student", "architecture"): "architecture",
+    ("student", "size"): "size", ("student", "tokenizer"): "student_tokenizer",
+    ("recipe", "kind"): "kind", ("recipe", "samples_per_prompt"): "samples_per_prompt",
+    ("recipe", "temperature"): "temperature", ("recipe", "verifier_filter"): "verifier_filter",
+    ("recipe", "loss"): "loss", ("recipe", "kd_temperature"): "kd_temperature",
+    ("recipe", "lmbda"): "lmbda", ("recipe", "beta"): "beta",
+    ("data", "prompts_per_difficulty"): "prompts_per_difficulty", ("data", "difficulties"): "difficulties",
+    ("data", "prompt_format"): "prompt_format", ("data", "max_new_tokens"): "max_new_tokens",
+    ("training", "steps"): "steps", ("training", "batch_size"): "batch_size",
+    ("training", "learning_rate"): "learning_rate", ("training", "warmup_steps"): "warmup_steps",
+    ("training", "seeds"): "seeds", ("evaluation", "per_difficulty"): "eval_per_difficulty",
+}
+REQUIRED = ("name", "output", "teacher")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe file. A misspelt table or key, a missing one or a bad value is a ValueError
+    that names it and says what is allowed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no recipe file at {path}")
+    try:
+        tables = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path} is not valid TOML: {error}") from None
+    values = {}
+    for table, content in tables.items():
+        entries = content.items() if isinstance(content, dict) else [(table, content)]
+        where = table if isinstance(content, dict) else ""
+        for key, value in entries:
+            if (where, key) not in FILE_KEYS:
+                allowed = sorted(f"[{t}] {k}" if t else k for t, k in FILE_KEYS if t == where) or \
+                    sorted({f"[{t}]" for t, _ in FILE_KEYS if t})
+                raise ValueError(f"{path}: unknown key {'[' + where + '] ' if where else ''}{key!r}; allowed: "
+                                 f"{', '.join(allowed)}")
+            values[FILE_KEYS[(where, key)]] = value
+    missing = [name for name in REQUIRED if name not in values]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)} (name, output and [teacher] path are required)")
+    if "student_path" not in values and "architecture" not in values:
+        raise ValueError(f"{path}: [student] needs a path (a checkpoint) or an architecture ({', '.join(ARCHITECTURES)})")
+    here = path.parent
+    values["output"] = here / values["output"]
+    for name in ("teacher", "student_path"):
+        if name in values and ":" not in str(values[name]):
+            values[name] = str(here / values[name])
+    for name in ("difficulties", "seeds"):
+        if name in values:
+            values[name] = tuple(values[name]) if isinstance(values[name], list) else values[name]
+    return Recipe(**values)
+
+
+@dataclass
+class StudentResult:
+    seed: int
+    accuracy: dict[int, float]
+    flops: float  # its training, all processes together
+    seconds: float
+    folder: str  # where the student was saved (inside the output folder)
+    losses: list[float] = field(default_factory=list)  # the training loss at every step (whole batch)
+
+    @property
+    def mean_accuracy(self) -> float:
+        return world.mean_accuracy(self.accuracy)
+
+
+@dataclass
+class Report:
+    recipe: str
+    kind: str
+    processes: int
+    teacher_accuracy: dict[int, float]
+    teacher_data_flops: float  # the teacher writing its traces (all processes)
+    teacher_data_seconds: float
+    acceptance: float  # share of the teacher's samples the verifier accepted
+    training_examples: int
+    students: list[StudentResult] = field(default_factory=list)
+    seconds: float = 0.0  # the whole run, wall time
+
+    def to_markdown(self) -> str:
+        teacher = world.mean_accuracy(self.teacher_accuracy)
+        lines = [f"# {self.recipe}", "",
+                 f"{self.kind} distillation on {self.processes} process(es), {self.seconds:.0f} s in all. "
+                 f"Teacher: {100 * teacher:.1f} % on held-out problems; it wrote {self.training_examples} "
+                 f"training examples ({100 * self.acceptance:.1f} % of its samples accepted) for "
+                 f"{self.teacher_data_flops:.3g} FLOPs.", "",
+                 "| seed | accuracy (%) | training FLOPs | training seconds |", "|---|---|---|---|"]
+        lines += [f"| {s.seed} | {100 * s.mean_accuracy:.1f} | {s.flops:.3g} | {s.seconds:.1f} |" for s in self.students]
+        return "\n".join(lines) + "\n"
+
+
+class Processes:
+    """This run's processes: one (the course's own path), or several under `accelerate launch`."""
+
+    def __init__(self) -> None:
+        self.accelerator = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        self.count = self.accelerator.num_processes if self.accelerator else 1
+        self.rank = self.accelerator.process_index if self.accelerator else 0
+        self.is_main = self.rank == 0
+
+    def gather(self, items: list) -> list:
+        """Every process's `items`, concatenated in process order (one process: as they are)."""
+        if self.accelerator is None:
+            return items
+        from accelerate.utils import gather_object
+
+        return gather_object(items)
+
+    def wait(self) -> None:
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+
+
+def checkpoint_sha256(folder: Path) -> str:
+    """The SHA-256 of a checkpoint's weights (of all its .safetensors files, when sharded)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if len(files) == 1:
+        return file_sha256(files[0])
+    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
+
+
+def reference(folder: Path, name: str, teacher: PreTrainedModel, accuracy: dict[int, float]) -> TeacherRef:
+    """The teacher as a record names it; its training cost when it has the course's provenance."""
+    training = Provenance(**json.loads((folder / "provenance.json").read_text())) \
+        if (folder / "provenance.json").is_file() else None
+    return TeacherRef(name=name, location=portable(folder), weights_sha256=checkpoint_sha256(folder),
+                      parameters=count_parameters(teacher), training_flops=training.flops if training else 0.0,
+                      training_seconds=training.seconds if training else 0.0, accuracy=accuracy)
+
+
+def student_tokenizer(recipe: Recipe, teacher_tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    if recipe.student_path is not None:
+        return load_causal_lm(recipe.student_path)[1]
+    if recipe.student_tokenizer == "teacher":
+        return teacher_tokenizer
+    if recipe.student_tokenizer == "bpe":
+        return tok.build_bpe_tokenizer()
+    return tok.load_tokenizer(recipe.student_tokenizer)
+
+
+def new_student(recipe: Recipe, tokenizer: PreTrainedTokenizerBase, seed: int) -> PreTrainedModel:
+    if recipe.student_path is not None:
+        return load_causal_lm(recipe.student_path)[0]
+    return build_causal_lm(recipe.architecture, tokenizer, recipe.size, seed)
+
+
+def teacher_samples(recipe: Recipe, teacher, tokenizer, problems: list[world.Problem],
+                    processes: Processes) -> TraceSamples:
+    """The teacher's completions of `problems`, each process sampling its share; all of them back
+    on every process. Logit KD and on-policy read the teacher's greedy traces; trace distillation
+    samples k per prompt at the recipe's temperature."""
+    greedy = recipe.kind != "traces"
+    k, temperature = (1, 0.0) if greedy else (recipe.samples_per_prompt, recipe.temperature)
+    share = problems[processes.rank::processes.count]
+    mine = sample_traces(teacher, tokenizer, share, k, temperature, seed=DATA_SEED + processes.rank,
+                         prompt_format=recipe.prompt_format, max_new=recipe.max_new_tokens)
+    texts, correct = processes.gather(mine.texts), processes.gather(mine.correct)
+    order = [i for rank in range(processes.count) for i in range(rank, len(problems), processes.count)]
+    by_index = dict(zip(order, zip(texts, correct)))
+    return TraceSamples(problems, [by_index[i][0] for i in range(len(problems))],
+                        [by_index[i][1] for i in range(len(problems))], temperature,
+                        int(sum_over_processes(mine.generated_tokens)), int(sum_over_processes(mine.prompt_tokens)),
+                        sum_over_processes(mine.flops), mine.seconds, recipe.prompt_format)
+
+
+def train_one(recipe: Recipe, student, teacher, tokenizer, data: TrainingSet, seed: int,
+              processes: Processes, progress: bool):
+    """Train one student by the recipe; returns its history (data-parallel over the processes)."""
+    config = recipe.training_config(seed)
+    description = f"{recipe.name} (seed {seed})"
+    if recipe.kind == "on-policy":
+        if processes.count > 1:
+            raise ValueError("on-policy distillation runs on one process here: launch it without --num_processes")
+        run = distill_on_policy(student, teacher, data, tokenizer, OnPolicyConfig(recipe.lmbda, recipe.beta),
+                                config, progress=progress, description=description)
+        return run.history
+    objective = sft_objective if recipe.kind == "traces" else kd_objective(
+        DistillationConfig(recipe.loss, recipe.kd_temperature), teacher=teacher)
+    batches = None
+    if processes.count > 1:
+        wrapped = processes.accelerator.prepare_model(student)
+        objective = data_parallel_objective(objective, wrapped, processes.count)
+        batches = ShardedBatches(BatchSampler(data, config.batch_size, seed), processes.rank, processes.count)
+    return train(student, data, config, objective, progress=progress, description=description, batches=batches)
+
+
+def run(recipe: Recipe, progress: bool = True) -> Report:
+    """Run `recipe` to the end and write its output folder (all at once: a run stopped part-way
+    leaves no output behind, and an earlier output stays as it was). Returns the report."""
+    start = time.perf_counter()
+    processes = Processes()
+    progress = progress and processes.is_main
+    teacher_folder = resolve(recipe.teacher)
+    teacher, teacher_tokenizer = load_causal_lm(teacher_folder)
+    tokenizer = student_tokenizer(recipe, teacher_tokenizer)
+    if recipe.kind != "traces" and not same_tokenizer(tokenizer, teacher_tokenizer):
+        raise ValueError(f"{recipe.kind} distillation compares the teacher's and the student's next-token "
+                         "distributions position by position, so it needs one tokenizer; this student's tokenizer "
+                         "maps text to other ids. Distil across tokenizers by traces: kind = \"traces\"")
+    held_out = {d: problems for d, problems in world.held_out_problems(recipe.eval_per_difficulty).items()
+                if d in recipe.difficulties}
+    prompts = world.training_problems(recipe.prompts_per_difficulty, DATA_SEED, held_out, recipe.difficulties)
+    problems = [p for d in recipe.difficulties for p in prompts[d]]
+    samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems, processes)
+    keep = "first" if recipe.verifier_filter or recipe.kind != "traces" else "unfiltered"
+    data = samples.training_set(tokenizer, keep)
+    teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.prompt_format,
+                            max_new=recipe.max_new_tokens) if processes.is_main else None
+    report = Report(recipe.name, recipe.kind, processes.count, teacher_eval.accuracy if teacher_eval else {},
+                    samples.flops, samples.seconds, samples.acceptance, len(data))
+    staging = teacher_ref = None
+    if processes.is_main:
+        teacher_ref = reference(teacher_folder, recipe.teacher, teacher, teacher_eval.accuracy)
+        recipe.output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{recipe.output.name}-", dir=recipe.output.parent))
+    try:
+        records = []
+        for seed in recipe.seeds:
+            student = new_student(recipe, tokenizer, seed)
+            history = train_one(recipe, student, teacher, tokenizer, data, seed, processes, progress)
+            flops = sum_over_processes(history.total_flops)
+            if processes.is_main:
+                result, record = _finish_student(recipe, student, tokenizer, history, flops, held_out, samples,
+                                                 teacher_ref, len(data), seed, staging)
+                report.students.append(result)
+                records.append(record)
+        processes.wait()
+        if processes.is_main:
+            ledger = Ledger(get_profile(recipe.profile), staging / "ledger.jsonl")
+            for record in records:
+                ledger.record(record)
+            report.seconds = time.perf_counter() - start
+            (staging / "report.md").write_text(report.to_markdown())
+            (staging / "report.json").write_text(json.dumps(asdict(report), indent=1, default=str) + "\n")
+            _move_into_place(staging, recipe.output)
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _finish_student(recipe, student, tokenizer, history, flops, held_out, samples, teacher_ref, data_size, seed,
+                    staging) -> tuple[StudentResult, RunRecord]:
+    """Evaluate and save one trained student (main process); its result and ledger record."""
+    evaluation = evaluate(student, tokenizer, held_out, prompt_format=recipe.prompt_format,
+                          max_new=recipe.max_new_tokens)
+    size = recipe.size if recipe.student_path is None else "checkpoint"
+    folder = staging / f"student-seed{seed}"
+    provenance = Provenance(size=size, seed=seed, profile=recipe.profile, steps=history.completed_steps,
+                            parameters=count_parameters(student), accuracy=evaluation.accuracy, flops=flops,
+                            seconds=history.total_seconds, extra={"recipe": recipe.name, "kind": recipe.kind})
+    save_model(student, tokenizer, folder, provenance)
+    record = RunRecord(chapter=CHAPTER, family=FAMILY[recipe.kind], arm=recipe.name, profile=recipe.profile,
+                       seed=seed, model_size=size, parameters=count_parameters(student), data_size=data_size,
+                       steps=history.completed_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
+                       compute=Compute(training=flops, teacher_data=samples.flops, evaluation=evaluation.flops),
+                       teacher=teacher_ref, settings={"kind": recipe.kind, "architecture": recipe.architecture,
+                                                      "student_tokenizer": recipe.student_tokenizer})
+    result = StudentResult(seed, evaluation.accuracy, flops, history.total_seconds,
+                           str(recipe.output / folder.name), history.loss)
+    return result, record
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
+    """Replace `output` by the finished `staging` folder: the old output moves aside, the new one in."""
+    aside = output.with_name(f".{output.name}.previous")
+    if output.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+        output.rename(aside)
+    staging.chmod(0o755)
+    staging.rename(output)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m distillab.recipe", description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipe", help="the recipe file (TOML)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    def stopped(signum, frame):  # the launcher ends every process when one of them fails
+        raise SystemExit(f"distillab.recipe: stopped (signal {signum}): another process of this run ended, or the "
+                         "run was cancelled. Nothing was written to the output folder.")
+
+    signal.signal(signal.SIGTERM, stopped)
+    try:
+        recipe = load_recipe(args.recipe)
+        report = run(recipe, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"distillab.recipe: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # torch.distributed: a peer process is gone
+        print(f"distillab.recipe: the run stopped because a process failed ({error}). Nothing was written to "
+              "the output folder.", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(report.to_markdown())
+        print(f"written to {recipe.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from distillab import sampling, world
+from distillab.architectures import (ARCHITECTURES, build_causal_lm, load_causal_lm, prompt_text, same_tokenizer,
+                                     save_checkpoint)
+from distillab.models import count_parameters, matmul_parameters
+from distillab.tokenizer import build_bpe_tokenizer
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_architecture_saves_and_loads_as_a_downloaded_checkpoint_would(architecture, tokenizer, tmp_path):
+    model = build_causal_lm(architecture, tokenizer, "tiny", seed=1)
+    save_checkpoint(model, tokenizer, tmp_path / architecture)
+    assert (tmp_path / architecture / "model.safetensors").is_file()
+    loaded, loaded_tokenizer = load_causal_lm(tmp_path / architecture)
+    assert type(loaded).__name__ == type(model).__name__
+    assert same_tokenizer(loaded_tokenizer, tokenizer)
+    ids = tokenizer(["ana has 3 eggs . how many ?"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(loaded(ids).logits, model.eval()(ids).logits)
+    assert 0 < matmul_parameters(model) < count_parameters(model)
+
+
+def test_a_pickled_checkpoint_is_refused(tokenizer, tmp_path):
+    build_causal_lm("gpt2", tokenizer, "tiny").config.save_pretrained(tmp_path)
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(ValueError, match="pickled weights are never loaded"):
+        load_causal_lm(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no Hugging Face checkpoint"):
+        load_causal_lm(tmp_path / "nothing")
+
+
+def test_natural_prompts_use_the_chat_template_when_there_is_one():
+    bpe = build_bpe_tokenizer()
+    problem = world.example_problem(2)
+    assert prompt_text(problem, bpe, "world") == problem.prompt
+    assert prompt_text(problem, bpe, "natural").startswith(problem.question)
+    bpe.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %} <assistant>"
+    assert prompt_text(problem, bpe, "natural") == f"<user> {problem.question} Think step by step, then give the " \
+                                                   "final answer as a number. <assistant>"
+    with pytest.raises(ValueError, match="prompt_format must be one of"):
+        prompt_text(problem, bpe, "chat")
+
+
+def test_room_to_answer_counts_the_student_tokenizers_tokens(tokenizer):
+    bpe = build_bpe_tokenizer()
+    for difficulty in world.DIFFICULTIES:
+        assert sampling.max_new_tokens(difficulty, tokenizer) == sampling.max_new_tokens(difficulty)
+        trace = world.widest_example(difficulty).trace
+        assert sampling.max_new_tokens(difficulty, bpe) > len(bpe(trace, add_special_tokens=False)["input_ids"])

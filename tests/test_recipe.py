@@ -1,0 +1,180 @@
+"""The recipe command end to end, on small checkpoints of real architectures built and saved here,
+loaded through the path a downloaded checkpoint takes; on one process and on two (gloo)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from distillab import recipe as rc
+from distillab.architectures import ARCHITECTURES, build_causal_lm, load_causal_lm, save_checkpoint
+from distillab.records import LOGITS, ON_POLICY, TRACES, RunRecord
+from distillab.tokenizer import build_bpe_tokenizer
+
+SMALL = {"data": {"prompts_per_difficulty": 6, "difficulties": [1, 2]},
+         "training": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "seeds": [0]},
+         "evaluation": {"per_difficulty": 3}}
+
+
+def write_recipe(folder: Path, name: str = "r", **tables) -> Path:
+    """A recipe file: SMALL's budget, the reference teacher, and `tables` on top."""
+    content = {"": {"name": name, "output": f"out-{name}"}, "teacher": {"path": "package:reference/teacher"}}
+    for table, values in [*SMALL.items(), *tables.items()]:  # each table: SMALL's keys, then the test's
+        content.setdefault(table, {}).update(values)
+    lines = [f"{key} = {json.dumps(value)}" for key, value in content.pop("").items()]
+    for table, values in content.items():
+        lines += [f"[{table}]"] + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path = folder / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def records(output: Path) -> list[RunRecord]:
+    return [RunRecord.from_json(line) for line in (output / "ledger.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_trace_distillation_across_tokenizers_for_every_architecture(architecture, tmp_path):
+    path = write_recipe(tmp_path, architecture, student={"architecture": architecture, "size": "tiny",
+                                                         "tokenizer": "bpe"})
+    report = rc.run(rc.load_recipe(path), progress=False)
+    output = tmp_path / f"out-{architecture}"
+    assert sorted(p.name for p in output.iterdir()) == ["ledger.jsonl", "report.json", "report.md", "student-seed0"]
+    student, tokenizer = load_causal_lm(output / "student-seed0")
+    assert student.config.model_type == architecture and len(tokenizer) == len(build_bpe_tokenizer())
+    [record] = records(output)
+    assert (record.family, record.chapter, record.steps) == (TRACES, "06", 4)
+    assert record.compute.training > 0 and record.compute.teacher_data > 0
+    assert record.teacher.weights_sha256 and record.teacher.parameters > 0
+    assert report.teacher_accuracy == {1: 1.0, 2: 1.0} and report.training_examples == 12
+    assert len(report.students[0].losses) == 4
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_logit_distillation_runs_with_one_tokenizer_and_refuses_two(architecture, tmp_path):
+    path = write_recipe(tmp_path, architecture, recipe={"kind": "logits", "loss": "reverse_kl"},
+                        student={"architecture": architecture, "size": "tiny"})
+    rc.run(rc.load_recipe(path), progress=False)
+    assert records(tmp_path / f"out-{architecture}")[0].family == LOGITS
+    across = write_recipe(tmp_path, "across", recipe={"kind": "logits"},
+                          student={"architecture": architecture, "size": "tiny", "tokenizer": "bpe"})
+    with pytest.raises(ValueError, match="needs one tokenizer.*kind = \"traces\""):
+        rc.run(rc.load_recipe(across), progress=False)
+    assert not (tmp_path / "out-across").exists()
+
+
+def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_path):
+    save_checkpoint(build_causal_lm("qwen2", tokenizer, "tiny", seed=3), tokenizer, tmp_path / "student")
+    path = write_recipe(tmp_path, "op", recipe={"kind": "on-policy", "lmbda": 0.5}, student={"path": "student"})
+    rc.run(rc.load_recipe(path), progress=False)
+    [record] = records(tmp_path / "out-op")
+    assert record.family == ON_POLICY and record.model_size == "checkpoint"
+
+
+def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifier(tmp_path):
+    bpe = build_bpe_tokenizer()
+    bpe.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %} <assistant>"
+    save_checkpoint(build_causal_lm("gpt2", bpe, "tiny", seed=1), bpe, tmp_path / "teacher")
+    path = write_recipe(tmp_path, "natural", teacher={"path": "teacher"}, student={"architecture": "llama",
+                        "size": "tiny", "tokenizer": "bpe"}, recipe={"verifier_filter": False},
+                        data={"prompt_format": "natural", "max_new_tokens": 6})
+    report = rc.run(rc.load_recipe(path), progress=False)
+    assert report.training_examples == 12  # unfiltered: every prompt's first sample, whatever it says
+    assert report.acceptance < 0.5  # an untrained teacher is rarely right
+
+
+@pytest.mark.parametrize("tables, message", [
+    ({"training": {"stepz": 3}}, r"unknown key \[training\] 'stepz'; allowed: .*\[training\] steps"),
+    ({"recipe": {"kind": "rl"}}, r"\[recipe\] kind must be one of \('traces', 'logits', 'on-policy'\), got 'rl'"),
+    ({"student": {"architecture": "mamba"}}, r"\[student\] architecture must be one of"),
+    ({"training": {"steps": "300"}}, r"\[training\] steps must be a whole number"),
+    ({"recipe": {"kind": "logits"}, "data": {"prompt_format": "natural"}}, "needs the world's prompt format"),
+])
+def test_a_bad_recipe_file_says_what_is_wrong_and_what_is_allowed(tables, message, tmp_path):
+    path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
+    with pytest.raises(ValueError, match=message):
+        rc.load_recipe(path)
+
+
+def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):
+    path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
+    assert rc.main([str(path), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "no Hugging Face checkpoint at" in error and "Traceback" not in error
+
+
+def launch(path: Path, processes: int) -> subprocess.Popen:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+               "-m", "distillab.recipe", str(path), "--quiet"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_two_processes_train_the_same_student_as_one(architecture, tmp_path):
+    """Greedy teacher data (the same whatever the sharding), the same global batch of 8 rows: two
+    processes of 4 rows each take the same steps as one process, up to float rounding."""
+    student = {"architecture": architecture, "size": "tiny", "tokenizer": "bpe"}
+    training = {**SMALL["training"], "steps": 12}
+    one = write_recipe(tmp_path, "one", student=student, recipe={"temperature": 0.0}, training=training)
+    two = write_recipe(tmp_path, "two", student=student, recipe={"temperature": 0.0}, training=training)
+    alone = rc.run(rc.load_recipe(one), progress=False)
+    process = launch(two, 2)
+    log, _ = process.communicate(timeout=240)
+    assert process.returncode == 0, log
+    shared = json.loads((tmp_path / "out-two" / "report.json").read_text())
+    assert shared["processes"] == 2 and shared["training_examples"] == alone.training_examples
+    assert max(abs(a - b) for a, b in zip(alone.students[0].losses, shared["students"][0]["losses"])) < 1e-4
+    first = load_file(tmp_path / "out-one" / "student-seed0" / "model.safetensors")
+    second = load_file(tmp_path / "out-two" / "student-seed0" / "model.safetensors")
+    assert max((first[name] - second[name]).abs().max().item() for name in first) < 1e-4
+    assert records(tmp_path / "out-two")[0].compute.training == pytest.approx(records(tmp_path / "out-one")[0]
+                                                                             .compute.training, rel=1e-6)
+
+
+def worker_pids(launcher: int) -> dict[int, int]:
+    """rank -> pid of the recipe processes under `launcher`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if b"distillab.recipe" in command and f"DISTILLAB_LAUNCHER={launcher}".encode() in environ:
+            rank = [v for v in environ if v.startswith(b"RANK=")]
+            if rank:
+                found[int(rank[0].split(b"=")[1])] = int(entry.name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker processes through /proc")
+def test_killing_one_process_ends_the_run_clearly_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILLAB_LAUNCHER", str(os.getpid()))
+    path = write_recipe(tmp_path, "killed", student={"architecture": "llama", "size": "tiny", "tokenizer": "bpe"},
+                        training={**SMALL["training"], "steps": 100000})
+    process = launch(path, 2)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".out-killed-*")) and time.time() < deadline:  # training has begun
+        time.sleep(0.5)
+    workers = worker_pids(os.getpid())
+    assert set(workers) == {0, 1}, workers
+    os.kill(workers[1], signal.SIGKILL)
+    log, _ = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "Nothing was written to the output folder" in log, log[-3000:]
+    assert not (tmp_path / "out-killed").exists()
+    assert not list(tmp_path.glob(".out-killed-*"))  # the unfinished run's files are gone too
