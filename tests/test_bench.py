@@ -42,3 +42,11 @@ def test_renaming_an_arm_constant_keeps_the_bench_and_the_frontier_finding_it(mo
     assert families["logit KD, renamed"] == records.LOGITS
     assert families["fine-tuning on the teacher's words"] == records.TRACES
     assert families["teacher (half-budget)"] == records.TEACHER  # the teacher it learnt from, a point of its own
+
+
+def test_the_bench_warns_when_the_machine_was_busy():
+    from distillab.bench import busy_warning
+
+    assert busy_warning(0.1, 2.2, threads=2) == ""
+    assert "another job shared the cores" in busy_warning(1.7, 2.0, threads=2)
+    assert "another job started while it ran" in busy_warning(0.0, 4.1, threads=2)

@@ -6,6 +6,7 @@ safetensors only, nothing fetched). Chapter 06 and the recipe command (`distilla
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -78,7 +79,12 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
     """(model, tokenizer) of any Hugging Face causal LM checkpoint in `folder`: safetensors only
     (a pickled `pytorch_model.bin` is refused: loading one can run code), read locally."""
     folder = Path(folder)
+    if not folder.exists() and str(folder).count("/") == 1 and os.environ.get("HF_HUB_OFFLINE") == "0":
+        return _from_the_hub(str(folder))
     if not (folder / "config.json").is_file():
+        if str(folder).count("/") == 1 and not folder.exists():
+            raise FileNotFoundError(f"{folder} is not a folder here. If it is a model on the Hugging Face hub, "
+                                    "download it by running with HF_HUB_OFFLINE=0 (the course itself never does)")
         raise FileNotFoundError(f"no Hugging Face checkpoint at {folder}: expected a folder with config.json, "
                                 "*.safetensors weights and the tokenizer's files (as save_pretrained writes them)")
     if not any(folder.glob("*.safetensors")):
@@ -96,6 +102,16 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation pads on the left
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def _from_the_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model named on the hub, downloaded (safetensors only): only with HF_HUB_OFFLINE=0."""
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
     return model.eval(), tokenizer
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from distillab import cost, kd_experiments, labs, onpolicy_experiments, trace_experiments, world
+from distillab import cost, kd_experiments, labs, onpolicy_experiments, trace_experiments, transfer_experiments, world
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
@@ -106,6 +106,19 @@ def chapter_seconds_at(profile: Profile, chapters: list[Path]) -> dict[str, floa
             os.environ[name] = value
 
 
+def busy_warning(before: float, after: float, threads: int | None = None) -> str:
+    """Why the timings may not be trusted ("" when the machine looked idle): another job was using
+    the cores when the bench began, or more than the bench's own threads were busy at its end."""
+    threads = threads or torch.get_num_threads()
+    if before > 0.5:
+        return (f"the load average was {before:.2f} when the bench began (an idle machine is near 0): another "
+                "job shared the cores, and every timing here may be several times too slow")
+    if after > threads + 0.5:
+        return (f"the load average was {after:.2f} at the end, above the bench's own {threads} threads: another "
+                "job started while it ran, and the timings may be too slow")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
@@ -116,6 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                      "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
                      "profile": "standard"}
+    results["load_average_before"] = os.getloadavg()[0]  # 1-minute load: near 0 on an idle machine
     results["matmul_peak_gflops"] = cost.measure_matmul_peak_gflops(seconds=2.0)
     chapters = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     results["chapter_seconds"] = {}
@@ -147,9 +161,14 @@ def main(argv: list[str] | None = None) -> dict:
                                                       trace_experiments.FILTERED)
     results["onpolicy_vs_more_sft_points"] = paired_points(ledger, "04", onpolicy_experiments.MORE_SFT,
                                                            onpolicy_experiments.ON_POLICY)
+    results["traces_across_tokenizers_vs_same_points"] = transfer_experiments.paired_from_ledger(ledger)
     results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(profile)
     results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(profile)
 
+    results["load_average_after"] = os.getloadavg()[0]  # the bench's own load included: about its threads
+    results["busy_machine_warning"] = busy_warning(results["load_average_before"], results["load_average_after"])
+    if results["busy_machine_warning"]:
+        print("WARNING:", results["busy_machine_warning"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table(results))

@@ -65,3 +65,6 @@ def cost_table(gpu, price_range: tuple[float, float] = H100_PRICE_RANGE) -> list
             "tokens_per_example": flops / (6 * run.student_parameters) / run.training_examples,
         })
     return rows
+
+# Parameter counts of the real pair chapter 06 prices (their model cards on the Hugging Face hub).
+MODEL_PARAMETERS = {"Qwen/Qwen2.5-1.5B-Instruct": 1.54e9, "Qwen/Qwen2.5-0.5B-Instruct": 0.49e9}

@@ -53,6 +53,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from distillab import knobs, world
 from distillab import tokenizer as tok
+from distillab.cost import H100, GpuAssumptions, dollars, generation_flops, gpu_hours, training_flops
 from distillab.architectures import (ARCHITECTURES, PROMPT_FORMATS, build_causal_lm, load_causal_lm,
                                      same_tokenizer)
 from distillab.distillation import LOSSES, DistillationConfig, kd_objective
@@ -79,6 +81,7 @@ from distillab.sampling import TraceSamples, sample_traces
 from distillab.training import BatchSampler, TrainingConfig, TrainingSet, sft_objective, train
 from distillab.workspace import portable, resolve
 
+RECIPES = Path(__file__).parent / "recipes"  # recipe files that ship with the course
 KINDS = ("traces", "logits", "on-policy")
 FAMILY = {"traces": TRACES, "logits": LOGITS, "on-policy": ON_POLICY}
 DATA_SEED = 6  # the training prompts every recipe draws (held-out problems are the world's TEST_SEED)
@@ -196,8 +199,8 @@ def load_recipe(path: str | Path) -> Recipe:
         raise ValueError(f"{path}: [student] needs a path (a checkpoint) or an architecture ({', '.join(ARCHITECTURES)})")
     here = path.parent
     values["output"] = here / values["output"]
-    for name in ("teacher", "student_path"):
-        if name in values and ":" not in str(values[name]):
+    for name in ("teacher", "student_path"):  # a folder beside the file; else as written (a hub name)
+        if name in values and ":" not in str(values[name]) and (here / values[name]).exists():
             values[name] = str(here / values[name])
     for name in ("difficulties", "seeds"):
         if name in values:
@@ -272,6 +275,8 @@ class Processes:
 
 def checkpoint_sha256(folder: Path) -> str:
     """The SHA-256 of a checkpoint's weights (of all its .safetensors files, when sharded)."""
+    if not folder.is_dir():  # downloaded from the hub (HF_HUB_OFFLINE=0): named, not hashed here
+        return f"not hashed: {folder} from the Hugging Face hub"
     files = sorted(folder.glob("*.safetensors"))
     if len(files) == 1:
         return file_sha256(files[0])
@@ -429,6 +434,66 @@ def _move_into_place(staging: Path, output: Path) -> None:
     staging.chmod(0o755)
     staging.rename(output)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def load_report(output: str | Path) -> Report:
+    """The report a finished run wrote into its `output` folder (report.json)."""
+    path = Path(output) / "report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no finished run at {output} (expected {path}): run the recipe first")
+    saved = json.loads(path.read_text())
+    by_difficulty = lambda accuracy: {int(d): a for d, a in accuracy.items()}  # noqa: E731 (JSON keys are text)
+    students = [StudentResult(**{**s, "accuracy": by_difficulty(s["accuracy"])}) for s in saved.pop("students")]
+    return Report(**{**saved, "teacher_accuracy": by_difficulty(saved["teacher_accuracy"])}, students=students)
+
+
+def launch_command(path: str | Path, processes: int = 1) -> list[str]:
+    """The command that runs the recipe file at `path`: `python -m distillab.recipe` for one
+    process, `accelerate launch` (over torch.distributed) for several."""
+    knobs.whole_number("processes", processes, 1)
+    if processes == 1:
+        return [sys.executable, "-m", "distillab.recipe", str(path), "--quiet"]
+    accelerate = Path(sys.executable).with_name("accelerate")
+    return [str(accelerate), "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "distillab.recipe", str(path), "--quiet"]
+
+
+def launch(path: str | Path, processes: int = 1) -> float:
+    """Run the recipe file at `path` on `processes` processes, as a learner would from a terminal,
+    and return its wall time in seconds (process start-up included). A failed run raises a
+    RuntimeError with the end of its log."""
+    command = launch_command(path, processes)
+    print("$", " ".join(Path(part).name if i == 0 else part for i, part in enumerate(command)))
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the recipe failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a recipe costs at real sizes, by the rules of thumb of chapter 00."""
+    teacher_flops: float  # the teacher writing every sample: 2·N per token
+    student_flops: float  # every seed's training: 6·N per token
+    gpu_hours: float
+    dollars: float
+
+    @property
+    def flops(self) -> float:
+        return self.teacher_flops + self.student_flops
+
+
+def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, tokens_per_example: float,
+          gpu: GpuAssumptions = H100) -> Price:
+    """The FLOPs, GPU-hours and dollars of `recipe` for models of these sizes, when each prompt
+    with its completion is `tokens_per_example` tokens long (at `gpu`'s stated assumptions)."""
+    knobs.number("tokens_per_example", tokens_per_example, above=0)
+    samples = recipe.prompts_per_difficulty * len(recipe.difficulties) * recipe.samples_per_prompt
+    teacher = generation_flops(teacher_parameters, samples * tokens_per_example)
+    student = training_flops(student_parameters, recipe.steps * recipe.batch_size * tokens_per_example) \
+        * len(recipe.seeds)
+    return Price(teacher, student, gpu_hours(teacher + student, gpu), dollars(teacher + student, gpu))
 
 
 def main(argv: list[str] | None = None) -> int:

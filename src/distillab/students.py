@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from distillab import knobs, world
+from distillab.architectures import build_causal_lm
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
@@ -58,6 +59,8 @@ class Arm:
     warm_start: dict[int, StudentRun] | None = None  # seed -> the trained student it continues (chapter 04)
     teacher_data_flops: float = 0.0  # what its data cost the teacher: traces written, logits cached
     settings: dict = field(default_factory=dict)  # its knobs, kept in the record for people to read
+    architecture: str | None = None  # chapter 06: a student of another architecture (architectures.ARCHITECTURES) ...
+    tokenizer: PreTrainedTokenizerBase | None = None  # ... and/or tokenizer (`data` is tokenized with it)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -99,7 +102,13 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     far as it got, marked interrupted."""
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
-    student = copy.deepcopy(warm.model) if warm is not None else build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
+    tokenizer = arm.tokenizer or setup.tokenizer
+    if warm is not None:
+        student = copy.deepcopy(warm.model)
+    elif arm.architecture is None and arm.tokenizer is None:  # the course's own student
+        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
+    else:
+        student = build_causal_lm(arm.architecture or "llama", tokenizer, STUDENT_SIZE, seed)
     sampling = scoring = 0.0
     if arm.on_policy is None:
         history = train(student, arm.data, training, arm.objective, progress=False, description=name)
@@ -107,7 +116,7 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
         on_policy = distill_on_policy(student, setup.teacher, arm.data, setup.tokenizer, arm.on_policy, training,
                                       progress=False, description=name)
         history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
-    evaluation = evaluate(student, setup.tokenizer, setup.held_out)
+    evaluation = evaluate(student, tokenizer, setup.held_out)
     record = RunRecord(
         chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
         model_size=STUDENT_SIZE, parameters=count_parameters(student), data_size=len(arm.data),

@@ -1,0 +1,174 @@
+"""Chapter 06's experiment: the course's teacher distilled by its traces into a student of another
+architecture *and* another tokenizer (a byte-level BPE that splits numbers into digits, as Llama 3
+and Qwen2 do), the case teams meet when teacher and student come from different families.
+
+The prompts, the teacher's traces and the student's budget are chapter 03's (`trace_experiments`),
+so the only change is the student: its architecture and the tokens it reads the same text in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from distillab import records, world
+from distillab import trace_experiments as te
+from distillab.architectures import build_causal_lm
+from distillab.models import STUDENT_SIZE, count_parameters
+from distillab.profiles import Profile
+from distillab.sampling import TraceSamples
+from distillab.ledger import Ledger
+from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare
+from distillab.tokenizer import build_bpe_tokenizer
+from distillab.trace_experiments import TraceSetup, student_config
+from distillab.training import TrainingSet
+
+ARCHITECTURE = "qwen2"  # the other family: Llama's layout with biases on q, k and v
+# The arms: chapter 03's student (Llama, the teacher's tokenizer), and the other family's student
+# (Qwen2, a BPE tokenizer of its own), on the same traces; and that student on the answers alone.
+SAME = "teacher traces, llama + teacher's tokenizer"
+ACROSS = "teacher traces, qwen2 + BPE"
+ANSWERS_ACROSS = "answer-only, qwen2 + BPE"
+
+
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> TraceSetup:
+    """Chapter 03's setup (teacher, prompts, held-out problems, the student's budget), for chapter 06."""
+    return replace(te.prepare(teacher_dir, teacher_name, profile, num_prompts), chapter="06")
+
+
+def same_arm(setup: TraceSetup, samples: TraceSamples) -> Arm:
+    """Chapter 03's recipe as it was: the teacher's filtered traces, the course's own student."""
+    return te.traces_arm(setup, samples)
+
+
+def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
+    """The same filtered traces, as text, read by a student of `architecture` through `tokenizer`
+    (default: the BPE tokenizer trained on the world)."""
+    tokenizer = tokenizer or build_bpe_tokenizer()
+    return Arm(records.TRACES, samples.training_set(tokenizer), training=student_config(setup.profile),
+               teacher_data_flops=samples.flops, architecture=architecture, tokenizer=tokenizer,
+               settings={"temperature": samples.temperature, "keep": "first", "architecture": architecture,
+                         "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
+
+
+def answers_across_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
+    """The other family's student on the answers alone (`answer 12`): what traces add across tokenizers."""
+    tokenizer = tokenizer or build_bpe_tokenizer()
+    pairs = {d: [(p.prompt, p.completion("answer")) for p in level] for d, level in setup.prompts.items()}
+    return Arm(records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, tokenizer), training=student_config(setup.profile),
+               architecture=architecture, tokenizer=tokenizer,
+               settings={"architecture": architecture, "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
+
+
+def headline_arms(setup: TraceSetup, samples: TraceSamples, tokenizer=None) -> dict[str, Arm]:
+    """Chapter 06's headline: the same traces into the course's student and into the other family's."""
+    return {SAME: same_arm(setup, samples), ACROSS: across_arm(setup, samples, tokenizer)}
+
+
+def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
+    """How each tokenizer cuts `problem`'s prompt and trace: tokens, and the first few of the trace."""
+    text = problem.trace
+    rows = []
+    for name, tokenizer in tokenizers.items():
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        shown = [t.replace("Ġ", "␣") for t in tokenizer.convert_ids_to_tokens(ids)[:14]]
+        rows.append({"tokenizer": name, "vocabulary": len(tokenizer), "trace tokens": len(ids),
+                     "first tokens of the trace": " · ".join(shown)})
+    return rows
+
+
+def student_parameters(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> int:
+    """Parameters of the other family's student (its embedding follows its tokenizer's vocabulary)."""
+    return count_parameters(build_causal_lm(architecture, tokenizer or build_bpe_tokenizer(), STUDENT_SIZE))
+
+
+def _same_recipe(record: records.RunRecord, teacher_sha256: str, settings: dict, steps: int, data_size: int) -> bool:
+    """Is `record` a finished run of the SAME arm (chapter 03's filtered traces, or this chapter's
+    SAME) from this teacher, with these knobs, budget and number of traces?"""
+    made_so = (record.chapter, record.arm) in (("03", te.FILTERED), ("06", SAME))
+    return made_so and not record.interrupted and record.teacher is not None and (
+        record.teacher.weights_sha256, record.settings, record.steps, record.data_size) == (
+        teacher_sha256, settings, steps, data_size)
+
+
+def chapter_03_runs(setup: TraceSetup, samples: TraceSamples, ledger: Ledger) -> dict[int, StudentRun]:
+    """Chapter 03's filtered-trace students (or this chapter's own SAME runs) already in `ledger`
+    that the SAME arm would train again: same teacher weights, same traces, same budget (the latest
+    run of each seed)."""
+    arm = same_arm(setup, samples)
+    return {record.seed: StudentRun(SAME, record.seed, record.accuracy, record.compute.training, record.seconds,
+                                    record.steps, record.data_size, record=record)
+            for record in ledger.entries()
+            if _same_recipe(record, setup.teacher_ref.weights_sha256, arm.settings, arm.training.num_steps,
+                            len(arm.data))}
+
+
+def paired_from_ledger(ledger: Ledger) -> dict:
+    """The headline read back from a ledger chapter 06 wrote: the other family's student minus the
+    course's student on the same traces (points of mean accuracy, seed by seed: mean, min, max)."""
+    entries = ledger.entries()
+    across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", ACROSS, False)}
+    gains = []
+    for seed, run in sorted(across.items()):
+        settings = {"temperature": run.settings["temperature"], "k": 1, "keep": "first", "mix": te.TRACE_MIX}
+        same = [r for r in entries if r.seed == seed
+                and _same_recipe(r, run.teacher.weights_sha256, settings, run.steps, run.data_size)]
+        if same:
+            gains.append(100 * (run.mean_accuracy - same[-1].mean_accuracy))
+    if not gains:
+        raise ValueError(f"the ledger {ledger.path} holds no chapter 06 runs paired by seed: run chapter 06 first")
+    return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(gains)}
+
+
+def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=None, across: Arm | None = None
+             ) -> Comparison:
+    """The same traces into both students (`across`: the other family's arm, default `across_arm`),
+    paired by seed. The course's student is read back from chapter 03's runs in the ledger where
+    they match exactly, and trained here where they do not."""
+    seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
+    known = chapter_03_runs(setup, samples, ledger)
+    missing = tuple(seed for seed in seeds if seed not in known)
+    same = compare(setup, {SAME: same_arm(setup, samples)}, missing, ledger)[SAME] if missing else []
+    runs = {run.seed: run for run in same} | {seed: known[seed] for seed in seeds if seed in known}
+    across = compare(setup, {ACROSS: across or across_arm(setup, samples)}, seeds, ledger)[ACROSS]
+    return Comparison({SAME: [runs[seed] for seed in seeds], ACROSS: across})
+
+
+DEMO_STEPS = {"fast": 40, "standard": 120}  # the command cell's student: seconds, not minutes
+
+
+def write_demo_recipe(profile: Profile, folder: Path, architecture: str = ARCHITECTURE) -> Path:
+    """A small recipe file for the chapter's command cell: the reference teacher's traces into a
+    student of `architecture` with the BPE tokenizer, at a budget that runs in seconds. Returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"06-demo-{architecture}.toml"
+    path.write_text(f"""name = "06 demo: traces into {architecture} + BPE"
+output = "06-demo-{architecture}"
+profile = "{profile.name}"
+
+[teacher]
+path = "package:reference/teacher"
+
+[student]
+architecture = "{architecture}"
+size = "small"
+tokenizer = "bpe"
+
+[recipe]
+kind = "traces"
+temperature = 1.0
+verifier_filter = true
+
+[data]
+prompts_per_difficulty = 100
+
+[training]
+steps = {DEMO_STEPS[profile.name]}
+batch_size = 32
+warmup_steps = 10
+seeds = [0]
+
+[evaluation]
+per_difficulty = 40
+""")
+    return path

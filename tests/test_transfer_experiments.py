@@ -1,0 +1,56 @@
+"""Chapter 06's experiment functions: the other family's student on chapter 03's traces, paired by seed."""
+
+from dataclasses import replace
+
+from distillab import records
+from distillab import trace_experiments as te
+from distillab import transfer_experiments as tx
+from distillab.ledger import Ledger
+from distillab.profiles import get_profile
+from distillab.recipe import load_recipe
+from distillab.tokenizer import build_bpe_tokenizer, fingerprint
+
+
+def tiny_setup():
+    profile = replace(get_profile("fast"), trace_student_steps=2, eval_per_difficulty=1, warmup_steps=0)
+    setup = tx.prepare(te.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
+    return profile, setup, setup.traces()
+
+
+def test_the_other_family_reads_the_same_traces_through_its_own_tokenizer():
+    _, setup, samples = tiny_setup()
+    arm = tx.across_arm(setup, samples)
+    same = tx.same_arm(setup, samples)
+    assert arm.family == records.TRACES and arm.architecture == tx.ARCHITECTURE
+    assert arm.data.tokenizer_fingerprint == fingerprint(build_bpe_tokenizer()) != same.data.tokenizer_fingerprint
+    assert len(arm.data) == len(same.data) and arm.training == same.training  # same traces, same budget
+    longer = sum(ids.shape[1] for ids in arm.data.input_ids.values())
+    assert longer > sum(ids.shape[1] for ids in same.data.input_ids.values())  # numbers cost more tokens
+    rows = tx.tokens_side_by_side(setup.prompts[3][0], {"words": setup.tokenizer, "BPE": build_bpe_tokenizer()})
+    assert rows[1]["trace tokens"] > rows[0]["trace tokens"] and "|" not in rows[1]["first tokens of the trace"]
+
+
+def test_the_headline_pairs_by_seed_and_reuses_matching_chapter_03_runs():
+    profile, setup, samples = tiny_setup()
+    ledger = Ledger(profile)
+    chapter_03 = replace(setup, chapter="03")
+    te.compare(chapter_03, {te.FILTERED: tx.same_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
+    te.compare(chapter_03, {te.FILTERED: te.traces_arm(chapter_03, samples, mix="examples")}, (1,), ledger)  # other knobs
+    assert set(tx.chapter_03_runs(setup, samples, ledger)) == {0}
+    headline = tx.headline(setup, samples, ledger, seeds=(0, 1))
+    assert [run.seed for run in headline[tx.SAME]] == [run.seed for run in headline[tx.ACROSS]] == [0, 1]
+    assert headline[tx.SAME][0].record.chapter == "03"  # read back, not trained again
+    assert headline[tx.SAME][1].record.chapter == "06"  # trained here: seed 1's chapter 03 run had other knobs
+    across = [r for r in ledger.entries() if r.arm == tx.ACROSS]
+    assert len(across) == 2 and all(r.settings["architecture"] == "qwen2" for r in across)
+    gain = headline.gain(tx.SAME, tx.ACROSS)
+    assert len(gain.gains) == 2
+    from_ledger = tx.paired_from_ledger(ledger)  # what make bench reads back
+    assert from_ledger["seeds"] == 2 and abs(from_ledger["mean"] - gain.mean) < 1e-9
+
+
+def test_the_demo_recipe_is_a_valid_small_recipe(tmp_path):
+    path = tx.write_demo_recipe(get_profile("standard"), tmp_path)
+    recipe = load_recipe(path)
+    assert (recipe.architecture, recipe.student_tokenizer, recipe.kind) == ("qwen2", "bpe", "traces")
+    assert recipe.output == tmp_path / "06-demo-qwen2" and recipe.steps == tx.DEMO_STEPS["standard"]
