@@ -50,3 +50,25 @@ def test_the_bench_warns_when_the_machine_was_busy():
     assert busy_warning(0.1, 2.2, threads=2) == ""
     assert "another job shared the cores" in busy_warning(1.7, 2.0, threads=2)
     assert "another job started while it ran" in busy_warning(0.0, 4.1, threads=2)
+
+
+def test_every_chapter_and_the_readme_state_the_times_make_bench_measured():
+    """The times a chapter's opening and the README's table give are bench/latest.json's, so they
+    change only with a new `make bench`."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from distillab.bench import readme_times, time_sentence
+
+    root = Path(__file__).parents[1]
+    results = json.loads((root / "bench" / "latest.json").read_text())
+    readme = (root / "README.md").read_text()
+    chapters = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [path.stem for path in chapters] == list(results["chapter_seconds"])
+    for path in chapters:
+        opening = " ".join(nbformat.read(path, as_version=4).cells[0].source.split())
+        assert time_sentence(path.stem, results) in opening, path.name
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.stem}` |"))
+        assert f"| {readme_times(path.stem, results)} measured by `make bench`" in row, path.stem

@@ -106,6 +106,21 @@ def chapter_seconds_at(profile: Profile, chapters: list[Path]) -> dict[str, floa
             os.environ[name] = value
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
+
+
+def time_sentence(chapter: str, results: dict) -> str:
+    """How a chapter's opening states its time, from `make bench`'s results (bench/latest.json)."""
+    return (f"{_duration(results['chapter_seconds'][chapter])} at the standard profile, "
+            f"{_duration(results['chapter_seconds_fast'][chapter])} at the fast one")
+
+
+def readme_times(chapter: str, results: dict) -> str:
+    """How the README's chapter table states its time: standard (fast), in seconds."""
+    return f"{results['chapter_seconds'][chapter]:.0f} s ({results['chapter_seconds_fast'][chapter]:.0f} s)"
+
+
 def busy_warning(before: float, after: float, threads: int | None = None) -> str:
     """Why the timings may not be trusted ("" when the machine looked idle): another job was using
     the cores when the bench began, or more than the bench's own threads were busy at its end."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from distillab.runtime import pick_device
 from distillab.training import Batches, Objective
 
 
@@ -62,6 +63,7 @@ def sum_over_processes(value: float) -> float:
     """`value` added up over all processes (FLOPs, tokens); itself with one process."""
     if not (dist.is_available() and dist.is_initialized()):
         return value
-    total = torch.tensor([value], dtype=torch.float64)
+    device = pick_device() if dist.get_backend() == "nccl" else torch.device("cpu")  # NCCL reduces GPU tensors only
+    total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return float(total.item())

@@ -128,3 +128,26 @@ def check_sampled_reverse_kl(sampled_reverse_kl) -> CheckResult:
         Case("a student equal to the teacher", (same.clone(), same - 2.0, tokens.clone(), everywhere),
              _grid(torch.zeros(SHAPE)), shown="teacher = student logits − 2, mask all True"),
     ], convert=_per_token(SHAPE), tolerance=TOLERANCE)
+
+
+def grade_rollouts(student, teacher, tokenizer, per_token_reverse_kl, sampled_reverse_kl,
+                   difficulties: tuple[int, ...] = (4, 5), per_difficulty: int = 60, temperature: float = 1.3) -> list:
+    """The lab's last experiment: `student` writes completions for new problems at `temperature`,
+    and the learner's two functions grade every token against `teacher`. Rows of (problem, text,
+    exact KL per written token, sampled estimate per written token, the written tokens)."""
+    from distillab import onpolicy, world
+
+    rows = []
+    for difficulty in difficulties:
+        problems = world.sample_problems(per_difficulty, difficulty, seed=11)
+        prompt_ids = tokenizer([p.prompt for p in problems], return_tensors="pt")["input_ids"]  # (B, P)
+        ids, mask, _ = onpolicy.student_rollouts(student, tokenizer, prompt_ids, 40, temperature=temperature)
+        with torch.no_grad():
+            student_logits, teacher_logits = student(input_ids=ids[:, :-1]).logits, teacher(input_ids=ids[:, :-1]).logits
+        tokens, written = ids[:, 1:], mask[:, 1:]  # the logits at position t score the token at t + 1
+        exact = per_token_reverse_kl(student_logits, teacher_logits, written)
+        sampled = sampled_reverse_kl(student_logits, teacher_logits, tokens, written)
+        texts = tokenizer.batch_decode(ids[:, prompt_ids.shape[1]:], skip_special_tokens=True)
+        rows += [(p, text, exact[i][written[i]], sampled[i][written[i]], tokens[i][written[i]])
+                 for i, (p, text) in enumerate(zip(problems, texts))]
+    return rows
