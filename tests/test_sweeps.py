@@ -51,3 +51,20 @@ def test_the_command_writes_the_file(tmp_path, capsys):
     out = tmp_path / "out.json"
     sweeps.sweep_command("test", measure, out, ["--profile", "fast"])
     assert json.loads(out.read_text())["student_runs"] == 6 and "wrote" in capsys.readouterr().out
+
+
+def test_a_sweep_run_as_a_module_names_its_real_module(monkeypatch):
+    """`python -m distillab.X` runs X as `__main__`; the stored file must still name distillab.X."""
+    import sys
+    import types
+
+    from distillab.sweeps import writer_name
+
+    def measure_sweeps():
+        pass
+
+    measure_sweeps.__module__, measure_sweeps.__qualname__ = "__main__", "measure_sweeps"
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name="distillab.filter_experiments")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert writer_name(measure_sweeps) == "distillab.filter_experiments.measure_sweeps"

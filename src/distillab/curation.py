@@ -73,3 +73,19 @@ def describe(traces: list[Trace]) -> dict:
     return {"by_difficulty": {d: sum(p.difficulty == d for p, _ in traces) for d in world.DIFFICULTIES},
             "distinct_problems": len({p.signature for p, _ in traces}),
             "types": len({problem_type(p) for p, _ in traces})}
+
+
+def matched(pool: list[Trace], like: list[Trace], seed: int = 0) -> list[Trace]:
+    """As many traces of each difficulty as `like` has, drawn at random from `pool`: the same
+    amount and mix of difficulties, whatever else differs (e.g. the verifier's verdict)."""
+    rng = random.Random(seed)
+    wanted: dict[int, int] = {}
+    for problem, _ in like:
+        wanted[problem.difficulty] = wanted.get(problem.difficulty, 0) + 1
+    chosen = []
+    for difficulty, count in sorted(wanted.items()):
+        level = [trace for trace in pool if trace[0].difficulty == difficulty]
+        if count > len(level):
+            raise ValueError(f"the pool has {len(level)} traces of difficulty {difficulty}, fewer than the {count} asked for")
+        chosen += rng.sample(level, count)
+    return chosen

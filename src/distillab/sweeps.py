@@ -9,6 +9,7 @@ the one serialiser, so a chapter reads them back as `students.Comparison`s.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -47,11 +48,20 @@ def student_runs(results: dict) -> int:
     return len({id(run) for run in runs(results["comparisons"])})
 
 
+def writer_name(function: Callable) -> str:
+    """`module.function`, with the module's real name when it runs as `python -m distillab.X`
+    (where Python calls it `__main__`)."""
+    module = function.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else module
+    return f"{module}.{function.__qualname__}"
+
+
 def to_json(results: dict, written_by: Callable) -> str:
     """`results` (with Comparisons under "comparisons") as the text of a stored sweep file, which
     also says how many students they trained ("student_runs")."""
-    header = {"schema": SCHEMA, "written_by": f"{written_by.__module__}.{written_by.__qualname__}",
-              "student_runs": student_runs(results)}
+    header = {"schema": SCHEMA, "written_by": writer_name(written_by), "student_runs": student_runs(results)}
     body = {key: _rows(value) if key == "comparisons" else value for key, value in results.items()}
     return json.dumps({**header, **body}, indent=1, default=float) + "\n"
 
@@ -66,7 +76,7 @@ def load(path: Path, written_by: Callable, command: str) -> dict:
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not readable JSON ({error}): it may be damaged; restore it from the "
                          f"repository or run `{command}` to measure it again") from None
-    expected = f"{written_by.__module__}.{written_by.__qualname__}"
+    expected = writer_name(written_by)
     if stored.get("schema") != SCHEMA or stored.get("written_by") != expected:
         raise ValueError(f"{path} holds {stored.get('schema', 'an older format')} written by "
                          f"{stored.get('written_by', 'an older version')}; this version reads {SCHEMA} written by "

@@ -1,0 +1,93 @@
+"""Chapter 03's second study: when the verifier's filter pays. The reference teacher is right on
+almost every sample, so its filter has nothing to remove; here the half-budget teacher (wrong on
+many samples) writes the traces, and every arm trains the same student on the same prompts:
+
+- its first sample per prompt, unfiltered (right or wrong);
+- the filter at k = 1: only the right ones (fewer traces, and the easier problems survive more);
+- the same number of unfiltered traces per difficulty (so only their correctness differs);
+- the filter at best of k: k samples per prompt, the first right one kept (R1-Distill / Sky-T1).
+
+    python -m distillab.filter_experiments    # at the standard profile (~10 min on 2 cores)
+
+writes `reference/filter_sweeps.json`, which chapter 03 reads.
+"""
+
+from __future__ import annotations
+
+import time
+
+from distillab import curation, records, world
+from distillab import trace_experiments as te
+from distillab.profiles import Profile
+from distillab.sampling import by_difficulty
+from distillab.students import Arm, PairedGain, compare
+from distillab.sweeps import load, sweep_command
+from distillab.training import TrainingSet
+from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR
+
+BEST_OF = 4  # samples per prompt for the best-of-k arm
+UNFILTERED, FILTERED = te.UNFILTERED, te.FILTERED  # the first sample per prompt; only the right ones (k = 1)
+MATCHED = "teacher traces, unfiltered, as many as filtered"  # per difficulty: only correctness differs
+BEST_OF_K = f"teacher traces, filtered, best of {BEST_OF}"
+SWEEPS_PATH = REFERENCE_DIR / "filter_sweeps.json"
+COMMAND = "python -m distillab.filter_experiments"
+
+
+def matched_arm(setup: te.TraceSetup, samples, traces: list[curation.Trace]) -> Arm:
+    """SFT on `traces`, unfiltered ones drawn to match the filter's numbers per difficulty."""
+    return Arm(records.TRACES, TrainingSet.from_texts(by_difficulty(traces), setup.tokenizer),
+               training=te.student_config(setup.profile), teacher_data_flops=samples.flops,
+               settings={"temperature": samples.temperature, "k": 1, "keep": "unfiltered, matched"})
+
+
+def wrong_share(traces: list[curation.Trace]) -> float:
+    """The share of `traces` whose answer the verifier rejects."""
+    return sum(not world.is_correct(text, problem) for problem, text in traces) / len(traces)
+
+
+def measure_sweeps(profile: Profile, temperature: float = te.RECIPE_TEMPERATURE, k: int = BEST_OF) -> dict:
+    """The four arms on the profile's seeds, with the half-budget teacher."""
+    start = time.perf_counter()
+    setup = te.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
+    one, several = setup.traces(temperature, 1), setup.traces(temperature, k)
+    traces = {UNFILTERED: one.traces("unfiltered"), FILTERED: one.traces("first"),
+              MATCHED: curation.matched(one.traces("unfiltered"), one.traces("first")),
+              BEST_OF_K: several.traces("first")}
+    arms = {UNFILTERED: te.traces_arm(setup, one, "unfiltered"), FILTERED: te.traces_arm(setup, one),
+            MATCHED: matched_arm(setup, one, traces[MATCHED]), BEST_OF_K: te.traces_arm(setup, several)}
+    return {"profile": profile.name, "seeds": list(profile.seeds), "teacher": "half-budget",
+            "temperature": temperature, "k": k, "prompts": setup.num_prompts,
+            "student_steps": profile.trace_student_steps, "batch_size": profile.batch_size,
+            "acceptance": {"1": one.acceptance_by_difficulty(), str(k): several.acceptance_by_difficulty()},
+            "traces": {name: len(pairs) for name, pairs in traces.items()},
+            "wrong_share": {name: wrong_share(pairs) for name, pairs in traces.items()},
+            "hard_share": {name: sum(p.difficulty >= 4 for p, _ in pairs) / len(pairs) for name, pairs in traces.items()},
+            "teacher_flops": {name: arm.teacher_data_flops for name, arm in arms.items()},
+            "comparisons": {"filter": compare(setup, arms)}, "seconds": time.perf_counter() - start}
+
+
+def comparisons(stored: dict) -> list[dict]:
+    """The three questions, seed by seed: do wrong traces hurt (at equal numbers)? does the filter
+    pay at k = 1, and at best of k?"""
+    arms = stored["comparisons"]["filter"]
+    return [arms.gain(MATCHED, FILTERED).row("wrong traces, same number per difficulty", MATCHED, FILTERED),
+            arms.gain(UNFILTERED, FILTERED).row("the filter at k = 1 (fewer traces)", UNFILTERED, FILTERED),
+            arms.gain(UNFILTERED, BEST_OF_K).row(f"the filter at best of {stored['k']}", UNFILTERED, BEST_OF_K)]
+
+
+def gains(stored: dict) -> dict[str, PairedGain]:
+    arms = stored["comparisons"]["filter"]
+    return {"wrong traces": arms.gain(MATCHED, FILTERED), "k = 1": arms.gain(UNFILTERED, FILTERED),
+            "best of k": arms.gain(UNFILTERED, BEST_OF_K)}
+
+
+def load_sweeps(path=SWEEPS_PATH) -> dict:
+    return load(path, measure_sweeps, COMMAND)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sweep_command("Measure when chapter 03's verifier filter pays, and store it.", measure_sweeps, SWEEPS_PATH, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Chapter 03's filter study: four arms from the half-budget teacher's samples, and the stored runs."""
+
+from dataclasses import replace
+
+import pytest
+
+from distillab import curation, sweeps, world
+from distillab import filter_experiments as fe
+from distillab.profiles import get_profile
+from distillab.students import VERDICTS
+
+
+def test_matched_draws_as_many_per_difficulty_as_it_is_asked():
+    pool = [(world.example_problem(d), f"text {d} {i}") for d in (1, 2, 3) for i in range(5)]
+    like = [(world.example_problem(1), "a"), (world.example_problem(3), "b"), (world.example_problem(3), "c")]
+    chosen = curation.matched(pool, like, seed=1)
+    assert sorted(p.difficulty for p, _ in chosen) == [1, 3, 3] and all(trace in pool for trace in chosen)
+    assert chosen == curation.matched(pool, like, seed=1)  # reproducible
+    with pytest.raises(ValueError, match="the pool has 5 traces of difficulty 3, fewer than the 8 asked for"):
+        curation.matched(pool, like * 2 + [(world.example_problem(3), "d")] * 4, seed=1)
+
+
+def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
+    profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
+                      trace_prompts=50, warmup_steps=0)
+    results = fe.measure_sweeps(profile)
+    traces, wrong = results["traces"], results["wrong_share"]
+    assert traces[fe.MATCHED] == traces[fe.FILTERED] < traces[fe.UNFILTERED] == 50
+    assert wrong[fe.FILTERED] == wrong[fe.BEST_OF_K] == 0 < wrong[fe.UNFILTERED]
+    assert results["teacher_flops"][fe.BEST_OF_K] > results["teacher_flops"][fe.UNFILTERED]
+    rows = fe.comparisons(results)
+    assert [row["arm"] for row in rows] == [fe.FILTERED, fe.FILTERED, fe.BEST_OF_K]
+    assert {row["verdict"] for row in rows} <= set(VERDICTS)
+    path = tmp_path / "filter.json"
+    path.write_text(sweeps.to_json(results, fe.measure_sweeps))
+    assert fe.comparisons(fe.load_sweeps(path)) == rows
