@@ -25,10 +25,16 @@ from distillab.training import TrainingSet
 
 ARCHITECTURE = "qwen2"  # the other family: Llama's layout with biases on q, k and v
 # The arms: chapter 03's student (Llama, the teacher's tokenizer), and the other family's student
-# (Qwen2, a BPE tokenizer of its own), on the same traces; and that student on the answers alone.
+# (an architecture, a BPE tokenizer of its own), on the same traces.
 SAME = "teacher traces, llama + teacher's tokenizer"
-ACROSS = "teacher traces, qwen2 + BPE"
-ANSWERS_ACROSS = "answer-only, qwen2 + BPE"
+
+
+def across_name(architecture: str = ARCHITECTURE) -> str:
+    """The other family's arm: its architecture and the BPE tokenizer."""
+    return f"teacher traces, {architecture} + BPE"
+
+
+ACROSS = across_name()  # the chapter's default arm, which make bench reads back
 
 
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> TraceSetup:
@@ -49,20 +55,6 @@ def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, archite
                teacher_data_flops=samples.flops, architecture=architecture, tokenizer=tokenizer,
                settings={"temperature": samples.temperature, "keep": "first", "architecture": architecture,
                          "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
-
-
-def answers_across_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
-    """The other family's student on the answers alone (`answer 12`): what traces add across tokenizers."""
-    tokenizer = tokenizer or build_bpe_tokenizer()
-    pairs = {d: [(p.prompt, p.completion("answer")) for p in level] for d, level in setup.prompts.items()}
-    return Arm(records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, tokenizer), training=student_config(setup.profile),
-               architecture=architecture, tokenizer=tokenizer,
-               settings={"architecture": architecture, "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
-
-
-def headline_arms(setup: TraceSetup, samples: TraceSamples, tokenizer=None) -> dict[str, Arm]:
-    """Chapter 06's headline: the same traces into the course's student and into the other family's."""
-    return {SAME: same_arm(setup, samples), ACROSS: across_arm(setup, samples, tokenizer)}
 
 
 def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
@@ -120,18 +112,19 @@ def paired_from_ledger(ledger: Ledger) -> dict:
     return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(gains)}
 
 
-def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=None, across: Arm | None = None
-             ) -> Comparison:
-    """The same traces into both students (`across`: the other family's arm, default `across_arm`),
-    paired by seed. The course's student is read back from chapter 03's runs in the ledger where
+def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=None,
+             architecture: str = ARCHITECTURE, tokenizer=None) -> Comparison:
+    """The same traces into chapter 03's student and into a student of `architecture` reading
+    them through `tokenizer` (default: the BPE tokenizer), paired by seed. The course's student is read back from chapter 03's runs in the ledger where
     they match exactly, and trained here where they do not."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     known = chapter_03_runs(setup, samples, ledger)
     missing = tuple(seed for seed in seeds if seed not in known)
     same = compare(setup, {SAME: same_arm(setup, samples)}, missing, ledger)[SAME] if missing else []
     runs = {run.seed: run for run in same} | {seed: known[seed] for seed in seeds if seed in known}
-    across = compare(setup, {ACROSS: across or across_arm(setup, samples)}, seeds, ledger)[ACROSS]
-    return Comparison({SAME: [runs[seed] for seed in seeds], ACROSS: across})
+    name = across_name(architecture)
+    across = compare(setup, {name: across_arm(setup, samples, tokenizer, architecture)}, seeds, ledger)[name]
+    return Comparison({SAME: [runs[seed] for seed in seeds], name: across})
 
 
 DEMO_STEPS = {"fast": 40, "standard": 120}  # the command cell's student: seconds, not minutes
