@@ -146,6 +146,19 @@ def test_two_processes_train_the_same_student_as_one(architecture, tmp_path):
                                                                              .compute.training, rel=1e-6)
 
 
+def test_on_policy_distillation_on_two_processes(tmp_path):
+    """Each process rewrites and scores its rows of every batch; the run ends like a 1-process one."""
+    path = write_recipe(tmp_path, "op2", recipe={"kind": "on-policy", "lmbda": 0.5},
+                        student={"architecture": "qwen2", "size": "tiny"})
+    process = launch(path, 2)
+    log, _ = process.communicate(timeout=240)
+    assert process.returncode == 0, log
+    report = rc.load_report(tmp_path / "out-op2")
+    assert report.processes == 2 and len(report.students[0].losses) == SMALL["training"]["steps"]
+    [record] = records(tmp_path / "out-op2")
+    assert record.family == ON_POLICY and record.compute.training > 0
+
+
 def worker_pids(launcher: int) -> dict[int, int]:
     """rank -> pid of the recipe processes under `launcher`."""
     found = {}

@@ -24,6 +24,7 @@ from distillab.cost import generation_flops
 from distillab import knobs
 from distillab.losses import check_temperature, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
+from distillab.parallel import DataParallel
 from distillab.runtime import pick_device
 from distillab.sampling import max_new_tokens
 from distillab.training import BatchSampler, History, Objective, TrainingConfig, TrainingSet, train
@@ -152,19 +153,24 @@ class OnPolicyRun:
 
 def distill_on_policy(student: torch.nn.Module, teacher: torch.nn.Module, data: TrainingSet,
                       tokenizer: PreTrainedTokenizerFast, config: OnPolicyConfig, training: TrainingConfig,
-                      progress: bool = True, description: str = "on-policy") -> OnPolicyRun:
+                      progress: bool = True, description: str = "on-policy",
+                      data_parallel: DataParallel | None = None) -> OnPolicyRun:
     """Train `student` in place for `training.num_steps` steps: each step a batch of `data`'s
     prompts, rewritten by the student with probability λ, scored by the teacher token by token.
-    The history's FLOPs hold all of it: sampling, teacher scoring, student training."""
+    The history's FLOPs hold all of it: sampling, teacher scoring, student training. With
+    `data_parallel` (several processes), each process rewrites and scores its rows of each batch."""
     if student.get_input_embeddings().num_embeddings != teacher.get_input_embeddings().num_embeddings:
         raise ValueError("on-policy distillation reads the teacher's distribution over the student's own tokens: "
                          "student and teacher need one tokenizer")
     teacher.to(pick_device()).eval()
     student.to(pick_device())
-    batches = OnPolicyBatches(BatchSampler(data, training.batch_size, training.seed, training.mix),
-                              student, tokenizer, config, training.seed)
+    sampler = BatchSampler(data, training.batch_size, training.seed, training.mix)
+    if data_parallel is not None:
+        sampler = data_parallel.batches(sampler)
+    batches = OnPolicyBatches(sampler, student, tokenizer, config, training.seed)
     scoring = TeacherScoring(teacher, config.beta)
-    history = train(student, data, training, scoring, progress, description, batches=batches)
+    objective = scoring if data_parallel is None else data_parallel.objective(scoring)
+    history = train(student, data, training, objective, progress, description, batches=batches)
     return OnPolicyRun(history, batches.on_policy_batches, batches.off_policy_batches, batches.generated_tokens,
                        batches.generation_flops, batches.generation_seconds, scoring.flops, scoring.seconds)
 

@@ -19,8 +19,8 @@ def completion_tokens(batch: dict) -> int:
 
 
 class ShardedBatches:
-    """This process's share of each global batch: every process draws the same batch (same seed),
-    keeps a contiguous block of its rows, and notes how many loss tokens the whole batch has."""
+    """This process's share of each global batch: every process draws the same batch (same seed)
+    and keeps a contiguous block of its rows."""
 
     def __init__(self, batches: Batches, rank: int, world_size: int) -> None:
         self.batches, self.rank, self.world_size = batches, rank, world_size
@@ -32,9 +32,8 @@ class ShardedBatches:
             raise ValueError(f"a batch of {rows} rows cannot be shared by {self.world_size} processes: "
                              "use a batch_size of at least the number of processes")
         mine = torch.tensor_split(torch.arange(rows), self.world_size)[self.rank]
-        share = {key: value[mine] if torch.is_tensor(value) and value.dim() > 0 and len(value) == rows else value
-                 for key, value in batch.items()}
-        return {**share, "global_completion_tokens": completion_tokens(batch)}
+        return {key: value[mine] if torch.is_tensor(value) and value.dim() > 0 and len(value) == rows else value
+                for key, value in batch.items()}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.batches.state_dict()
@@ -47,10 +46,12 @@ def data_parallel_objective(objective: Objective, wrapped_model: torch.nn.Module
     """`objective` (a mean over the batch's completion tokens) on this process's rows, through the
     DDP-`wrapped_model` (so backward averages the gradients over processes), weighted so that the
     average is the gradient of the whole batch's mean: each process's mean counts in proportion to
-    its tokens. The value returned is the whole batch's loss, for the history."""
+    its tokens (added up over processes at every step: on-policy batches change them). The value
+    returned is the whole batch's loss, for the history."""
 
     def objective_here(model: torch.nn.Module, batch: dict) -> torch.Tensor:
-        weight = completion_tokens(batch) * world_size / batch["global_completion_tokens"]
+        here = completion_tokens(batch)
+        weight = here * world_size / sum_over_processes(here)
         local = objective(wrapped_model, batch) * weight
         whole = local.detach().clone()
         dist.all_reduce(whole)  # sum over processes
@@ -67,3 +68,17 @@ def sum_over_processes(value: float) -> float:
     total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return float(total.item())
+
+
+class DataParallel:
+    """One process's part in data-parallel training: its rows of every batch, and an objective
+    that runs through the DDP-wrapped model (`accelerator.prepare_model`)."""
+
+    def __init__(self, wrapped_model: torch.nn.Module, rank: int, world_size: int) -> None:
+        self.wrapped_model, self.rank, self.world_size = wrapped_model, rank, world_size
+
+    def batches(self, batches: Batches) -> ShardedBatches:
+        return ShardedBatches(batches, self.rank, self.world_size)
+
+    def objective(self, objective: Objective) -> Objective:
+        return data_parallel_objective(objective, self.wrapped_model, self.world_size)

@@ -74,7 +74,7 @@ from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import SIZES, Provenance, count_parameters, file_sha256, save_model
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
-from distillab.parallel import ShardedBatches, data_parallel_objective, sum_over_processes
+from distillab.parallel import DataParallel, sum_over_processes
 from distillab.profiles import PROFILES, get_profile
 from distillab.records import LOGITS, ON_POLICY, TRACES, Compute, RunRecord, TeacherRef
 from distillab.sampling import TraceSamples, sample_traces
@@ -332,20 +332,18 @@ def train_one(recipe: Recipe, student, teacher, tokenizer, data: TrainingSet, se
     """Train one student by the recipe; returns its history (data-parallel over the processes)."""
     config = recipe.training_config(seed)
     description = f"{recipe.name} (seed {seed})"
+    parallel = None if processes.count == 1 else DataParallel(processes.accelerator.prepare_model(student),
+                                                             processes.rank, processes.count)
     if recipe.kind == "on-policy":
-        if processes.count > 1:
-            raise ValueError("on-policy distillation runs on one process here: launch it without --num_processes")
         run = distill_on_policy(student, teacher, data, tokenizer, OnPolicyConfig(recipe.lmbda, recipe.beta),
-                                config, progress=progress, description=description)
+                                config, progress=progress, description=description, data_parallel=parallel)
         return run.history
     objective = sft_objective if recipe.kind == "traces" else kd_objective(
         DistillationConfig(recipe.loss, recipe.kd_temperature), teacher=teacher)
-    batches = None
-    if processes.count > 1:
-        wrapped = processes.accelerator.prepare_model(student)
-        objective = data_parallel_objective(objective, wrapped, processes.count)
-        batches = ShardedBatches(BatchSampler(data, config.batch_size, seed), processes.rank, processes.count)
-    return train(student, data, config, objective, progress=progress, description=description, batches=batches)
+    if parallel is None:  # one process: the course's own path
+        return train(student, data, config, objective, progress=progress, description=description)
+    return train(student, data, config, parallel.objective(objective), progress=progress, description=description,
+                 batches=parallel.batches(BatchSampler(data, config.batch_size, seed, config.mix)))
 
 
 def run(recipe: Recipe, progress: bool = True) -> Report:
