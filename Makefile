@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test unit labs bench teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps clean-env
+.PHONY: lab test unit labs bench teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps transfer-sweeps clean-env
 
 # The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
 # instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
@@ -75,6 +75,10 @@ trace-sweeps: $(BIN)/.installed
 # Chapter 03's filter study (the half-budget teacher) -> src/distillab/reference/filter_sweeps.json (~10 min).
 filter-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.filter_experiments
+
+# Chapter 06's stored comparisons (answers alone, twice the steps) -> src/distillab/reference/transfer_sweeps.json (~11 min).
+transfer-sweeps: $(BIN)/.installed
+	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.transfer_experiments
 
 # Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~9 min).
 onpolicy-sweeps: $(BIN)/.installed

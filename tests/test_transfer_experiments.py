@@ -54,3 +54,20 @@ def test_the_demo_recipe_is_a_valid_small_recipe(tmp_path):
     recipe = load_recipe(path)
     assert (recipe.architecture, recipe.student_tokenizer, recipe.kind) == ("qwen2", "bpe", "traces")
     assert recipe.output == tmp_path / "06-demo-qwen2" and recipe.steps == tx.DEMO_STEPS["standard"]
+
+
+def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
+    from distillab import sweeps
+
+    profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
+                      trace_prompts=50, warmup_steps=0)
+    results = tx.measure_sweeps(profile)
+    runs = results["comparisons"]["across"]
+    assert list(runs) == [tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
+    assert runs[tx.LONGER][0].steps == 2 * runs[tx.ACROSS][0].steps == 4
+    assert runs[tx.ANSWERS_ACROSS][0].record.family == records.ANSWERS_ONLY
+    rows = tx.comparisons(results)
+    assert [row["arm"] for row in rows] == [tx.ACROSS, tx.LONGER]
+    path = tmp_path / "transfer.json"
+    path.write_text(sweeps.to_json(results, tx.measure_sweeps))
+    assert tx.comparisons(tx.load_sweeps(path)) == rows

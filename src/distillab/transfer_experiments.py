@@ -8,6 +8,7 @@ so the only change is the student: its architecture and the tokens it reads the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from distillab.profiles import Profile
 from distillab.sampling import TraceSamples
 from distillab.ledger import Ledger
 from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare
+from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
 from distillab.training import TrainingSet
+from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
 ARCHITECTURE = "qwen2"  # the other family: Llama's layout with biases on q, k and v
 # The arms: chapter 03's student (Llama, the teacher's tokenizer), and the other family's student
@@ -165,3 +168,54 @@ seeds = [0]
 per_difficulty = 40
 """)
     return path
+
+
+# The stored runs (`make transfer-sweeps`): what the other family's student learns from answers
+# alone, and from the same traces with twice the steps.
+ANSWERS_ACROSS = f"answer-only, {ARCHITECTURE} + BPE"
+LONGER = f"{ACROSS}, 2x steps"
+SWEEPS_PATH = REFERENCE_DIR / "transfer_sweeps.json"
+COMMAND = "python -m distillab.transfer_experiments"
+
+
+def answers_across_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
+    """The other family's student on the answers alone (`answer 12`), same prompts and budget."""
+    tokenizer = tokenizer or build_bpe_tokenizer()
+    pairs = {d: [(p.prompt, p.completion("answer")) for p in level] for d, level in setup.prompts.items()}
+    return Arm(records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, tokenizer), training=student_config(setup.profile),
+               architecture=architecture, tokenizer=tokenizer,
+               settings={"architecture": architecture, "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
+
+
+def measure_sweeps(profile: Profile) -> dict:
+    """The other family's student on answers alone, on the traces, and on the traces with twice
+    the steps, on the profile's seeds, with the reference teacher."""
+    start = time.perf_counter()
+    setup = prepare(REFERENCE_TEACHER, "the reference", profile)
+    samples, bpe = setup.traces(), build_bpe_tokenizer()
+    across = across_arm(setup, samples, bpe)
+    longer = replace(across, training=replace(across.training, num_steps=2 * across.training.num_steps))
+    runs = compare(setup, {ANSWERS_ACROSS: answers_across_arm(setup, bpe), ACROSS: across, LONGER: longer})
+    return {"profile": profile.name, "seeds": list(profile.seeds), "architecture": ARCHITECTURE,
+            "student_steps": profile.trace_student_steps, "batch_size": profile.batch_size,
+            "prompts": setup.num_prompts, "comparisons": {"across": runs}, "seconds": time.perf_counter() - start}
+
+
+def comparisons(stored: dict) -> list[dict]:
+    """Does trace distillation survive the tokenizer change (traces against answers, both through
+    the BPE tokenizer), and how much do twice the steps add?"""
+    runs = stored["comparisons"]["across"]
+    return [runs.gain(ANSWERS_ACROSS, ACROSS).row("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
+            runs.gain(ACROSS, LONGER).row("twice the steps", ACROSS, LONGER)]
+
+
+def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
+    return load(path, measure_sweeps, COMMAND)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sweep_command("Measure chapter 06's stored comparisons and store them.", measure_sweeps, SWEEPS_PATH, argv)
+
+
+if __name__ == "__main__":
+    main()
