@@ -146,10 +146,8 @@ def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
                 page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
                 wait_until(page, KERNEL_IDLE, "the kernel starting", 60)
                 accept_kernel_dialog(page)
-                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-                page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
                 try:
-                    wait_until(page, RUN_FINISHED, "running every cell", 120)
+                    run_all(page)
                     wait_until(page, KERNEL_IDLE, "the kernel going idle", 60)
                 finally:
                     page.screenshot(path=str(ARTIFACTS / "chapter-00-after-run.png"), full_page=True)
@@ -160,6 +158,22 @@ def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
     finally:
         lab.stop()
     assert lab.group_is_gone(), "JupyterLab or one of its kernels is still running"
+
+
+def run_all(page, attempts: int = 2) -> None:
+    """Run > Run All Cells, and wait until every cell has run. JupyterLab's kernel dialog can come
+    up late and restart the kernel mid-run, leaving the cells before the last one unrun with the
+    kernel idle (seen once in CI); then a learner runs all again, and so do we, once. A cell that
+    fails stops Run All every time, so a real error still fails here."""
+    for attempt in range(1, attempts + 1):
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+        try:
+            wait_until(page, RUN_FINISHED, "running every cell", 120)
+            return
+        except TimeoutError:
+            if attempt == attempts or not page.evaluate(KERNEL_IDLE):
+                raise
 
 
 def accept_kernel_dialog(page) -> None:

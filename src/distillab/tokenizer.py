@@ -58,7 +58,8 @@ def world_corpus(per_difficulty: int = 200, seed: int = BPE_CORPUS_SEED) -> list
 
 def build_bpe_tokenizer(vocab_size: int = BPE_VOCAB_SIZE, texts: list[str] | None = None) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer (as in GPT-2, Llama 3 and Qwen2) trained on `texts` (default: the
-    world's corpus). Like Llama 3 and Qwen2 it splits every number into single digits, so `17` is
+    world's corpus). Like Qwen2 it splits every number into single digits (Llama 3 cuts them into
+    groups of up to three), so `17` is
     two tokens (three with its space) where the world's tokenizer has one. Any text can be
     encoded: unknown words fall back to bytes. Special tokens and padding are as in
     `build_tokenizer`."""

@@ -1,6 +1,6 @@
 """Chapter 06's experiment: the course's teacher distilled by its traces into a student of another
-architecture *and* another tokenizer (a byte-level BPE that splits numbers into digits, as Llama 3
-and Qwen2 do), the case teams meet when teacher and student come from different families.
+architecture *and* another tokenizer (a byte-level BPE that splits numbers into digits, as Qwen2's
+does), the case teams meet when teacher and student come from different families.
 
 The prompts, the teacher's traces and the student's budget are chapter 03's (`trace_experiments`),
 so the only change is the student: its architecture and the tokens it reads the same text in.
