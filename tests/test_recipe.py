@@ -96,12 +96,28 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
     ({"recipe": {"kind": "rl"}}, r"\[recipe\] kind must be one of \('traces', 'logits', 'on-policy'\), got 'rl'"),
     ({"student": {"architecture": "mamba"}}, r"\[student\] architecture must be one of"),
     ({"training": {"steps": "300"}}, r"\[training\] steps must be a whole number"),
-    ({"recipe": {"kind": "logits"}, "data": {"prompt_format": "natural"}}, "needs the world's prompt format"),
+    ({"recipe": {"kind": "on-policy"}, "data": {"prompt_format": "natural"}}, "only the world's prompt format gives"),
 ])
 def test_a_bad_recipe_file_says_what_is_wrong_and_what_is_allowed(tables, message, tmp_path):
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
         rc.load_recipe(path)
+
+
+def test_logit_distillation_with_plain_english_prompts(tmp_path):
+    """Prompts of different lengths in one batch (right-padded rows) are fine for logit KD."""
+    path = write_recipe(tmp_path, "kd-natural", recipe={"kind": "logits", "verifier_filter": False}, student={"architecture": "gpt2", "size": "tiny"},
+                        data={"prompt_format": "natural", "max_new_tokens": 6})
+    report = rc.run(rc.load_recipe(path), progress=False)
+    assert len(report.students[0].losses) == SMALL["training"]["steps"]
+
+
+def test_help_lists_every_key_of_a_recipe_file(capsys):
+    with pytest.raises(SystemExit):
+        rc.main(["--help"])
+    shown = capsys.readouterr().out
+    assert all(f"{key} =" in shown for (_, key) in rc.FILE_KEYS if key not in ("kd_temperature", "beta", "path",
+                                                                               "max_new_tokens", "warmup_steps"))
 
 
 def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):

@@ -26,7 +26,7 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
     kind = "traces"          # traces, logits or on-policy
     samples_per_prompt = 1   # k (traces)
     temperature = 1.0        # the teacher's sampling temperature (traces; 0 = greedy)
-    verifier_filter = true   # keep only traces the verifier accepts (traces)
+    verifier_filter = true   # keep only the teacher's texts the verifier accepts
     loss = "forward_kl"      # chapter 02's losses (logits); kd_temperature = 1.0
     lmbda = 1.0              # on-policy: share of batches the student writes; beta = 1.0
 
@@ -72,7 +72,7 @@ from distillab.architectures import (ARCHITECTURES, PROMPT_FORMATS, build_causal
 from distillab.distillation import LOSSES, DistillationConfig, kd_objective
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
-from distillab.models import SIZES, Provenance, count_parameters, file_sha256, save_model
+from distillab.models import PROVENANCE_FILE, SIZES, Provenance, count_parameters, file_sha256, save_model
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
 from distillab.parallel import DataParallel, sum_over_processes
 from distillab.profiles import PROFILES, get_profile
@@ -143,9 +143,10 @@ class Recipe:
         knobs.whole_number("[evaluation] per_difficulty", self.eval_per_difficulty, 1)
         if self.kind == "traces" and self.samples_per_prompt > 1 and self.temperature == 0:
             raise ValueError("[recipe] samples_per_prompt > 1 needs a temperature above 0 (greedy samples repeat)")
-        if self.kind != "traces" and self.prompt_format != "world":
-            raise ValueError(f"[recipe] kind = {self.kind!r} trains on the teacher's own tokens and needs the world's "
-                             "prompt format (prompts of one length per difficulty): use kind = \"traces\"")
+        if self.kind == "on-policy" and self.prompt_format != "world":
+            raise ValueError("[recipe] kind = \"on-policy\" has the student write after prompts of one length per "
+                             "batch, which only the world's prompt format gives: use prompt_format = \"world\", or "
+                             "kind = \"traces\" or \"logits\"")
 
     def training_config(self, seed: int) -> TrainingConfig:
         return TrainingConfig(num_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -284,12 +285,14 @@ def checkpoint_sha256(folder: Path) -> str:
 
 
 def reference(folder: Path, name: str, teacher: PreTrainedModel, accuracy: dict[int, float]) -> TeacherRef:
-    """The teacher as a record names it; its training cost when it has the course's provenance."""
-    training = Provenance(**json.loads((folder / "provenance.json").read_text())) \
-        if (folder / "provenance.json").is_file() else None
+    """The teacher as a record names it: a course teacher (saved with its provenance) as every
+    chapter names it, any other checkpoint with its hash and the accuracy measured here (its
+    training cost unknown: 0)."""
+    if (folder / PROVENANCE_FILE).is_file():
+        return TeacherRef.of(folder, name)
     return TeacherRef(name=name, location=portable(folder), weights_sha256=checkpoint_sha256(folder),
-                      parameters=count_parameters(teacher), training_flops=training.flops if training else 0.0,
-                      training_seconds=training.seconds if training else 0.0, accuracy=accuracy)
+                      parameters=count_parameters(teacher), training_flops=0.0, training_seconds=0.0,
+                      accuracy=accuracy)
 
 
 def student_tokenizer(recipe: Recipe, teacher_tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
@@ -364,7 +367,7 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
     prompts = world.training_problems(recipe.prompts_per_difficulty, DATA_SEED, held_out, recipe.difficulties)
     problems = [p for d in recipe.difficulties for p in prompts[d]]
     samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems, processes)
-    keep = "first" if recipe.verifier_filter or recipe.kind != "traces" else "unfiltered"
+    keep = "first" if recipe.verifier_filter else "unfiltered"
     data = samples.training_set(tokenizer, keep)
     teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.prompt_format,
                             max_new=recipe.max_new_tokens) if processes.is_main else None
@@ -495,7 +498,8 @@ def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distillab.recipe", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m distillab.recipe", description=__doc__,  # every key
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", help="the recipe file (TOML)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

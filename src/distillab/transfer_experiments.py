@@ -14,11 +14,9 @@ from pathlib import Path
 
 from distillab import records, world
 from distillab import trace_experiments as te
-from distillab.architectures import build_causal_lm
-from distillab.models import STUDENT_SIZE, count_parameters
+from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.sampling import TraceSamples
-from distillab.ledger import Ledger
 from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
@@ -61,7 +59,7 @@ def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, archite
 
 
 def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
-    """How each tokenizer cuts `problem`'s prompt and trace: tokens, and the first few of the trace."""
+    """How each tokenizer cuts `problem`'s trace: its vocabulary, the trace's tokens, the first few of them."""
     text = problem.trace
     rows = []
     for name, tokenizer in tokenizers.items():
@@ -70,11 +68,6 @@ def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
         rows.append({"tokenizer": name, "vocabulary": len(tokenizer), "trace tokens": len(ids),
                      "first tokens of the trace": " · ".join(shown)})
     return rows
-
-
-def student_parameters(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> int:
-    """Parameters of the other family's student (its embedding follows its tokenizer's vocabulary)."""
-    return count_parameters(build_causal_lm(architecture, tokenizer or build_bpe_tokenizer(), STUDENT_SIZE))
 
 
 def _same_recipe(record: records.RunRecord, teacher_sha256: str, settings: dict, steps: int, data_size: int) -> bool:
