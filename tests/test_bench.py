@@ -72,3 +72,22 @@ def test_every_chapter_and_the_readme_state_the_times_make_bench_measured():
         assert time_sentence(path.stem, results) in opening, path.name
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.stem}` |"))
         assert f"| {readme_times(path.stem, results)} measured by `make bench`" in row, path.stem
+
+
+def test_run_notebook_times_the_cells_and_reads_the_kernels_peak_memory(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time\nblock = bytearray(300 * 2**20)  # 300 MB, touched\nfor i in range(0, len(block), 4096): block[i] = 1\n"
+        "time.sleep(0.5)")])
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, path)
+    run = bench.run_notebook(path)
+    assert 0.5 <= run.seconds < 30
+    assert 300 < run.peak_memory_mb < 2000, run.peak_memory_mb
+
+
+def test_chapters_01_to_03_add_up_the_first_three_chapters():
+    seconds = {"00_the_cheap_copy": 5.0, "01_a_tiny_teacher": 100.0, "02_logit_distillation": 90.0,
+               "03_reasoning_trace_distillation": 80.0, "04_on_policy_distillation": 50.0}
+    assert bench.chapters_01_to_03_seconds(seconds) == 270.0

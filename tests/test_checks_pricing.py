@@ -29,6 +29,7 @@ def test_rental_mistakes_are_named(wrong, hint):
 @pytest.mark.parametrize("wrong, hint", [
     (lambda hours, peak, util: hours * peak * 1e12 * util, "3,600 times too small"),
     (lambda hours, peak, util: hours * 3600 * peak * util, "10^12 times too small"),
+    (lambda hours, peak, util: hours * peak * util, "left out both the 3,600"),  # a beginner's first try
     (lambda hours, peak, util: hours * 3600 * peak * 1e12 / util, "divided by the utilization"),
     (lambda hours, peak, util: hours * 3600 * peak * 1e12, "left out the utilization"),
 ])

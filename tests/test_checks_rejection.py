@@ -52,6 +52,7 @@ def test_keeping_one_when_all_are_asked_is_named():
 
 @pytest.mark.parametrize("bug, hint", [
     (lambda a, k: k * a, "k·a is how many right samples"),
+    (lambda a, k: min(1.0, k * a), "k·a capped at 1 is still how many right samples"),
     (lambda a, k: a ** k, "all k samples are right"),
     (lambda a, k: (1 - a) ** k, "take 1 minus it"),
     (lambda a, k: 1 - a ** k, "chance that all are *wrong*"),

@@ -91,6 +91,14 @@ def test_family_table_counts_runs():
     assert set(rows) == set(records.FAMILIES)
 
 
+def test_family_table_shows_the_range_of_sizes_in_a_family():
+    points = frontier.points(LEDGER, FAST)
+    bigger = replace(next(p for p in points if p.family == records.ANSWERS_ONLY), parameters=369_504)
+    rows = {row["family"]: row for row in frontier.family_table(points + [bigger])}
+    smallest = min(p.parameters for p in points if p.family == records.ANSWERS_ONLY)
+    assert rows[records.ANSWERS_ONLY]["parameters"] == f"{smallest:,}–369,504"
+
+
 def test_a_run_of_another_profile_is_reported_and_left_out():
     stray = replace(LEDGER[2], profile="standard")
     with pytest.warns(UserWarning, match="'standard' profile, this frontier is 'fast'"):

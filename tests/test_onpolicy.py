@@ -45,6 +45,7 @@ def test_describe_names_the_loss():
     assert "reverse KL" in OnPolicyConfig().describe()
     assert "forward KL" in OnPolicyConfig(beta=0).describe()
     assert "JSD β=0.5" in OnPolicyConfig(lmbda=0.5, beta=0.5).describe()
+    assert OnPolicyConfig(lmbda=0).describe() == "off-policy KD (λ=0), reverse KL"  # as the stored table names it
 
 
 def test_rollouts_mask_the_completion_up_to_its_first_eos():

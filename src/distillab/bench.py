@@ -1,8 +1,9 @@
 """The benchmark: this machine's figures of merit at the standard profile, written to
 bench/latest.json and printed as a table. Run with `make bench` or `python -m distillab.bench`.
 
-It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each),
-then every chapter again at the fast profile in a workspace of its own (`chapter_seconds_fast`), then reads
+It executes every chapter, then every lab solution, in a fresh kernel with a throw-away workspace (timing each,
+and reading each chapter's peak memory; `chapters_01_to_03_seconds` is a new learner's wait for their first
+distilled student), then every chapter again at the fast profile in a workspace of its own (`chapter_seconds_fast`), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
 reads chapters 02-04's headlines back from the ledger, times a KD step against an SFT step,
 and times the teacher writing chapter 03's 4,000 traces.
@@ -16,6 +17,7 @@ import os
 import platform
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,16 +36,35 @@ from distillab.workspace import HALF_BUDGET_TEACHER, HOME_ENV, REFERENCE_TEACHER
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_notebook(path: Path, timeout: int = 1200) -> float:
-    """Execute a notebook top to bottom in a fresh kernel; return its wall time in seconds."""
+# Appended to a notebook the bench runs: the kernel's peak resident memory, or that of the largest
+# process it started and waited for (chapter 06's recipe command), in MB. Linux counts kB, macOS bytes.
+PEAK_MEMORY_CELL = """import resource, sys
+print(max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+      / (2**20 if sys.platform == "darwin" else 2**10))"""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    seconds: float  # wall time: the kernel's start and the notebook's cells
+    peak_memory_mb: float  # the largest resident memory of its kernel or of a process it ran
+
+
+def run_notebook(path: Path, timeout: int = 1200) -> NotebookRun:
+    """Execute a notebook top to bottom in a fresh kernel: its wall time, then its peak memory."""
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return time.perf_counter() - start
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()  # the kernel's start-up counts, as a learner waits for it too
+    with client.setup_kernel():
+        for index, cell in enumerate(list(notebook.cells)):
+            client.execute_cell(cell, index)
+        seconds = time.perf_counter() - start
+        notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))  # after the timing: not counted
+        probe = client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
+    return NotebookRun(seconds, float(probe.outputs[0]["text"]))
 
 
 def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Problem]) -> float:
@@ -90,20 +111,25 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
 
-def chapter_seconds_at(profile: Profile, chapters: list[Path]) -> dict[str, float]:
+def run_chapters_at(profile: Profile, chapters: list[Path]) -> dict[str, NotebookRun]:
     """Every chapter at `profile`, in order, in a workspace of its own (a learner's first run)."""
     saved = {name: os.environ.get(name) for name in ("DISTILLAB_PROFILE", HOME_ENV)}
     os.environ["DISTILLAB_PROFILE"] = profile.name
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
     try:
-        seconds = {}
+        runs = {}
         for chapter in chapters:
             print(f"running {chapter.name} at the {profile.name} profile ...", flush=True)
-            seconds[chapter.stem] = run_notebook(chapter)
-        return seconds
+            runs[chapter.stem] = run_notebook(chapter)
+        return runs
     finally:
         for name, value in saved.items():
             os.environ[name] = value
+
+
+def chapters_01_to_03_seconds(chapter_seconds: dict[str, float]) -> float:
+    """The wait before a new learner's first distilled student: chapters 01, 02 and 03, in order."""
+    return sum(seconds for name, seconds in chapter_seconds.items() if name[:2] in ("01", "02", "03"))
 
 
 def _duration(seconds: float) -> str:
@@ -147,15 +173,20 @@ def main(argv: list[str] | None = None) -> dict:
     results["load_average_before"] = os.getloadavg()[0]  # 1-minute load: near 0 on an idle machine
     results["matmul_peak_gflops"] = cost.measure_matmul_peak_gflops(seconds=2.0)
     chapters = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    results["chapter_seconds"] = {}
+    standard = {}  # in the bench's own workspace, which the measurements below read back
     for chapter in chapters:
         print(f"running {chapter.name} ...", flush=True)
-        results["chapter_seconds"][chapter.stem] = run_notebook(chapter)
+        standard[chapter.stem] = run_notebook(chapter)
+    results["chapter_seconds"] = {name: run.seconds for name, run in standard.items()}
+    results["chapters_01_to_03_seconds"] = chapters_01_to_03_seconds(results["chapter_seconds"])
+    results["chapter_peak_memory_mb"] = {name: run.peak_memory_mb for name, run in standard.items()}
     results["lab_seconds"] = {}
     for lab in labs.solution_paths(ROOT / "labs"):
         print(f"running lab {lab.name} ...", flush=True)
-        results["lab_seconds"][lab.stem] = run_notebook(lab)
-    results["chapter_seconds_fast"] = chapter_seconds_at(get_profile("fast"), chapters)
+        results["lab_seconds"][lab.stem] = run_notebook(lab).seconds
+    fast = run_chapters_at(get_profile("fast"), chapters)
+    results["chapter_seconds_fast"] = {name: run.seconds for name, run in fast.items()}
+    results["chapter_peak_memory_mb_fast"] = {name: run.peak_memory_mb for name, run in fast.items()}
 
     model, tokenizer, provenance = load_model(teacher_path(profile))  # chapter 01's teacher
     rate = provenance.flops / provenance.seconds / 1e9

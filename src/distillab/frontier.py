@@ -127,7 +127,9 @@ def family_table(candidates: list[Point], teacher_training: bool = True) -> list
         group = [p for p in candidates if p.family == name]
         if group:
             flops = [p.total_flops(teacher_training) for p in group]
-            rows.append({"family": name, "runs": len(group), "parameters": max(p.parameters for p in group),
+            sizes = sorted({p.parameters for p in group})  # a family may hold several sizes (chapter 06's students)
+            rows.append({"family": name, "runs": len(group),
+                         "parameters": f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}–{sizes[-1]:,}",
                          "best mean (%)": 100 * max(p.mean_accuracy for p in group),
                          "best hardest (%)": 100 * max(p.hardest_accuracy for p in group),
                          "cheapest (FLOPs)": min(flops), "dearest (FLOPs)": max(flops)})

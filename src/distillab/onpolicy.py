@@ -43,6 +43,8 @@ class OnPolicyConfig:
 
     def describe(self) -> str:
         loss = {1.0: "reverse KL", 0.0: "forward KL"}.get(self.beta, f"JSD β={self.beta:g}")
+        if self.lmbda == 0:  # no batch is the student's: the teacher's traces only, nothing sampled
+            return f"off-policy KD (λ=0), {loss}"
         return f"on-policy λ={self.lmbda:g}, {loss}, T={self.temperature:g}"
 
 

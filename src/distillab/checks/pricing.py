@@ -38,6 +38,9 @@ def check_flops_from_gpu_hours(flops_from_gpu_hours) -> CheckResult:
             (right / SECONDS_PER_HOUR, "That is 3,600 times too small: TFLOP/s is *per second*, and "
                                        "an hour has 3,600 seconds."),
             (right / 1e12, "That is 10^12 times too small: one TFLOP is 10^12 FLOPs. Return FLOPs."),
+            (right / SECONDS_PER_HOUR / 1e12, "That is 3.6·10^15 times too small: you left out both the 3,600 "
+                                              "seconds of an hour and the 10^12 FLOPs of a TFLOP. Return FLOPs: "
+                                              "hours × 3,600 × TFLOP/s × 10^12 × utilization."),
             (right / utilization ** 2, "You divided by the utilization: a GPU that reaches 40 % of "
                                        "its peak does *less* work per hour, so multiply."),
             (right / utilization, "You left out the utilization: real training reaches only a "

@@ -79,6 +79,9 @@ def check_yield_per_prompt(yield_per_prompt) -> CheckResult:
         mistakes = [(min(k * acceptance, 99.0), "k·a is how many right samples you expect (keep='all'); one "
                                                 "prompt yields at most one trace with keep='first'. Think about "
                                                 "the chance that *all* k are wrong."),
+                    (min(k * acceptance, 1.0), "k·a capped at 1 is still how many right samples you expect, "
+                                               "not a chance: 0.3 × 4 = 1.2 right samples does not make a right "
+                                               "one certain. Think about the chance that *all* k are wrong."),
                     (acceptance ** k, "a^k is the chance that all k samples are right; you need at least one."),
                     ((1 - acceptance) ** k, "(1 - a)^k is the chance that all k are wrong: take 1 minus it."),
                     (1 - acceptance ** k, "1 - a^k is the chance that not all are right. You need 1 minus the "
