@@ -80,7 +80,7 @@ def test_headline_is_computed_from_the_students_own_teacher():
     assert headline.share_of_accuracy == pytest.approx(0.95 / REFERENCE.mean_accuracy)
     assert headline.share_of_cost == pytest.approx((1e12 + 2e12 + 6e11) / REFERENCE.training_flops)
     text = headline.describe(lambda flops: 1.0)
-    assert f"{REFERENCE.parameters / 340_000:.1f}× smaller" in text and "(more SFT, seed 0)" in text
+    assert f"{REFERENCE.parameters / 340_000:.1f}× smaller" in text and "(more SFT, chapter 04, seed 0)" in text
     with pytest.raises(ValueError, match="no distilled student"):
         frontier.headline(frontier.points(LEDGER[:2], FAST))
 
@@ -131,3 +131,11 @@ def test_chapter_points_builds_a_small_ledger_once_when_none_holds_a_distilled_s
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert frontier.points(Ledger(tiny, ledger.path.with_name("empty.jsonl")).entries(), tiny) == []
+
+
+def test_a_point_is_named_by_its_chapter_too_as_arm_names_repeat():
+    """Chapter 02's and chapter 04's "SFT"-like arms must not read as one run in chapter 05's lists."""
+    sft_02 = frontier.to_point(record(records.TRACES, "SFT", 0.5, chapter="02"))
+    sft_04 = frontier.to_point(record(records.TRACES, "SFT", 0.5, chapter="04", seed=1))
+    assert (sft_02.name, sft_04.name) == ("SFT (chapter 02, seed 0)", "SFT (chapter 04, seed 1)")
+    assert frontier.teacher_point(REFERENCE).name == "teacher (the reference)"

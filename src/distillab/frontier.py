@@ -31,11 +31,18 @@ class Point:
     accuracy: dict[int, float]  # difficulty -> fraction right on held-out problems
     compute: Compute
     teacher: TeacherRef | None  # the teacher it learnt from, as it was then
+    chapter: str | None = None  # the chapter that trained it (arm names repeat across chapters: "SFT")
+
+    @property
+    def where(self) -> str:
+        """'chapter 03, seed 0': which run it is ("" for a teacher known only by reference)."""
+        return ", ".join(([f"chapter {self.chapter}"] if self.chapter else []) +
+                         ([f"seed {self.seed}"] if self.seed is not None else []))
 
     @property
     def name(self) -> str:
-        """'teacher traces, filtered (seed 0)', or a teacher's label alone."""
-        return self.label if self.seed is None else f"{self.label} (seed {self.seed})"
+        """'teacher traces, filtered (chapter 03, seed 0)', or a teacher's label alone."""
+        return f"{self.label} ({self.where})" if self.where else self.label
 
     @property
     def mean_accuracy(self) -> float:
@@ -54,7 +61,7 @@ class Point:
 def to_point(record: RunRecord) -> Point:
     label = f"{record.arm} (interrupted at step {record.steps})" if record.interrupted else record.arm
     return Point(label, record.family, record.parameters, record.seed, record.accuracy, record.compute,
-                 record.teacher)
+                 record.teacher, record.chapter)
 
 
 def teacher_point(teacher: TeacherRef) -> Point:
@@ -148,11 +155,10 @@ class Headline:
     def describe(self, dollars) -> str:
         price = dollars(self.teacher.training_flops)
         price = f"${price:.2g}" if price >= 0.01 else f"${price:.6f}"  # a tiny run: $0.000077, not $7.7e-05
-        seed = f", seed {self.student.seed}" if self.student.seed is not None else ""
         return (f"The teacher ({self.teacher.name}) cost {self.teacher.training_flops:.3g} FLOPs to train "
                 f"({self.teacher.training_seconds:.0f} s on the CPU that trained it; ≈ {price} on an H100 at the "
                 f"stated assumptions) and reaches {100 * self.teacher.mean_accuracy:.1f} %. "
-                f"A student {self.times_smaller:.1f}× smaller ({self.student.label}{seed}) reached "
+                f"A student {self.times_smaller:.1f}× smaller ({', '.join(filter(None, (self.student.label, self.student.where)))}) reached "
                 f"{100 * self.share_of_accuracy:.0f} % of its accuracy ({100 * self.student.mean_accuracy:.1f} %) for "
                 f"{100 * self.share_of_cost:.0f} % of that cost ({self.student.total_flops(False):.3g} FLOPs: its training "
                 f"and the teacher's work on its data).")
