@@ -155,10 +155,11 @@ class Headline:
     def describe(self, dollars) -> str:
         price = dollars(self.teacher.training_flops)
         price = f"${price:.2g}" if price >= 0.01 else f"${price:.6f}"  # a tiny run: $0.000077, not $7.7e-05
+        which = f"{self.student.label}, {self.student.where}" if self.student.where else self.student.label
         return (f"The teacher ({self.teacher.name}) cost {self.teacher.training_flops:.3g} FLOPs to train "
                 f"({self.teacher.training_seconds:.0f} s on the CPU that trained it; ≈ {price} on an H100 at the "
                 f"stated assumptions) and reaches {100 * self.teacher.mean_accuracy:.1f} %. "
-                f"A student {self.times_smaller:.1f}× smaller ({', '.join(filter(None, (self.student.label, self.student.where)))}) reached "
+                f"A student {self.times_smaller:.1f}× smaller ({which}) reached "
                 f"{100 * self.share_of_accuracy:.0f} % of its accuracy ({100 * self.student.mean_accuracy:.1f} %) for "
                 f"{100 * self.share_of_cost:.0f} % of that cost ({self.student.total_flops(False):.3g} FLOPs: its training "
                 f"and the teacher's work on its data).")
