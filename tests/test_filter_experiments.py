@@ -30,6 +30,9 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert results["teacher_flops"][fe.BEST_OF_K] > results["teacher_flops"][fe.UNFILTERED]
     rows = fe.comparisons(results)
     assert [row["arm"] for row in rows] == [fe.FILTERED, fe.FILTERED, fe.BEST_OF_K]
+    assert [row["traces"] for row in fe.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
+    dropped, dropped_hard = fe.dropped_by_filter(results)
+    assert dropped == 1 - traces[fe.FILTERED] / traces[fe.UNFILTERED] and 0 <= dropped_hard <= 1
     assert {row["verdict"] for row in rows} <= set(VERDICTS)
     path = tmp_path / "filter.json"
     path.write_text(sweeps.to_json(results, fe.measure_sweeps))

@@ -68,6 +68,11 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     assert runs[tx.ANSWERS_ACROSS][0].record.family == records.ANSWERS_ONLY
     rows = tx.comparisons(results)
     assert [row["arm"] for row in rows] == [tx.ACROSS, tx.LONGER]
+    # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
+    chapter_03 = {"comparisons": {"arms": {te.FILTERED: runs[tx.ACROSS]}}}
+    gains = tx.gains(results, chapter_03)
+    assert gains["vs chapter 03"] == gains["twice the steps"]
+    assert tx.comparisons(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
     path = tmp_path / "transfer.json"
     path.write_text(sweeps.to_json(results, tx.measure_sweeps))
     assert tx.comparisons(tx.load_sweeps(path)) == rows

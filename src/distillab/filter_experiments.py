@@ -66,19 +66,41 @@ def measure_sweeps(profile: Profile, temperature: float = te.RECIPE_TEMPERATURE,
             "comparisons": {"filter": compare(setup, arms)}, "seconds": time.perf_counter() - start}
 
 
-def comparisons(stored: dict) -> list[dict]:
-    """The three questions, seed by seed: do wrong traces hurt (at equal numbers)? does the filter
-    pay at k = 1, and at best of k?"""
-    arms = stored["comparisons"]["filter"]
-    return [arms.gain(MATCHED, FILTERED).row("wrong traces, same number per difficulty", MATCHED, FILTERED),
-            arms.gain(UNFILTERED, FILTERED).row("the filter at k = 1 (fewer traces)", UNFILTERED, FILTERED),
-            arms.gain(UNFILTERED, BEST_OF_K).row(f"the filter at best of {stored['k']}", UNFILTERED, BEST_OF_K)]
+def questions(stored: dict) -> dict[str, tuple[str, str, str]]:
+    """name -> (the question, its baseline arm, the arm compared with it)."""
+    return {"wrong traces": ("wrong traces, same number per difficulty", MATCHED, FILTERED),
+            "k = 1": ("the filter at k = 1 (fewer traces)", UNFILTERED, FILTERED),
+            "best of k": (f"the filter at best of {stored['k']}", UNFILTERED, BEST_OF_K)}
 
 
 def gains(stored: dict) -> dict[str, PairedGain]:
+    """The three questions, seed by seed: do wrong traces hurt (at equal numbers)? does the filter
+    pay at k = 1, and at best of k?"""
     arms = stored["comparisons"]["filter"]
-    return {"wrong traces": arms.gain(MATCHED, FILTERED), "k = 1": arms.gain(UNFILTERED, FILTERED),
-            "best of k": arms.gain(UNFILTERED, BEST_OF_K)}
+    return {name: arms.gain(baseline, arm) for name, (_, baseline, arm) in questions(stored).items()}
+
+
+def comparisons(stored: dict) -> list[dict]:
+    """`gains` as the rows of a table, with their verdicts."""
+    return [gain.row(*questions(stored)[name]) for name, gain in gains(stored).items()]
+
+
+def arms_table(stored: dict) -> list[dict]:
+    """One row per arm: its traces, how many are wrong, how many are hard, what they cost the
+    teacher, and the student's mean accuracy over the seeds."""
+    return [{"arm": arm, "traces": stored["traces"][arm], "wrong (%)": 100 * stored["wrong_share"][arm],
+             "4-5 steps (%)": 100 * stored["hard_share"][arm], "teacher FLOPs": stored["teacher_flops"][arm],
+             "student, mean (%)": sum(100 * r.mean_accuracy for r in runs) / len(runs)}
+            for arm, runs in stored["comparisons"]["filter"].items()]
+
+
+def dropped_by_filter(stored: dict) -> tuple[float, float]:
+    """What the filter at k = 1 threw away: its share of the unfiltered traces, and the share of
+    those it threw away that were 4-5-step problems."""
+    traces, hard = stored["traces"], stored["hard_share"]
+    dropped = traces[UNFILTERED] - traces[FILTERED]
+    hard_dropped = hard[UNFILTERED] * traces[UNFILTERED] - hard[FILTERED] * traces[FILTERED]
+    return dropped / traces[UNFILTERED], hard_dropped / dropped
 
 
 def load_sweeps(path=SWEEPS_PATH) -> dict:

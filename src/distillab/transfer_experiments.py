@@ -17,7 +17,7 @@ from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.sampling import TraceSamples
-from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare
+from distillab.students import Arm, Comparison, PairedGain, StudentRun, check_seeds, compare, paired_gain
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
@@ -194,12 +194,28 @@ def measure_sweeps(profile: Profile) -> dict:
             "prompts": setup.num_prompts, "comparisons": {"across": runs}, "seconds": time.perf_counter() - start}
 
 
-def comparisons(stored: dict) -> list[dict]:
+QUESTIONS = {  # name -> (the question, its baseline arm, the arm compared with it)
+    "traces vs answers": ("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
+    "twice the steps": ("twice the steps", ACROSS, LONGER),
+    "vs chapter 03": ("twice the steps vs chapter 03's student", te.FILTERED, LONGER),
+}
+
+
+def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]:
     """Does trace distillation survive the tokenizer change (traces against answers, both through
-    the BPE tokenizer), and how much do twice the steps add?"""
+    the BPE tokenizer), and how much do twice the steps add? With chapter 03's stored comparisons
+    (`te.load_sweeps()`: the same traces and seeds), also: do twice the steps catch up with chapter
+    03's own student?"""
     runs = stored["comparisons"]["across"]
-    return [runs.gain(ANSWERS_ACROSS, ACROSS).row("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
-            runs.gain(ACROSS, LONGER).row("twice the steps", ACROSS, LONGER)]
+    out = {name: runs.gain(*QUESTIONS[name][1:]) for name in ("traces vs answers", "twice the steps")}
+    if chapter_03 is not None:
+        out["vs chapter 03"] = paired_gain(chapter_03["comparisons"]["arms"][te.FILTERED], runs[LONGER])
+    return out
+
+
+def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:
+    """`gains` as the rows of a table, with their verdicts."""
+    return [gain.row(*QUESTIONS[name]) for name, gain in gains(stored, chapter_03).items()]
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
