@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -64,7 +65,7 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 GENERIC_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")  # saved from a tokenizer.json, as ours
 
 
-def _load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+def load_checkpoint_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     """The checkpoint's tokenizer exactly as saved. A generic one (like the BPE tokenizer trained
     here) is read as it is: AutoTokenizer would pick the architecture's own class instead (a Qwen2
     checkpoint gets Qwen2's tokenizer, with tokens ours never had)."""
@@ -93,26 +94,30 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
         raise ValueError(f"the checkpoint at {folder} has no .safetensors weights{why}; save it with "
                          "save_pretrained(..., safe_serialization=True)")
     try:
-        tokenizer = _load_tokenizer(folder)
+        tokenizer = load_checkpoint_tokenizer(folder)
         model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"the checkpoint at {folder} could not be loaded as a causal LM "
                          f"({type(error).__name__}: {error})") from None
-    if tokenizer.pad_token is None:  # many real tokenizers have none: pad with end-of-text
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"  # batched generation pads on the left
+    tokenizer = ready_for_generation(tokenizer)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
+
+
+def ready_for_generation(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """`tokenizer` set up for batched generation: padded on the left, with end-of-text as its
+    padding token when it has none (as many real tokenizers do)."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
 
 
 def _from_the_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A model named on the hub, downloaded (safetensors only): only with HF_HUB_OFFLINE=0."""
     tokenizer = AutoTokenizer.from_pretrained(name)
     model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    return model.eval(), tokenizer
+    return model.eval(), ready_for_generation(tokenizer)
 
 
 def prompt_text(problem: world.Problem, tokenizer: PreTrainedTokenizerBase, prompt_format: str = "world") -> str:
@@ -122,10 +127,60 @@ def prompt_text(problem: world.Problem, tokenizer: PreTrainedTokenizerBase, prom
     if prompt_format == "world":
         return problem.prompt
     question = f"{problem.question} Think step by step, then give the final answer as a number."
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+    if not getattr(tokenizer, "chat_template", None):
+        return question
+    asked = [{"role": "user", "content": question}]
+    plain = tokenizer.apply_chat_template(asked, tokenize=False, add_generation_prompt=True)
+    try:  # many templates add a default system prompt when none is given (SmolLM2's: 16 tokens): leave it out
+        bare = tokenizer.apply_chat_template([{"role": "system", "content": ""}, *asked], tokenize=False,
                                              add_generation_prompt=True)
-    return question
+    except Exception:  # noqa: BLE001 (a template without a system role raises its own error types)
+        return plain
+    return bare if len(bare) < len(plain) else plain
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA (Hu et al. 2021): every chosen linear layer keeps its weight W frozen and learns a
+    low-rank update, W + (alpha / rank) · B·A with A (rank × in) and B (out × rank), B starting at
+    0, so training starts from the model exactly as it was. `peft` adds the adapters."""
+    rank: int = 16
+    alpha: float = 32.0
+    targets: str = "all-linear"  # every linear layer but the output head
+
+    def __post_init__(self) -> None:
+        knobs.whole_number("LoRA rank", self.rank, 1)
+        knobs.number("LoRA alpha", self.alpha, above=0)
+
+
+def with_lora(model: PreTrainedModel, settings: LoraSettings, seed: int = 0) -> PreTrainedModel:
+    """`model` with LoRA adapters (only they train); `seed` draws their A matrices."""
+    from peft import LoraConfig, get_peft_model
+
+    seed_everything(seed)
+    return get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
+                                            target_modules=settings.targets, lora_dropout=0.0))
+
+
+def trainable_parameters(model: torch.nn.Module) -> int:
+    """Parameters that training updates (all of them, or only LoRA's adapters)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def completion_text(text: str, from_format: str, to_format: str) -> str:
+    """A completion written for a model prompted in `from_format`, rewritten for one prompted in
+    `to_format`: the world's terse trace rendered as a plain-English reply
+    (`world.in_plain_english`); a plain-English reply cannot be put back into the world's strict
+    format (ValueError)."""
+    knobs.choice("from_format", from_format, PROMPT_FORMATS)
+    knobs.choice("to_format", to_format, PROMPT_FORMATS)
+    if from_format == to_format:
+        return text
+    if from_format == "world":
+        return world.in_plain_english(text)
+    raise ValueError("a plain-English completion cannot be rewritten in the world's strict format (<think> ... "
+                     "</think> answer N): a teacher asked in plain English can teach only students asked in plain "
+                     "English (prompt_format = \"natural\")")
 
 
 def same_tokenizer(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> bool:
