@@ -208,3 +208,68 @@ def test_killing_one_process_ends_the_run_clearly_and_writes_nothing(tmp_path, m
     assert "Nothing was written to the output folder" in log, log[-3000:]
     assert not (tmp_path / "out-killed").exists()
     assert not list(tmp_path.glob(".out-killed-*"))  # the unfinished run's files are gone too
+
+
+REAL_PAIR = {"teacher": {"path": "package:reference/teacher", "prompt_format": "world"},
+             "data": {"prompts_per_difficulty": 3, "difficulties": [1, 2], "prompt_format": "natural"},
+             "training": {"steps": 2, "batch_size": 4, "warmup_steps": 0, "learning_rate": 1e-4, "seeds": [0]},
+             "evaluation": {"per_difficulty": 1}}
+
+
+def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(real_model, tmp_path):
+    """The teacher is asked in the world's format, the real model in plain English through its chat
+    template; the student's training texts are the teacher's verified traces, rendered."""
+    from distillab import world
+    from distillab.architectures import prompt_text
+    from distillab.sampling import sample_traces
+
+    path = write_recipe(tmp_path, "real", student={"path": str(real_model)}, **REAL_PAIR)
+    recipe = rc.load_recipe(path)
+    teacher, teacher_tokenizer = load_causal_lm(rc.resolve(recipe.teacher))
+    _, student_tokenizer = load_causal_lm(real_model)
+    problems = [p for d in (1, 2) for p in world.sample_problems(3, d, seed=1)]
+    samples = sample_traces(teacher, teacher_tokenizer, problems, k=1, temperature=0.0, prompt_format="world")
+    data = rc.training_data(recipe, samples, student_tokenizer)
+    for (problem, trace), row in zip(samples.traces("first"), [r for d in (1, 2) for r in data.input_ids[d]]):
+        expected = prompt_text(problem, student_tokenizer, "natural") + world.in_plain_english(trace) + "<|im_end|>"
+        assert student_tokenizer.decode([i for i in row.tolist() if i != student_tokenizer.pad_token_id]) \
+            .startswith(expected.removesuffix("<|im_end|>"))
+        assert trace.startswith("<think>") and world.is_correct(trace, problem)  # verified, in the teacher's format
+    report = rc.run(recipe, progress=False)
+    assert report.training_examples == 6 and report.teacher_accuracy == {1: 1.0, 2: 1.0}  # asked in its own format
+    [record] = records(tmp_path / "out-real")
+    assert (record.family, record.model_size, record.parameters, record.steps) == (TRACES, "checkpoint", 134_515_008, 2)
+
+
+@pytest.mark.parametrize("kind", ["logits", "on-policy"])
+def test_logits_and_on_policy_refuse_the_cross_tokenizer_pair_before_training(kind, real_model, tmp_path, monkeypatch):
+    tables = {**REAL_PAIR, "data": {**REAL_PAIR["data"], "prompt_format": "world"}}
+    path = write_recipe(tmp_path, kind, student={"path": str(real_model)}, recipe={"kind": kind}, **tables)
+    monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(rc, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
+    with pytest.raises(ValueError, match="needs one tokenizer"):
+        rc.run(rc.load_recipe(path), progress=False)
+    assert not (tmp_path / f"out-{kind}").exists()
+
+
+def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, monkeypatch):
+    """The course teacher asked in plain English, which it never saw, is right on almost nothing."""
+    path = write_recipe(tmp_path, "few", student={"architecture": "llama", "size": "tiny"},
+                        data={"prompt_format": "natural", "max_new_tokens": 6})
+    monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"left \d training examples after the verifier, fewer than one batch of 8.*"
+                                         r"\[teacher\] prompt_format"):
+        rc.run(rc.load_recipe(path), progress=False)
+
+
+@pytest.mark.parametrize("tables, message", [
+    ({"teacher": {"path": "package:reference/teacher", "prompt_format": "natural"}, "data": {"prompt_format": "world"}},
+     "cannot be rewritten in the world's strict format"),
+    ({"teacher": {"path": "package:reference/teacher", "prompt_format": "world"}, "data": {"prompt_format": "natural"},
+      "recipe": {"kind": "logits"}}, "both must be asked the same way"),
+    ({"teacher": {"path": "package:reference/teacher", "prompt_format": "chat"}}, r"\[teacher\] prompt_format must be"),
+])
+def test_each_model_asked_in_its_own_format_is_checked(tables, message, tmp_path):
+    path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
+    with pytest.raises(ValueError, match=message):
+        rc.load_recipe(path)

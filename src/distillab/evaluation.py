@@ -5,7 +5,7 @@ compute with `vote_at_k` (majority vote over k samples)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import PreTrainedTokenizerFast
@@ -23,6 +23,7 @@ class Evaluation:
     generated_tokens: int
     flops: float  # generation FLOPs, estimated as 2 * N per token processed
     num_problems: int
+    texts: dict[int, list[str]] = field(default_factory=dict, repr=False)  # difficulty -> each problem's completion
 
     @property
     def mean_accuracy(self) -> float:
@@ -44,13 +45,14 @@ def evaluate(
     """Greedy-decode every problem, put in `prompt_format`, with room for `max_new` new tokens
     (default: `sampling.max_new_tokens`), and verify its answer; accuracy per difficulty."""
     verifier = verifier_for(prompt_format)
-    accuracy, seconds, tokens, flops, count = {}, 0.0, 0, 0.0, 0
+    accuracy, seconds, tokens, flops, count, texts = {}, 0.0, 0, 0.0, 0, {}
     for difficulty, problems in sorted(problems_by_difficulty.items()):
         if not problems:
             continue
         out = generate(model, tokenizer, [prompt_text(p, tokenizer, prompt_format) for p in problems],
-                       max_new or max_new_tokens(difficulty, tokenizer), batch_size=batch_size)
+                       max_new or max_new_tokens(difficulty, tokenizer, prompt_format), batch_size=batch_size)
         correct = sum(verifier(text, p) for text, p in zip(out.texts, problems))
+        texts[difficulty] = out.texts
         accuracy[difficulty] = correct / len(problems)
         seconds += out.seconds
         tokens += out.generated_tokens
@@ -58,7 +60,7 @@ def evaluate(
         count += len(problems)
     if not accuracy:
         raise ValueError("no problems to evaluate: give at least one difficulty with problems")
-    return Evaluation(accuracy, seconds, tokens, flops, count)
+    return Evaluation(accuracy, seconds, tokens, flops, count, texts)
 
 
 def majority_answer(texts: list[str]) -> int | None:

@@ -15,6 +15,7 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
 
     [teacher]
     path = "package:reference/teacher"   # any causal LM folder; "package:" and "home:" work too
+    prompt_format = "world"  # how the teacher is asked (default: the student's [data] prompt_format)
 
     [student]
     architecture = "qwen2"   # llama, qwen2 or gpt2, built at `size` ...
@@ -33,7 +34,10 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
     [data]
     prompts_per_difficulty = 200
     difficulties = [1, 2, 3, 4, 5]
-    prompt_format = "world"  # or "natural": plain English, the chat template if the tokenizer has one
+    prompt_format = "world"  # how the student is asked: "world", or "natural" (plain English, through
+                             # the chat template if its tokenizer has one); the teacher's verified
+                             # world-format traces are rendered in plain English for a "natural" student
+    max_new_tokens = 48      # room per answer (default: the longest trace of the difficulty, per model)
 
     [training]
     steps = 300
@@ -94,6 +98,7 @@ class Recipe:
     name: str
     output: Path  # the folder the run writes: students, ledger.jsonl, report.md, report.json
     teacher: str  # the teacher's folder ("package:" and "home:" locations resolve)
+    teacher_prompt_format: str | None = None  # how the teacher is asked (None: as the student, `prompt_format`)
     kind: str = "traces"  # KINDS
     student_path: str | None = None  # start from this checkpoint ...
     architecture: str = "llama"  # ... or build this architecture (ARCHITECTURES)
@@ -109,7 +114,7 @@ class Recipe:
     beta: float = 1.0
     prompts_per_difficulty: int = 200
     difficulties: tuple[int, ...] = world.DIFFICULTIES
-    prompt_format: str = "world"
+    prompt_format: str = "world"  # how the student is asked
     max_new_tokens: int | None = None  # room per answer; default: the longest trace of the difficulty
     steps: int = 300
     batch_size: int = 32
@@ -133,6 +138,17 @@ class Recipe:
         knobs.whole_number("[data] prompts_per_difficulty", self.prompts_per_difficulty, 1)
         object.__setattr__(self, "difficulties", tuple(world.check_difficulty(d) for d in self.difficulties))
         knobs.choice("[data] prompt_format", self.prompt_format, PROMPT_FORMATS)
+        if self.teacher_prompt_format is None:
+            object.__setattr__(self, "teacher_prompt_format", self.prompt_format)
+        knobs.choice("[teacher] prompt_format", self.teacher_prompt_format, PROMPT_FORMATS)
+        if (self.teacher_prompt_format, self.prompt_format) == ("natural", "world"):
+            raise ValueError("[teacher] prompt_format = \"natural\" with [data] prompt_format = \"world\": a teacher's "
+                             "plain-English answers cannot be rewritten in the world's strict format. Ask the student "
+                             "in plain English too (prompt_format = \"natural\")")
+        if self.kind != "traces" and self.teacher_prompt_format != self.prompt_format:
+            raise ValueError(f"[recipe] kind = \"{self.kind}\" scores the student's text with the teacher token by "
+                             "token, so both must be asked the same way: give [teacher] prompt_format the value of "
+                             "[data] prompt_format, or use kind = \"traces\"")
         if self.max_new_tokens is not None:
             knobs.whole_number("[data] max_new_tokens", self.max_new_tokens, 1)
         knobs.whole_number("[training] steps", self.steps, 1)
@@ -156,7 +172,7 @@ class Recipe:
 # Where each key of a recipe file goes: (table, key) -> Recipe field. Top-level keys have table "".
 FILE_KEYS = {
     ("", "name"): "name", ("", "output"): "output", ("", "profile"): "profile",
-    ("teacher", "path"): "teacher",
+    ("teacher", "path"): "teacher", ("teacher", "prompt_format"): "teacher_prompt_format",
     ("student", "path"): "student_path", ("student", "architecture"): "architecture",
     ("student", "size"): "size", ("student", "tokenizer"): "student_tokenizer",
     ("recipe", "kind"): "kind", ("recipe", "samples_per_prompt"): "samples_per_prompt",
@@ -320,14 +336,30 @@ def teacher_samples(recipe: Recipe, teacher, tokenizer, problems: list[world.Pro
     k, temperature = (1, 0.0) if greedy else (recipe.samples_per_prompt, recipe.temperature)
     share = problems[processes.rank::processes.count]
     mine = sample_traces(teacher, tokenizer, share, k, temperature, seed=DATA_SEED + processes.rank,
-                         prompt_format=recipe.prompt_format, max_new=recipe.max_new_tokens)
+                         prompt_format=recipe.teacher_prompt_format, max_new=recipe.max_new_tokens)
     texts, correct = processes.gather(mine.texts), processes.gather(mine.correct)
     order = [i for rank in range(processes.count) for i in range(rank, len(problems), processes.count)]
     by_index = dict(zip(order, zip(texts, correct)))
     return TraceSamples(problems, [by_index[i][0] for i in range(len(problems))],
                         [by_index[i][1] for i in range(len(problems))], temperature,
                         int(sum_over_processes(mine.generated_tokens)), int(sum_over_processes(mine.prompt_tokens)),
-                        sum_over_processes(mine.flops), mine.seconds, recipe.prompt_format)
+                        sum_over_processes(mine.flops), mine.seconds, recipe.teacher_prompt_format)
+
+
+def training_data(recipe: Recipe, samples: TraceSamples, tokenizer: PreTrainedTokenizerBase) -> TrainingSet:
+    """The student's training set: the teacher's kept texts (verified, or all with no filter),
+    each prompt in the student's format and the texts rendered for it. A kept set smaller than one
+    batch is refused before anything trains, with how many were kept."""
+    keep = "first" if recipe.verifier_filter else "unfiltered"
+    kept = len(samples.traces(keep)) if samples.k else 0
+    if kept < recipe.batch_size:
+        asked = f"asked as {recipe.teacher_prompt_format!r}, temperature {samples.temperature:g}, k = {samples.k}"
+        raise ValueError(f"the teacher's {len(samples.problems) * samples.k} samples ({asked}) left {kept} training "
+                         f"examples after the {'verifier' if recipe.verifier_filter else 'no-filter rule'}, fewer than "
+                         f"one batch of {recipe.batch_size}: nothing worth training on. Is the teacher asked in the "
+                         "format it was trained on ([teacher] prompt_format)? Else sample more (samples_per_prompt, "
+                         "prompts_per_difficulty), or use a smaller batch_size")
+    return samples.training_set(tokenizer, keep, recipe.prompt_format)
 
 
 def train_one(recipe: Recipe, student, teacher, tokenizer, data: TrainingSet, seed: int,
@@ -367,9 +399,8 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
     prompts = world.training_problems(recipe.prompts_per_difficulty, DATA_SEED, held_out, recipe.difficulties)
     problems = [p for d in recipe.difficulties for p in prompts[d]]
     samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems, processes)
-    keep = "first" if recipe.verifier_filter else "unfiltered"
-    data = samples.training_set(tokenizer, keep)
-    teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.prompt_format,
+    data = training_data(recipe, samples, tokenizer)
+    teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.teacher_prompt_format,
                             max_new=recipe.max_new_tokens) if processes.is_main else None
     report = Report(recipe.name, recipe.kind, processes.count, teacher_eval.accuracy if teacher_eval else {},
                     samples.flops, samples.seconds, samples.acceptance, len(data))

@@ -13,7 +13,7 @@ import torch
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from distillab import answers, knobs, world
-from distillab.architectures import PROMPT_FORMATS, prompt_text
+from distillab.architectures import PROMPT_FORMATS, completion_text, prompt_text
 from distillab.cost import generation_flops
 from distillab.losses import check_temperature
 from distillab.models import check_compatible, matmul_parameters
@@ -24,15 +24,16 @@ from distillab.training import TrainingSet
 EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
 
 
-def max_new_tokens(difficulty: int, tokenizer: PreTrainedTokenizerBase | None = None) -> int:
+def max_new_tokens(difficulty: int, tokenizer: PreTrainedTokenizerBase | None = None,
+                   prompt_format: str = "world") -> int:
     """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin: in words
     (one token each in the world's tokenizer), or in `tokenizer`'s tokens with every number at its
-    widest (a BPE tokenizer splits numbers into digits)."""
+    widest (a BPE tokenizer splits numbers into digits), written as a model asked in
+    `prompt_format` writes it (plain English: `world.in_plain_english`)."""
     if tokenizer is None:
-        length = len(world.example_problem(difficulty).trace.split())
-    else:
-        length = len(tokenizer(world.widest_example(difficulty).trace, add_special_tokens=False)["input_ids"])
-    return length + 1 + EXTRA_TOKENS
+        return len(world.example_problem(difficulty).trace.split()) + 1 + EXTRA_TOKENS
+    trace = completion_text(world.widest_example(difficulty).trace, "world", prompt_format)
+    return len(tokenizer(trace, add_special_tokens=False)["input_ids"]) + 1 + EXTRA_TOKENS
 
 
 def verifier_for(prompt_format: str) -> Callable[[str, world.Problem], bool]:
@@ -149,16 +150,21 @@ class TraceSamples:
         kept = len(self.traces(keep))
         return self.flops / kept if kept else float("inf")
 
-    def training_set(self, tokenizer: PreTrainedTokenizerBase, keep: str = "first") -> TrainingSet:
-        """The kept traces as SFT data, tokenized with `tokenizer` (the student's: text carries over)."""
+    def training_set(self, tokenizer: PreTrainedTokenizerBase, keep: str = "first",
+                     prompt_format: str | None = None) -> TrainingSet:
+        """The kept traces as SFT data, tokenized with `tokenizer` (the student's: text carries over).
+        A student asked in another `prompt_format` than the teacher (default: the same) gets its
+        prompts in its own format and the teacher's texts rendered for it (`completion_text`)."""
         kept = self.traces(keep)
+        if prompt_format is not None and prompt_format != self.prompt_format:
+            kept = [(problem, completion_text(text, self.prompt_format, prompt_format)) for problem, text in kept]
         if not kept:
             total = len(self.problems) * self.k
             raise ValueError(
                 f"the verifier accepted none of the {total} samples (temperature {self.temperature:g}, "
                 f"k = {self.k}): nothing to train on. Sample more per prompt (k), at a lower temperature, "
                 "or from a stronger teacher")
-        return TrainingSet.from_texts(by_difficulty(kept, tokenizer, self.prompt_format), tokenizer)
+        return TrainingSet.from_texts(by_difficulty(kept, tokenizer, prompt_format or self.prompt_format), tokenizer)
 
 
 def by_difficulty(traces: list[tuple[world.Problem, str]], tokenizer: PreTrainedTokenizerBase | None = None,
@@ -190,7 +196,7 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     seconds = 0.0
     for difficulty, indices in sorted(by_difficulty.items()):
         prompts = [prompt_text(problems[i], tokenizer, prompt_format) for i in indices for _ in range(k)]  # k in a row
-        room = max_new or max_new_tokens(difficulty, tokenizer)
+        room = max_new or max_new_tokens(difficulty, tokenizer, prompt_format)
         out = generate(model, tokenizer, prompts, room, batch_size, temperature)
         for position, text in enumerate(out.texts):
             texts[indices[position // k]].append(text)

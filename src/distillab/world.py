@@ -224,6 +224,30 @@ def is_correct(text: str, problem: Problem) -> bool:
     return parse_answer(text) == problem.answer
 
 
+def in_plain_english(completion: str) -> str:
+    """A completion in the world's format as a plain-English reply, for a student asked in plain
+    English (chapter 07): `<think> 6 - 2 = 4 . 4 + 5 = 9 </think> answer 9` becomes
+    `6 - 2 = 4. 4 + 5 = 9. The answer is 9.`, and `answer 9` becomes `The answer is 9.`. The
+    reasoning is kept as written, step by step; only its wrapping changes. A text with no single
+    clear answer (`parse_answer` gives None) has nothing to render: ValueError."""
+    answer = parse_answer(completion)
+    if answer is None:
+        raise ValueError(f"{completion!r} gives no single clear answer in the world's format (... answer N), "
+                         "so it cannot be rendered: render only texts the verifier accepted")
+    reasoning = completion.split()[:-2]  # drop the final `answer N`
+    sentences, words = [], []
+    for token in reasoning + ["."]:
+        if token in (THINK_OPEN, THINK_CLOSE):
+            continue
+        if token == ".":
+            if words:
+                sentences.append(" ".join(words) + ".")
+            words = []
+        else:
+            words.append(token)
+    return " ".join(sentences + [f"The answer is {answer}."])
+
+
 def mean_accuracy(accuracy: dict[int, float]) -> float:
     """The unweighted mean over difficulties, so each level counts the same (NaN when empty)."""
     return sum(accuracy.values()) / len(accuracy) if accuracy else float("nan")
