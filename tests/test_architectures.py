@@ -49,3 +49,33 @@ def test_room_to_answer_counts_the_student_tokenizers_tokens(tokenizer):
         assert sampling.max_new_tokens(difficulty, tokenizer) == sampling.max_new_tokens(difficulty)
         trace = world.widest_example(difficulty).trace
         assert sampling.max_new_tokens(difficulty, bpe) > len(bpe(trace, add_special_tokens=False)["input_ids"])
+
+
+def test_a_completion_is_rendered_for_a_student_asked_in_plain_english():
+    from distillab.architectures import completion_text
+
+    trace = "<think> 6 - 2 = 4 </think> answer 4"
+    assert completion_text(trace, "world", "world") == trace
+    assert completion_text(trace, "world", "natural") == "6 - 2 = 4. The answer is 4."
+    assert completion_text("Ana has 4.", "natural", "natural") == "Ana has 4."
+    with pytest.raises(ValueError, match="cannot be rewritten in the world's strict format"):
+        completion_text("Ana has 4.", "natural", "world")
+
+
+def test_a_templates_default_system_prompt_is_left_out(real_model_folder):
+    from distillab.architectures import load_checkpoint_tokenizer
+
+    smol = load_checkpoint_tokenizer(real_model_folder)
+    problem = world.example_problem(2)
+    prompt = prompt_text(problem, smol, "natural")
+    assert prompt.startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\n") and "SmolLM" not in prompt
+    assert prompt.endswith("<|im_start|>assistant\n") and problem.question in prompt
+
+
+def test_room_to_answer_in_plain_english_counts_the_rendered_trace(real_model_folder):
+    from distillab.architectures import load_checkpoint_tokenizer
+
+    smol = load_checkpoint_tokenizer(real_model_folder)
+    widest = world.in_plain_english(world.widest_example(5).trace)
+    assert sampling.max_new_tokens(5, smol, "natural") == len(smol(widest)["input_ids"]) + 1 + sampling.EXTRA_TOKENS
+    assert sampling.max_new_tokens(5, smol, "natural") > sampling.max_new_tokens(1, smol, "natural")

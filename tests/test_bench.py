@@ -91,3 +91,12 @@ def test_chapters_01_to_03_add_up_the_first_three_chapters():
     seconds = {"00_the_cheap_copy": 5.0, "01_a_tiny_teacher": 100.0, "02_logit_distillation": 90.0,
                "03_reasoning_trace_distillation": 80.0, "04_on_policy_distillation": 50.0}
     assert bench.chapters_01_to_03_seconds(seconds) == 270.0
+
+
+def test_running_chapters_restores_the_environment_even_a_variable_that_was_unset(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.delenv("DISTILLAB_PROFILE", raising=False)
+    monkeypatch.setenv("DISTILLAB_HOME", str(tmp_path / "mine"))
+    assert bench.run_chapters_at(get_profile("fast"), [], str(tmp_path / "bench")) == {}
+    assert "DISTILLAB_PROFILE" not in os.environ and os.environ["DISTILLAB_HOME"] == str(tmp_path / "mine")

@@ -88,7 +88,7 @@ def test_headline_is_computed_from_the_students_own_teacher():
 def test_family_table_counts_runs():
     rows = {row["family"]: row for row in frontier.family_table(frontier.points(LEDGER, FAST))}
     assert rows[records.ANSWERS_ONLY]["runs"] == 2 and rows[records.ANSWERS_ONLY]["best mean (%)"] == 52.0
-    assert set(rows) == set(records.FAMILIES)
+    assert set(rows) == set(records.FAMILIES) - {records.PRETRAINED}  # one row per family present (no real model here)
 
 
 def test_family_table_shows_the_range_of_sizes_in_a_family():
@@ -139,3 +139,24 @@ def test_a_point_is_named_by_its_chapter_too_as_arm_names_repeat():
     sft_04 = frontier.to_point(record(records.TRACES, "SFT", 0.5, chapter="04", seed=1))
     assert (sft_02.name, sft_04.name) == ("SFT (chapter 02, seed 0)", "SFT (chapter 04, seed 1)")
     assert frontier.teacher_point(REFERENCE).name == "teacher (the reference)"
+
+
+def test_a_model_pretrained_elsewhere_is_a_level_not_a_point_of_the_frontier():
+    """Chapter 07's real model as it comes has no counted cost: it stays off the Pareto frontier,
+    is drawn as a level, and a student larger than its teacher does not make the headline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from distillab import plots
+
+    as_it_comes = record(records.PRETRAINED, "as it comes", 0.05, training=0.0, chapter="07",
+                                 parameters=134_515_008)
+    big_student = record(records.TRACES, "course teacher's traces, full fine-tuning", 0.9, training=1e14,
+                                 chapter="07", parameters=134_515_008)
+    small = record(records.TRACES, "teacher traces, filtered", 0.5, training=1e11)
+    found = frontier.points([as_it_comes, big_student, small], get_profile("fast"))
+    assert all(p.family != records.PRETRAINED for p in frontier.pareto_front(found))
+    assert frontier.headline(found).student.label == "teacher traces, filtered"
+    figure = plots.plot_frontier(found, True, "test")
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert f"{records.PRETRAINED} (pretraining not counted)" in labels

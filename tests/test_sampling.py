@@ -5,6 +5,7 @@ import pytest
 from distillab import world
 from distillab.models import load_model
 from distillab.sampling import TraceSamples, sample_traces
+from distillab.tokenizer import build_bpe_tokenizer
 from distillab.workspace import HALF_BUDGET_TEACHER
 
 
@@ -61,6 +62,19 @@ def test_training_set_holds_the_kept_traces_and_refuses_an_empty_one(tokenizer):
     nothing = TraceSamples(problems, texts, [[False, False]] * 3, 1.5, 10, 10, 1.0, 1.0)
     with pytest.raises(ValueError, match="accepted none of the 6 samples \\(temperature 1.5, k = 2\\)"):
         nothing.training_set(tokenizer)
+
+
+def test_a_student_asked_in_plain_english_gets_its_prompts_and_the_traces_rendered():
+    bpe = build_bpe_tokenizer()
+    bpe.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %} <assistant>"
+    problems = world.sample_problems(2, 3, seed=0)
+    samples = TraceSamples(problems, [[p.trace] for p in problems], [[True]] * 2, 0.0, 10, 10, 1.0, 1.0)
+    data = samples.training_set(bpe, "first", "natural")
+    for problem, row, mask in zip(problems, data.input_ids[3], data.completion_mask[3]):
+        kept = [i for i in row.tolist() if i != bpe.pad_token_id]
+        assert bpe.decode([i for i, m in zip(row.tolist(), mask.tolist()) if m], skip_special_tokens=True) == \
+            world.in_plain_english(problem.trace)
+        assert bpe.decode(kept, skip_special_tokens=True).startswith(f"<user> {problem.question}")
 
 
 @pytest.mark.parametrize("k, temperature, message", [

@@ -100,3 +100,18 @@ def test_mean_accuracy_and_overlap_count():
     held_out = world.held_out_problems(10)
     assert world.count_overlap(held_out, held_out) == 50
     assert world.count_overlap(world.training_problems(50, seed=1, held_out=held_out), held_out) == 0
+
+
+@pytest.mark.parametrize("completion, reply", [
+    ("<think> 6 - 2 = 4 . 4 + 5 = 9 </think> answer 9", "6 - 2 = 4. 4 + 5 = 9. The answer is 9."),
+    ("<think> 6 - 2 = 4 </think> answer 4", "6 - 2 = 4. The answer is 4."),
+    ("answer 7", "The answer is 7."),
+    ("<think> 6 - 2 = 5 . 4 + 5 = 9 </think> answer 9", "6 - 2 = 5. 4 + 5 = 9. The answer is 9."),  # as written
+])
+def test_a_trace_in_plain_english_keeps_every_step_as_written(completion, reply):
+    assert world.in_plain_english(completion) == reply
+
+
+def test_a_text_with_no_clear_answer_cannot_be_rendered():
+    with pytest.raises(ValueError, match="no single clear answer.*render only texts the verifier accepted"):
+        world.in_plain_english("<think> 6 - 2 = 4 </think> answer 4 answer 5")

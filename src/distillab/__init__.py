@@ -12,7 +12,9 @@ One module per idea, in three layers; a module imports only from its own layer o
   `ledger` (the records of one profile), `teacher` (chapter 01's recipe), `onpolicy` and
   `distillation` (chapter 04's and 02's methods), `students` (arms, the one training path,
   comparisons), `kd_experiments`, `curation`, `trace_experiments`, `onpolicy_experiments` (chapters
-  02-04), `sweeps` (stored comparisons), `frontier` (chapter 05).
+  02-04), `sweeps` (stored comparisons), `frontier` (chapter 05), `realmodel` (chapter 07's pretrained
+  model, fetched and converted at set-up), `doctor` (the pre-flight check of a teacher/student pair),
+  `realmodel_experiments` (chapter 07).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`.
 """
 

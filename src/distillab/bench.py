@@ -6,7 +6,13 @@ and reading each chapter's peak memory; `chapters_01_to_03_seconds` is a new lea
 distilled student), then every chapter again at the fast profile in a workspace of its own (`chapter_seconds_fast`), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
 reads chapters 02-04's headlines back from the ledger, times a KD step against an SFT step,
-and times the teacher writing chapter 03's 4,000 traces.
+and times the teacher writing chapter 03's 4,000 traces; for chapter 07, reads the real model's
+accuracy before and after from the ledger and measures its fine-tuning steps (full and LoRA, each in
+a process of its own for its peak memory) and its generation speed.
+
+`--only 07_a_real_model 07_teach_a_chat_model_from_traces` runs just the chapters (both profiles) and
+lab solutions (standard) named, and their figures, and updates those keys of an existing
+bench/latest.json, which then lists them under "partial_update".
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from distillab import cost, kd_experiments, labs, onpolicy_experiments, trace_experiments, transfer_experiments, world
+from distillab import (cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments,
+                       trace_experiments, transfer_experiments, world)
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
@@ -111,11 +118,12 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
 
-def run_chapters_at(profile: Profile, chapters: list[Path]) -> dict[str, NotebookRun]:
-    """Every chapter at `profile`, in order, in a workspace of its own (a learner's first run)."""
+def run_chapters_at(profile: Profile, chapters: list[Path], home: str | None = None) -> dict[str, NotebookRun]:
+    """Every chapter at `profile`, in order, in a workspace of its own (a learner's first run):
+    `home`, or a new temporary folder."""
     saved = {name: os.environ.get(name) for name in ("DISTILLAB_PROFILE", HOME_ENV)}
     os.environ["DISTILLAB_PROFILE"] = profile.name
-    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
+    os.environ[HOME_ENV] = home or tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
     try:
         runs = {}
         for chapter in chapters:
@@ -124,7 +132,44 @@ def run_chapters_at(profile: Profile, chapters: list[Path]) -> dict[str, Noteboo
         return runs
     finally:
         for name, value in saved.items():
-            os.environ[name] = value
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+REAL_CHAPTER = "07_a_real_model"
+
+
+def real_model_step(lora: bool) -> dict:
+    """`realmodel_experiments.step_probe` in a fresh process, so that its peak memory is its own."""
+    import subprocess
+    import sys
+
+    code = ("import json; from distillab import realmodel_experiments as r; "
+            f"print(json.dumps(r.step_probe(lora={lora})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def real_model_figures(ledger: Ledger, peak_gflops: float) -> dict:
+    """Chapter 07's figures: the real model's accuracy before and after (by difficulty, per seed,
+    from the ledger its standard run wrote), the paired gain of traces over answers, and its
+    fine-tuning step (full and LoRA) and generation speed measured here."""
+    rx = realmodel_experiments
+    records = [r for r in ledger.entries() if r.chapter == rx.CHAPTER]
+    before = next(r for r in records if r.arm == rx.AS_IT_COMES)
+    baseline, arm = rx.arm_names()
+    after = {name: {r.seed: r.accuracy for r in records if r.arm == name} for name in (baseline, arm)}
+    steps = {"full": real_model_step(lora=False), "lora": real_model_step(lora=True)}
+    return {"real_model_accuracy_before": before.accuracy, "real_model_accuracy_after": after,
+            "real_model_fine_tuning": rx.FINE_TUNING,
+            "real_model_traces_vs_answers_points": paired_points(ledger, rx.CHAPTER, baseline, arm),
+            "real_model_step_seconds": {k: v["seconds_per_step"] for k, v in steps.items()},
+            "real_model_step_fraction_of_peak": {k: v["gflops_per_second"] / peak_gflops for k, v in steps.items()},
+            "real_model_step_peak_memory_mb": {k: v["peak_memory_mb"] for k, v in steps.items()},
+            "real_model_trainable_parameters": {k: v["trainable_parameters"] for k, v in steps.items()},
+            "real_model_generation_tokens_per_s": steps["full"]["generation_tokens_per_second"]}
 
 
 def chapters_01_to_03_seconds(chapter_seconds: dict[str, float]) -> float:
@@ -163,9 +208,14 @@ def busy_warning(before: float, after: float, threads: int | None = None) -> str
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="run only these chapters (e.g. 07_a_real_model) "
+                        "and update their keys in --out")
     args = parser.parse_args(argv)
+    if args.only:
+        return update_chapters(args.out, args.only)
     profile = get_profile("standard")
     os.environ["DISTILLAB_PROFILE"] = profile.name  # the chapters, run in their own kernels, read it
+    os.environ[realmodel.MODELS_ENV] = str(realmodel.models_folder())  # before the workspace moves
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="distillab-bench-")
     results: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                      "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -210,6 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["traces_across_tokenizers_vs_same_points"] = transfer_experiments.paired_from_ledger(ledger)
     results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(profile)
     results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(profile)
+    results.update(real_model_figures(ledger, results["matmul_peak_gflops"]))
 
     results["load_average_after"] = os.getloadavg()[0]  # the bench's own load included: about its threads
     results["busy_machine_warning"] = busy_warning(results["load_average_before"], results["load_average_after"])
@@ -219,6 +270,37 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table(results))
     print(f"written to {args.out}")
+    return results
+
+
+def update_chapters(out: Path, names: list[str]) -> dict:
+    """Run only the chapters `names` at both profiles (and chapter 07's figures when it is one of
+    them) and update their keys in the results at `out`, which say so under "partial_update"."""
+    results = json.loads(out.read_text())
+    chapters = [ROOT / "notebooks" / f"{name}.ipynb" for name in names if (ROOT / "notebooks" / f"{name}.ipynb").is_file()]
+    solutions = [path for path in labs.solution_paths(ROOT / "labs") if path.stem in names]
+    missing = set(names) - {path.stem for path in chapters + solutions}
+    if missing:
+        raise SystemExit(f"no such chapter or lab: {', '.join(sorted(missing))}")
+    os.environ[realmodel.MODELS_ENV] = str(realmodel.models_folder())
+    before = os.getloadavg()[0]
+    peak = cost.measure_matmul_peak_gflops(seconds=2.0)
+    home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
+    standard = run_chapters_at(get_profile("standard"), chapters + solutions, home)
+    fast = run_chapters_at(get_profile("fast"), chapters)
+    results["lab_seconds"] = {**results["lab_seconds"], **{path.stem: standard.pop(path.stem).seconds for path in solutions}}
+    for key, runs, field in (("chapter_seconds", standard, "seconds"), ("chapter_peak_memory_mb", standard, "peak_memory_mb"),
+                             ("chapter_seconds_fast", fast, "seconds"), ("chapter_peak_memory_mb_fast", fast, "peak_memory_mb")):
+        results[key] = dict(sorted({**results[key], **{name: getattr(run, field) for name, run in runs.items()}}.items()))
+    if REAL_CHAPTER in names:
+        os.environ[HOME_ENV] = home  # the ledger the standard run wrote
+        results.update(real_model_figures(Ledger(get_profile("standard")), peak))
+    warning = busy_warning(before, os.getloadavg()[0])
+    results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak, "busy_machine_warning": warning,
+                                 "when": time.strftime("%Y-%m-%d")}
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(format_table({key: results[key] for key in results if key.startswith(("real_model", "chapter_", "lab_"))}))
+    print(f"updated {out}")
     return results
 
 

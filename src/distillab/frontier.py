@@ -18,7 +18,7 @@ from distillab import trace_experiments as te
 from distillab import knobs, world
 from distillab.ledger import Ledger
 from distillab.profiles import Profile, get_profile
-from distillab.records import DISTILLED, FAMILIES, TEACHER, Compute, RunRecord, TeacherRef
+from distillab.records import DISTILLED, FAMILIES, PRETRAINED, TEACHER, Compute, RunRecord, TeacherRef
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,12 @@ def points(records: list[RunRecord], profile: Profile) -> list[Point]:
 
 
 def pareto_front(candidates: list[Point], teacher_training: bool = True, hardest: bool = False) -> list[Point]:
-    """The points no other point beats: none cheaper (total FLOPs) is as accurate or more, cheapest first."""
+    """The points no other point beats: none cheaper (total FLOPs) is as accurate or more, cheapest first.
+    A model pretrained elsewhere (chapter 07, as it comes) has no place on it: its cost is not counted."""
     score = (lambda p: p.hardest_accuracy) if hardest else (lambda p: p.mean_accuracy)  # noqa: E731
     front, best_score = [], -1.0
-    for point in sorted(candidates, key=lambda p: (p.total_flops(teacher_training), -score(p))):
+    counted = [p for p in candidates if p.family != PRETRAINED]
+    for point in sorted(counted, key=lambda p: (p.total_flops(teacher_training), -score(p))):
         if score(point) > best_score:
             front.append(point)
             best_score = score(point)
@@ -166,8 +168,9 @@ class Headline:
 
 
 def headline(candidates: list[Point]) -> Headline:
-    """The story in our numbers, for the most accurate distilled student in `candidates`."""
-    student = best(candidates, DISTILLED)
+    """The story in our numbers, for the most accurate distilled student in `candidates` that is
+    smaller than its teacher (chapter 07's real model is 75 times larger than the course teacher)."""
+    student = best([p for p in candidates if p.teacher is not None and p.parameters < p.teacher.parameters], DISTILLED)
     if student is None:
         raise ValueError("no distilled student in the ledger: run chapter 02, 03 or 04 first")
     teacher = student.teacher

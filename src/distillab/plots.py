@@ -124,14 +124,18 @@ def plot_frontier(points: list, teacher_training: bool, title: str) -> Figure:
     """Chapter 05: every run as a dot (colour = family), accuracy against total compute (log scale),
     mean accuracy on the left and the hardest level on the right, with each panel's Pareto frontier."""
     from distillab.frontier import pareto_front
-    from distillab.records import FAMILIES
+    from distillab.records import FAMILIES, PRETRAINED
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
     for ax, hardest in zip(axes, (False, True)):
         score = (lambda p: 100 * p.hardest_accuracy) if hardest else (lambda p: 100 * p.mean_accuracy)  # noqa: E731
         for family in FAMILIES:
             group = [p for p in points if p.family == family]
-            if group:
+            if group and family == PRETRAINED:  # its own pretraining is not counted: a level, not a point
+                for i, point in enumerate(group):
+                    ax.axhline(score(point), color="grey", ls="--", lw=1,
+                               label=f"{family} (pretraining not counted)" if i == 0 else None)
+            elif group:
                 ax.scatter([p.total_flops(teacher_training) for p in group], [score(p) for p in group],
                            label=family, alpha=0.7, zorder=3)
         front = pareto_front(points, teacher_training, hardest)

@@ -17,6 +17,26 @@ DEFAULT_PROFILE = "standard"
 
 
 @dataclass(frozen=True)
+class RealModelBudget:
+    """Chapter 07's budget: a real pretrained model (135M parameters) costs seconds per step and
+    per answer where the course's students cost milliseconds, so it has its own."""
+    eval_per_difficulty: int  # held-out problems per difficulty, asked in plain English
+    prompts_per_difficulty: int  # training problems per difficulty the course teacher writes traces for
+    steps: int  # optimizer steps of every fine-tuning arm
+    batch_size: int  # sequences per step
+    as_it_comes_max_new: int  # room for the model's own long-winded answers before fine-tuning
+    sample_prompts_per_difficulty: int  # problems the real model samples answers for, as a teacher
+    samples_per_prompt: int  # k answers per problem
+    seeds: tuple[int, ...]  # every fine-tuning arm runs on these, paired
+
+    def __post_init__(self) -> None:
+        for field in ("eval_per_difficulty", "prompts_per_difficulty", "steps", "batch_size", "as_it_comes_max_new",
+                      "sample_prompts_per_difficulty", "samples_per_prompt"):
+            knobs.whole_number(f"real_model.{field}", getattr(self, field), 1)
+        object.__setattr__(self, "seeds", knobs.seeds("real_model.seeds", self.seeds))
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     teacher_steps: int  # optimizer steps to train the teacher
@@ -31,6 +51,7 @@ class Profile:
     trace_student_steps: int  # optimizer steps of chapter 03's students: multi-step reasoning needs more than fast's 150
     onpolicy_added_steps: int  # chapter 04's added compute on a trace-SFT student, in SFT steps of this batch
     seeds: tuple[int, ...]  # every comparison runs each arm on these seeds, paired
+    real_model: RealModelBudget  # chapter 07
     caveat: str = ""  # what a chapter run at this profile can and cannot show, printed in its first cell
 
     def __post_init__(self) -> None:
@@ -66,6 +87,9 @@ PROFILES = {
                     eval_per_difficulty=40, learning_rate=3e-3, warmup_steps=20,
                     student_steps=150, transfer_prompts=500, trace_prompts=1000, trace_student_steps=400,
                     onpolicy_added_steps=60, seeds=(0, 1),
+                    real_model=RealModelBudget(eval_per_difficulty=4, prompts_per_difficulty=16, steps=6, batch_size=8,
+                                               as_it_comes_max_new=96, sample_prompts_per_difficulty=2,
+                                               samples_per_prompt=2, seeds=(0, 1)),
                     caveat="The fast profile is a smoke test: the models barely start to learn, so most students sit "
                            "near the floor and most differences between arms are noise. Only the largest effect, "
                            "traces against answers (chapter 03), already shows on every seed. The chapters assert "
@@ -75,7 +99,10 @@ PROFILES = {
                         teacher_train_per_difficulty=12000, eval_per_difficulty=200,
                         learning_rate=3e-3, warmup_steps=50,
                         student_steps=570, transfer_prompts=500, trace_prompts=4000, trace_student_steps=570,
-                        onpolicy_added_steps=100, seeds=(0, 1, 2)),
+                        onpolicy_added_steps=100, seeds=(0, 1, 2),
+                        real_model=RealModelBudget(eval_per_difficulty=16, prompts_per_difficulty=80, steps=40,
+                                                   batch_size=8, as_it_comes_max_new=96, sample_prompts_per_difficulty=4,
+                                                   samples_per_prompt=4, seeds=(0, 1))),
 }
 
 

@@ -313,7 +313,7 @@ def reference(folder: Path, name: str, teacher: PreTrainedModel, accuracy: dict[
 
 def student_tokenizer(recipe: Recipe, teacher_tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
     if recipe.student_path is not None:
-        return load_causal_lm(recipe.student_path)[1]
+        return load_causal_lm(resolve(recipe.student_path))[1]
     if recipe.student_tokenizer == "teacher":
         return teacher_tokenizer
     if recipe.student_tokenizer == "bpe":
@@ -323,7 +323,7 @@ def student_tokenizer(recipe: Recipe, teacher_tokenizer: PreTrainedTokenizerBase
 
 def new_student(recipe: Recipe, tokenizer: PreTrainedTokenizerBase, seed: int) -> PreTrainedModel:
     if recipe.student_path is not None:
-        return load_causal_lm(recipe.student_path)[0]
+        return load_causal_lm(resolve(recipe.student_path))[0]
     return build_causal_lm(recipe.architecture, tokenizer, recipe.size, seed)
 
 

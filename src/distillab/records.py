@@ -1,5 +1,5 @@
 """A run as one typed record: what the ledger keeps of every model a chapter trains (chapters
-01-04), and all that chapter 05 and the benchmark read back.
+01-04, 06 and 07), and all that chapter 05 and the benchmark read back.
 
 A record says what kind of model it is (its `family`), which recipe of its chapter made it (its
 `arm`, a constant that chapter's module owns), the teacher it learnt from (by the content of its
@@ -25,7 +25,8 @@ ANSWERS_ONLY = "from scratch, answers only"  # no reasoning shown: prompt -> ans
 LOGITS = "logit distillation"  # the teacher's distributions (white-box, chapter 02)
 TRACES = "trace distillation"  # the teacher's text (black-box, chapters 02-04)
 ON_POLICY = "on-policy distillation"  # the student's own text, graded by the teacher (chapter 04)
-FAMILIES = (TEACHER, ANSWERS_ONLY, LOGITS, TRACES, ON_POLICY)
+PRETRAINED = "pretrained elsewhere, as it comes"  # a real model as downloaded (chapter 07): its pretraining is not counted
+FAMILIES = (TEACHER, ANSWERS_ONLY, LOGITS, TRACES, ON_POLICY, PRETRAINED)
 DISTILLED = (LOGITS, TRACES, ON_POLICY)
 
 TEACHER_ARM = "teacher"  # chapter 01's one recipe
@@ -108,12 +109,12 @@ class Compute:
 @dataclass(frozen=True)
 class RunRecord:
     """One trained model: what it is, how it was made, what it cost and how well it does."""
-    chapter: str  # "01" ... "04"
+    chapter: str  # "01" ... "07"
     family: str  # one of FAMILIES
     arm: str  # the recipe, a constant of its chapter's module (e.g. kd_experiments.KD)
     profile: str  # the profile it ran at: its ledger is that profile's
     seed: int
-    model_size: str  # a name from models.SIZES
+    model_size: str  # a name from models.SIZES, or a pretrained checkpoint's name (chapter 07)
     parameters: int
     data_size: int  # training examples it could draw from
     steps: int  # its own optimizer steps

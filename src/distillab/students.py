@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from distillab import knobs, world
-from distillab.architectures import build_causal_lm
+from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
@@ -61,6 +61,9 @@ class Arm:
     settings: dict = field(default_factory=dict)  # its knobs, kept in the record for people to read
     architecture: str | None = None  # chapter 06: a student of another architecture (architectures.ARCHITECTURES) ...
     tokenizer: PreTrainedTokenizerBase | None = None  # ... and/or tokenizer (`data` is tokenized with it)
+    start_from: Path | None = None  # chapter 07: a pretrained checkpoint the student starts from (with `tokenizer`) ...
+    lora: LoraSettings | None = None  # ... trained through LoRA adapters (None: every weight trains)
+    prompt_format: str = "world"  # how the student is asked, in its data and its evaluation (architectures.PROMPT_FORMATS)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -105,6 +108,10 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     tokenizer = arm.tokenizer or setup.tokenizer
     if warm is not None:
         student = copy.deepcopy(warm.model)
+    elif arm.start_from is not None:
+        student = load_causal_lm(arm.start_from)[0]
+        if arm.lora is not None:
+            student = with_lora(student, arm.lora, seed)
     elif arm.architecture is None and arm.tokenizer is None:  # the course's own student
         student = build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
     else:
@@ -116,15 +123,18 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
         on_policy = distill_on_policy(student, setup.teacher, arm.data, setup.tokenizer, arm.on_policy, training,
                                       progress=False, description=name)
         history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
-    evaluation = evaluate(student, tokenizer, setup.held_out)
+    settings = arm.settings if arm.start_from is None else {**arm.settings,
+                                                            "trainable parameters": trainable_parameters(student)}
+    evaluation = evaluate(student, tokenizer, setup.held_out, prompt_format=arm.prompt_format)
     record = RunRecord(
         chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
-        model_size=STUDENT_SIZE, parameters=count_parameters(student), data_size=len(arm.data),
+        model_size=STUDENT_SIZE if arm.start_from is None else Path(arm.start_from).name,
+        parameters=count_parameters(student), data_size=len(arm.data),
         steps=history.completed_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
         compute=Compute(training=history.total_flops, warm_start=warm.flops if warm is not None else 0.0,
                         teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
                         student_sampling=sampling, teacher_scoring=scoring),
-        teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=arm.settings,
+        teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=settings,
         interrupted=history.interrupted)
     if ledger is not None:
         ledger.record(record)
@@ -169,14 +179,18 @@ class Comparison(dict):
 
 
 def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
-            ledger: Ledger | None = None) -> Comparison:
+            ledger: Ledger | None = None, keep_models: bool = True) -> Comparison:
     """Every arm on every seed (default: the profile's), one progress bar; with a `ledger`, every
     run is recorded there. Chapters 02, 03 and 04 all compare this way. Ctrl-C stops the run in
-    progress cleanly, records it, and ends the comparison with a KeyboardInterrupt that says so."""
+    progress cleanly, records it, and ends the comparison with a KeyboardInterrupt that says so.
+    `keep_models=False` lets each trained student go once it is measured (chapter 07's are 135M
+    parameters each)."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     results = Comparison({name: [] for name in arms})
     for seed, name in tqdm([(seed, name) for seed in seeds for name in arms], desc="students"):
         run = train_student(setup, name, arms[name], seed, ledger)
+        if not keep_models:
+            run.model = None
         results[name].append(run)
         if run.record.interrupted:  # the learner pressed stop: keep what is done, stop the comparison
             done = sum(len(runs) for runs in results.values())

@@ -1,0 +1,306 @@
+"""Chapter 07's experiments: a real pretrained model, SmolLM2-135M-Instruct (`realmodel`), asked the
+world's problems in plain English through its chat template and graded by the free-text verifier
+(`answers`). As it comes; as the student of the course teacher's verified traces, rendered as its
+replies (full fine-tuning and LoRA, against the answers alone, paired by seed); and as a teacher
+whose samples the verifier must filter.
+
+    python -m distillab.realmodel_experiments     # the stored runs (standard profile, ~20 min on 2 cores)
+
+writes `reference/realmodel_sweeps.json`: LoRA against full fine-tuning, and the real model's own
+samples (filtered or not) as its training data, which chapter 07 reads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from transformers import PreTrainedTokenizerBase
+
+from distillab import knobs, realmodel, records, world
+from distillab.architectures import (LoraSettings, load_causal_lm, load_checkpoint_tokenizer, prompt_text,
+                                     ready_for_generation)
+from distillab.evaluation import Evaluation, evaluate
+from distillab.ledger import Ledger
+from distillab.models import count_parameters
+from distillab.profiles import Profile, RealModelBudget, get_profile
+from distillab.records import Compute, RunRecord
+from distillab.sampling import TraceSamples, sample_traces
+from distillab.cost import H100, GpuAssumptions, dollars
+from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher
+from distillab.sweeps import load, sweep_command
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
+
+CHAPTER = "07"
+FORMAT = "natural"  # the real model is asked in plain English, through its chat template
+DATA_SEED = 7  # the training problems (never held-out ones)
+# The arms. Every one starts from the real model as it comes and trains the same steps and batch.
+AS_IT_COMES = "as it comes"
+TRACES = "course teacher's traces, full fine-tuning"
+ANSWERS = "answers only, full fine-tuning"
+TRACES_LORA = "course teacher's traces, LoRA"
+ANSWERS_LORA = "answers only, LoRA"
+OWN_FILTERED = "its own samples, verified"
+OWN_UNFILTERED = "its own samples, unfiltered"
+FINE_TUNINGS = ("lora", "full")
+FINE_TUNING = "lora"  # the chapter's live headline: LoRA learns as much here for less time and memory (stored runs)
+LEARNING_RATE = 1e-4  # every weight trains: a small step keeps what pretraining taught
+LORA = LoraSettings(rank=16, alpha=32.0)
+LORA_LEARNING_RATE = 1e-3  # only the small adapters train, from zero: they take larger steps
+SAMPLING_TEMPERATURE = 0.7  # the real model as a teacher
+OWN_PROMPTS_PER_DIFFICULTY, OWN_SAMPLES_PER_PROMPT = 20, 4  # the stored study of the real model as a teacher
+SWEEPS_PATH = REFERENCE_DIR / "realmodel_sweeps.json"
+COMMAND = "python -m distillab.realmodel_experiments"
+
+
+@dataclass(kw_only=True)
+class RealSetup(Setup):
+    """Chapter 07's setup: the course teacher (`teacher`, `tokenizer`), the real model's checkpoint
+    and tokenizer, the training problems and the chapter's budget."""
+    student_folder: Path
+    student_tokenizer: PreTrainedTokenizerBase
+    prompts: dict[int, list[world.Problem]]  # difficulty -> training problems
+    budget: RealModelBudget
+
+
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, steps: int | None = None) -> RealSetup:
+    """The course teacher, the real model (fetched at set-up: `realmodel.checkpoint`), held-out
+    and training problems, and a fine-tuning budget, all at `profile` (`steps` overrides its
+    fine-tuning steps)."""
+    folder = realmodel.checkpoint()
+    budget = profile.real_model
+    steps = budget.steps if steps is None else knobs.whole_number("STEPS (fine-tuning steps)", steps, 1)
+    teacher, tokenizer, _, teacher_ref = load_teacher(teacher_dir, teacher_name)
+    held_out = world.held_out_problems(budget.eval_per_difficulty)
+    training = TrainingConfig(num_steps=steps, batch_size=budget.batch_size, learning_rate=LEARNING_RATE,
+                              warmup_steps=max(1, steps // 10) if steps > 1 else 0, weight_decay=0.0)
+    return RealSetup(chapter=CHAPTER, profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=teacher_ref,
+                     held_out=held_out, training=training, student_folder=folder,
+                     student_tokenizer=ready_for_generation(load_checkpoint_tokenizer(folder)),
+                     prompts=world.training_problems(budget.prompts_per_difficulty, DATA_SEED, held_out),
+                     budget=budget)
+
+
+def load_student(setup: RealSetup):
+    """The real model as it comes (a fresh copy from disk)."""
+    return load_causal_lm(setup.student_folder)[0]
+
+
+def as_it_comes(setup: RealSetup, ledger: Ledger | None = None) -> tuple[Evaluation, RunRecord]:
+    """The real model before any training: greedy answers to the held-out problems in plain
+    English, with room for its own long-winded style; recorded in `ledger` (its pretraining, done
+    elsewhere, is not counted)."""
+    model = load_student(setup)
+    evaluation = evaluate(model, setup.student_tokenizer, setup.held_out, prompt_format=FORMAT,
+                          max_new=setup.budget.as_it_comes_max_new)
+    record = RunRecord(chapter=CHAPTER, family=records.PRETRAINED, arm=AS_IT_COMES, profile=setup.profile.name,
+                       seed=0, model_size=setup.student_folder.name, parameters=count_parameters(model), data_size=0,
+                       steps=0, seconds=0.0, accuracy=evaluation.accuracy, compute=Compute(0.0, evaluation=evaluation.flops),
+                       settings={"source": realmodel.source(setup.student_folder)["origin"]})
+    if ledger is not None:
+        ledger.record(record)
+    return evaluation, record
+
+
+def answers_shown(setup: RealSetup, evaluation: Evaluation, per_verdict: int = 2, width: int = 160) -> list[dict]:
+    """A few of the model's answers, right ones and wrong ones, with what the verifier read in them."""
+    from distillab.answers import parse_final_answer
+
+    rows = {True: [], False: []}
+    for difficulty, problems in sorted(setup.held_out.items()):
+        for problem, text in zip(problems, evaluation.texts[difficulty]):
+            read = parse_final_answer(text)
+            right = read == problem.answer
+            if len(rows[right]) < per_verdict:
+                shown = " ".join(text.split())
+                rows[right].append({"steps": difficulty, "question": problem.question, "right answer": problem.answer,
+                                    "the model wrote": shown[:width] + (" …" if len(shown) > width else ""),
+                                    "verifier read": read, "verdict": "right" if right else "wrong"})
+    return rows[True] + rows[False]
+
+
+def teacher_traces(setup: RealSetup) -> TraceSamples:
+    """The course teacher's greedy traces for the training problems, in its own terse format,
+    each checked by the world's verifier."""
+    problems = [p for _, level in sorted(setup.prompts.items()) for p in level]
+    return sample_traces(setup.teacher, setup.tokenizer, problems, k=1, temperature=0.0)
+
+
+def _arm(setup: RealSetup, family: str, data: TrainingSet, settings: dict, lora: LoraSettings | None = None,
+         teacher_data_flops: float = 0.0) -> Arm:
+    training = setup.training if lora is None else replace(setup.training, learning_rate=LORA_LEARNING_RATE)
+    return Arm(family, data, training=training, teacher_data_flops=teacher_data_flops,
+               tokenizer=setup.student_tokenizer, start_from=setup.student_folder, lora=lora, prompt_format=FORMAT,
+               settings={**settings, "fine-tuning": "full" if lora is None else f"LoRA rank {lora.rank}",
+                         "learning_rate": training.learning_rate})
+
+
+def traces_arm(setup: RealSetup, samples: TraceSamples, lora: LoraSettings | None = None) -> Arm:
+    """The teacher's verified traces, rendered as the real model's plain-English replies."""
+    return _arm(setup, records.TRACES, samples.training_set(setup.student_tokenizer, "first", FORMAT),
+                {"data": "the course teacher's verified traces, in plain English"}, lora, samples.flops)
+
+
+def answers_arm(setup: RealSetup, lora: LoraSettings | None = None) -> Arm:
+    """The same problems with the answer alone as the reply ("The answer is 9.")."""
+    pairs = {d: [(prompt_text(p, setup.student_tokenizer, FORMAT), world.in_plain_english(p.completion("answer")))
+                 for p in level] for d, level in setup.prompts.items()}
+    return _arm(setup, records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, setup.student_tokenizer),
+                {"data": "the answers alone, in plain English"}, lora)
+
+
+def arm_names(fine_tuning: str = FINE_TUNING) -> tuple[str, str]:
+    """The headline's (baseline, arm): answers alone and the teacher's traces, fine-tuned the
+    `fine_tuning` way ("lora" or "full")."""
+    knobs.choice("FINE_TUNING", fine_tuning, FINE_TUNINGS)
+    return (ANSWERS_LORA, TRACES_LORA) if fine_tuning == "lora" else (ANSWERS, TRACES)
+
+
+def headline(setup: RealSetup, samples: TraceSamples, ledger: Ledger | None = None,
+             seeds: tuple[int, ...] | None = None, fine_tuning: str = FINE_TUNING) -> Comparison:
+    """The answers alone against the teacher's traces, paired by seed, both fine-tuned the
+    `fine_tuning` way: through LoRA adapters ("lora") or every weight ("full")."""
+    lora = LORA if fine_tuning == "lora" else None
+    baseline, arm = arm_names(fine_tuning)
+    arms = {baseline: answers_arm(setup, lora), arm: traces_arm(setup, samples, lora)}
+    return compare(setup, arms, setup.budget.seeds if seeds is None else seeds, ledger, keep_models=False)
+
+
+def gain_over(runs: list[StudentRun], before: Evaluation) -> PairedGain:
+    """Each seed's run minus the model as it comes (one greedy evaluation, the same for every
+    seed), in points of mean accuracy."""
+    ordered = sorted(runs, key=lambda run: run.seed)
+    return PairedGain(tuple(run.seed for run in ordered),
+                      tuple(100 * (run.mean_accuracy - before.mean_accuracy) for run in ordered))
+
+
+def multi_step(accuracy: dict[int, float], fewest_steps: int = 3) -> float:
+    """The mean accuracy over the problems of `fewest_steps` steps or more."""
+    levels = [a for d, a in accuracy.items() if d >= fewest_steps]
+    return sum(levels) / len(levels)
+
+
+def arm_facts(comparison: Comparison) -> dict[str, dict]:
+    """Per arm, what its records say beside accuracy: trainable parameters and the teacher's data FLOPs."""
+    return {name: {"trainable parameters": runs[0].record.settings["trainable parameters"],
+                   "teacher's data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
+
+
+def cost_rows(comparison: Comparison, facts: dict[str, dict], gpu: GpuAssumptions = H100) -> list[dict]:
+    """What each arm's fine-tuning cost (mean over its seeds): trainable parameters, seconds per
+    step here, the FLOPs counted, and what they and the teacher's data would cost on `gpu` at its
+    stated use. `facts` is `arm_facts` of the comparison (stored with a sweep)."""
+    rows = []
+    for name, runs in comparison.items():
+        flops = sum(run.flops for run in runs) / len(runs)
+        teacher = facts[name]["teacher's data FLOPs"]
+        rows.append({"arm": name, "trainable parameters": f"{facts[name]['trainable parameters']:,}",
+                     "seconds per step": sum(run.seconds / run.steps for run in runs) / len(runs),
+                     "training FLOPs": flops, "teacher's data FLOPs": teacher,
+                     f"{gpu.name} dollars": dollars(flops + teacher, gpu)})
+    return rows
+
+
+def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per_difficulty: int | None = None,
+                k: int | None = None, seed: int = 0) -> TraceSamples:
+    """The real model as a teacher: k answers per training problem at `temperature`, in its own
+    words, each checked by the free-text verifier."""
+    per_difficulty = setup.budget.sample_prompts_per_difficulty if per_difficulty is None else per_difficulty
+    problems = [p for _, level in sorted(setup.prompts.items()) for p in level[:per_difficulty]]
+    return sample_traces(load_student(setup), setup.student_tokenizer, problems, setup.budget.samples_per_prompt
+                         if k is None else k, temperature, seed=seed, prompt_format=FORMAT,
+                         max_new=setup.budget.as_it_comes_max_new)
+
+
+def acceptance_rows(samples: dict[float, TraceSamples]) -> list[dict]:
+    """Per temperature: the share of samples the verifier accepts, by difficulty, and the cost of
+    one kept sample."""
+    rows = []
+    for temperature, drawn in sorted(samples.items()):
+        by_level = drawn.acceptance_by_difficulty()
+        kept = len(drawn.traces("all"))
+        rows.append({"temperature": temperature, **{f"{d} steps (%)": 100 * a for d, a in by_level.items()},
+                     "all (%)": 100 * drawn.acceptance, "kept": f"{kept} of {sum(map(len, drawn.texts))}",
+                     "GFLOPs per kept sample": drawn.flops_per_trace("all") / 1e9})
+    return rows
+
+
+def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
+    """The real model fine-tuned on its own samples: the verified ones (`keep="all"`), or as many
+    drawn without the verifier (`"unfiltered"`, every sample kept: the same number of steps)."""
+    if keep == "all":
+        data = samples.training_set(setup.student_tokenizer, "all")
+    else:
+        pairs = [(p, text) for p, texts in zip(samples.problems, samples.texts) for text in texts]
+        from distillab.sampling import by_difficulty
+
+        data = TrainingSet.from_texts(by_difficulty(pairs, setup.student_tokenizer, FORMAT), setup.student_tokenizer)
+    return _arm(setup, records.TRACES, data, {"data": f"its own samples at T = {samples.temperature:g}, "
+                                                      f"{'verified' if keep == 'all' else 'unfiltered'}"},
+                teacher_data_flops=samples.flops)
+
+
+def step_probe(lora: bool, steps: int = 4, profile: Profile | str = "standard") -> dict:
+    """One arm's fine-tuning speed and memory, measured alone: seconds per step after the first
+    (which also counts FLOPs), FLOPs per step, and this process's peak resident memory in MB; and
+    the model's greedy generation speed as it comes, in tokens per second. Run it in a fresh process
+    (the bench does) so that the peak is this arm's alone."""
+    import resource
+    import sys
+
+    profile = get_profile(profile)
+    setup = prepare(REFERENCE_TEACHER, "the reference", profile, steps=steps)
+    arm = traces_arm(setup, teacher_traces(setup), LORA if lora else None)
+    model = load_student(setup)
+    problems = [p for _, level in sorted(setup.held_out.items()) for p in level]
+    from distillab.sampling import generate
+
+    out = generate(model, setup.student_tokenizer, [prompt_text(p, setup.student_tokenizer, FORMAT) for p in problems],
+                   64, batch_size=len(problems))
+    from distillab.architectures import trainable_parameters, with_lora
+    from distillab.training import train
+
+    student = with_lora(model, LORA) if lora else model
+    history = train(student, arm.data, arm.training, progress=False)
+    later = [history.seconds[i] - history.seconds[i - 1] for i in range(1, len(history.seconds))]
+    seconds = sum(later) / len(later)
+    flops = history.total_flops / history.completed_steps
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    return {"seconds_per_step": seconds, "flops_per_step": flops, "gflops_per_second": flops / seconds / 1e9,
+            "peak_memory_mb": peak, "trainable_parameters": trainable_parameters(student),
+            "generation_tokens_per_second": out.generated_tokens / out.seconds}
+
+
+def measure_sweeps(profile: Profile) -> dict:
+    """The stored runs: LoRA against full fine-tuning on the course teacher's traces, and the real
+    model fine-tuned on its own samples, verified or not (same steps), each on the budget's seeds."""
+    start = time.perf_counter()
+    setup = prepare(REFERENCE_TEACHER, "the reference", profile)
+    samples = teacher_traces(setup)
+    own = own_samples(setup, per_difficulty=OWN_PROMPTS_PER_DIFFICULTY, k=OWN_SAMPLES_PER_PROMPT)
+    seeds = setup.budget.seeds
+    lora = compare(setup, {TRACES: traces_arm(setup, samples), TRACES_LORA: traces_arm(setup, samples, LORA)}, seeds,
+                   keep_models=False)
+    teacher = compare(setup, {OWN_UNFILTERED: own_arm(setup, own, "unfiltered"),
+                              OWN_FILTERED: own_arm(setup, own, "all")}, seeds, keep_models=False)
+    return {"profile": profile.name, "seeds": list(seeds), "steps": setup.training.num_steps,
+            "batch_size": setup.training.batch_size,
+            "own_samples": {"temperature": own.temperature, "k": own.k, "problems": len(own.problems),
+                            "acceptance": own.acceptance_by_difficulty(), "kept": len(own.traces("all")),
+                            "flops": own.flops},
+            "arm_facts": arm_facts(lora) | arm_facts(teacher),
+            "comparisons": {"lora": lora, "own samples": teacher}, "seconds": time.perf_counter() - start}
+
+
+def load_sweeps() -> dict:
+    return load(SWEEPS_PATH, measure_sweeps, COMMAND)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sweep_command(__doc__.splitlines()[0], measure_sweeps, SWEEPS_PATH, argv)
+
+
+if __name__ == "__main__":
+    main()

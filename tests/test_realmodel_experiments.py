@@ -1,0 +1,101 @@
+"""Chapter 07's experiment pieces, checked without training the 135M-parameter model (the recipe
+test and chapter 07 itself train it): the setup, each arm's data in the real model's chat format,
+the gains against the model as it comes, acceptance and cost tables worked out by hand."""
+
+import pytest
+
+from distillab import realmodel_experiments as real
+from distillab import records, world
+from distillab.evaluation import Evaluation
+from distillab.profiles import get_profile
+from distillab.records import Compute, RunRecord
+from distillab.sampling import TraceSamples
+from distillab.students import Comparison, StudentRun
+from distillab.workspace import REFERENCE_TEACHER
+
+
+@pytest.fixture(scope="module")
+def setup(real_model_folder):
+    import os
+
+    previous = os.environ.get("DISTILLAB_MODELS")
+    os.environ["DISTILLAB_MODELS"] = str(real_model_folder.parent)
+    try:
+        return real.prepare(REFERENCE_TEACHER, "the reference", get_profile("fast"))
+    finally:
+        if previous is None:
+            os.environ.pop("DISTILLAB_MODELS")
+        else:
+            os.environ["DISTILLAB_MODELS"] = previous
+
+
+def test_the_setup_follows_the_profiles_real_model_budget(setup):
+    budget = get_profile("fast").real_model
+    assert setup.training.num_steps == budget.steps and setup.training.batch_size == budget.batch_size
+    assert {d: len(p) for d, p in setup.held_out.items()} == {d: budget.eval_per_difficulty for d in world.DIFFICULTIES}
+    assert world.count_overlap(setup.prompts, setup.held_out) == 0
+
+
+def test_the_arms_hold_the_teachers_verified_traces_and_the_answers_in_the_chat_format(setup):
+    samples = real.teacher_traces(setup)
+    traces, answers = real.traces_arm(setup, samples), real.answers_arm(setup, real.LORA)
+    tokenizer = setup.student_tokenizer
+    problem = setup.prompts[2][0]
+    for arm, reply in ((traces, world.in_plain_english(samples.traces("first")[len(setup.prompts[1])][1])),
+                       (answers, f"The answer is {problem.answer}.")):
+        row, mask = arm.data.input_ids[2][0].tolist(), arm.data.completion_mask[2][0].tolist()
+        assert tokenizer.decode([i for i, m in zip(row, mask) if m]) == reply + tokenizer.eos_token
+        assert tokenizer.decode(row).startswith(real.prompt_text(problem, tokenizer, real.FORMAT))
+        assert arm.start_from == setup.student_folder and arm.prompt_format == "natural"
+    assert traces.lora is None and traces.training.learning_rate == real.LEARNING_RATE
+    assert answers.lora == real.LORA and answers.training.learning_rate == real.LORA_LEARNING_RATE
+    assert traces.family == records.TRACES and answers.family == records.ANSWERS_ONLY
+    assert traces.teacher_data_flops == samples.flops > 0 and answers.teacher_data_flops == 0
+
+
+def run(arm, seed, accuracy, seconds=10.0, steps=5, flops=1e12):
+    return StudentRun(arm, seed, {d: accuracy for d in world.DIFFICULTIES}, flops, seconds, steps, 100)
+
+
+def test_gains_over_the_model_as_it_comes_are_paired_by_seed():
+    before = Evaluation({d: 0.1 for d in world.DIFFICULTIES}, 1.0, 10, 1.0, 50)
+    gain = real.gain_over([run("x", 1, 0.5), run("x", 0, 0.3)], before)
+    assert gain.seeds == (0, 1) and gain.gains == pytest.approx((20.0, 40.0))
+    assert real.multi_step({1: 1.0, 2: 1.0, 3: 0.3, 4: 0.2, 5: 0.1}) == pytest.approx(0.2)
+
+
+def test_the_cost_table_by_hand():
+    comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
+                                   run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
+    facts = {"a": {"trainable parameters": 1234, "teacher's data FLOPs": 1e12}}
+    [row] = real.cost_rows(comparison, facts)
+    assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
+    assert row["trainable parameters"] == "1,234"
+    # (3e12 + 1e12) FLOPs at 989 TFLOP/s and the H100's stated use, at its hourly price
+    from distillab.cost import H100
+
+    assert row["H100 dollars"] == pytest.approx(4e12 / (H100.peak_tflops * 1e12 * H100.utilization) / 3600
+                                                * H100.dollars_per_hour)
+
+
+def test_acceptance_by_temperature_and_the_cost_of_a_kept_sample():
+    problems = world.sample_problems(2, 1, seed=0) + world.sample_problems(2, 3, seed=0)
+    samples = TraceSamples(problems, [["a", "b"]] * 4, [[True, False], [True, True], [False, False], [True, False]],
+                           0.7, 10, 10, 8e9, 1.0, "natural")
+    [row] = real.acceptance_rows({0.7: samples})
+    assert row["1 steps (%)"] == 75.0 and row["3 steps (%)"] == 25.0 and row["all (%)"] == 50.0
+    assert row["kept"] == "4 of 8" and row["GFLOPs per kept sample"] == pytest.approx(2.0)
+
+
+def test_the_headline_arms_follow_the_fine_tuning_knob():
+    assert real.arm_names("lora") == (real.ANSWERS_LORA, real.TRACES_LORA)
+    assert real.arm_names("full") == (real.ANSWERS, real.TRACES)
+    with pytest.raises(ValueError, match="FINE_TUNING must be one of"):
+        real.arm_names("qlora")
+
+
+def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
+    record = RunRecord(chapter="07", family=records.PRETRAINED, arm=real.AS_IT_COMES, profile="fast", seed=0,
+                       model_size="SmolLM2-135M-Instruct", parameters=134_515_008, data_size=0, steps=0, seconds=0.0,
+                       accuracy={1: 0.1}, compute=Compute(0.0))
+    assert RunRecord.from_json(record.to_json()) == record
