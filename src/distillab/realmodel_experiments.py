@@ -242,17 +242,20 @@ def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
                 teacher_data_flops=samples.flops)
 
 
-def step_probe(lora: bool, steps: int = 4, profile: Profile | str = "standard") -> dict:
-    """One arm's fine-tuning speed and memory, measured alone: seconds per step after the first
-    (which also counts FLOPs), FLOPs per step, and this process's peak resident memory in MB; and
-    the model's greedy generation speed as it comes, in tokens per second. Run it in a fresh process
-    (the bench does) so that the peak is this arm's alone."""
+def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", difficulty: int = 3) -> dict:
+    """One arm's fine-tuning speed and memory, measured alone on batches of one shape (the
+    traces of `difficulty`-step problems): seconds per step after the first (which also counts
+    FLOPs), FLOPs per step, and this process's peak resident memory in MB; and the model's greedy
+    generation speed as it comes, in tokens per second. Run it in a fresh process (the bench does)
+    so that the peak is this arm's alone."""
     import resource
     import sys
 
     profile = get_profile(profile)
     setup = prepare(REFERENCE_TEACHER, "the reference", profile, steps=steps)
     arm = traces_arm(setup, teacher_traces(setup), LORA if lora else None)
+    one_shape = TrainingSet({difficulty: arm.data.input_ids[difficulty]}, {difficulty: arm.data.completion_mask[difficulty]},
+                            tokenizer_fingerprint=arm.data.tokenizer_fingerprint)
     model = load_student(setup)
     problems = [p for _, level in sorted(setup.held_out.items()) for p in level]
     from distillab.sampling import generate
@@ -263,7 +266,7 @@ def step_probe(lora: bool, steps: int = 4, profile: Profile | str = "standard") 
     from distillab.training import train
 
     student = with_lora(model, LORA) if lora else model
-    history = train(student, arm.data, arm.training, progress=False)
+    history = train(student, one_shape, arm.training, progress=False)
     later = [history.seconds[i] - history.seconds[i - 1] for i in range(1, len(history.seconds))]
     seconds = sum(later) / len(later)
     flops = history.total_flops / history.completed_steps
