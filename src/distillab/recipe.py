@@ -61,12 +61,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+try:  # the standard library's TOML reader from Python 3.11; the same package, as tomli, before it
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 from distillab import knobs, world
 from distillab import tokenizer as tok
