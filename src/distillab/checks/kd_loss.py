@@ -3,7 +3,8 @@ completion mask. The cases are built so that the bugs practitioners actually shi
 recognisably wrong values, and each one is named: kl_div's arguments swapped, T² missing or T
 instead of T², the wrong reduction (over the vocabulary, the sum, per batch, per sequence, over
 padding), probabilities or raw logits where log-probabilities belong, the temperature applied to
-one side only, ignored or multiplied in, cross-entropy instead of KL, the sign flipped."""
+one side only, ignored (with or without its T²) or multiplied in, cross-entropy instead of KL, the
+sign flipped."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ def _bugs(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, t: f
         (float((F.softmax(teacher[mask], -1) * (F.log_softmax(teacher[mask], -1)
                                                  - F.log_softmax(student[mask], -1))).sum(-1).mean()),
          "Your loss ignores the temperature: soften both logits by T (divide by it), and multiply by T²."),
+        (float((F.softmax(teacher[mask], -1) * (F.log_softmax(teacher[mask], -1)
+                                                 - F.log_softmax(student[mask], -1))).sum(-1).mean() * t * t),
+         "You multiplied by T² but left the temperature out of the softmax: T² only restores the scale that "
+         "softening takes away, so divide both logits by T before log_softmax."),
         (float((F.softmax(teacher[mask] * t, -1) * (F.log_softmax(teacher[mask] * t, -1)
                                                      - F.log_softmax(student[mask] * t, -1))).sum(-1).mean() * t * t),
          "You multiplied the logits by T: softening *divides* them by T (a higher T flattens the distribution)."),
