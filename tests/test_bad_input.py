@@ -205,3 +205,14 @@ def test_files_the_package_reads_are_checked(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved model"):
         load_model(tmp_path / "nowhere")
     assert sweeps.SCHEMA.endswith("/2")
+
+
+def test_a_nickname_where_a_teacher_folder_goes_is_named(tmp_path):
+    from distillab.records import TeacherRef
+
+    with pytest.raises(FileNotFoundError, match="no saved teacher at gpt-4 .*a name such as 'gpt-4' is not a folder"):
+        TeacherRef.of("gpt-4", "gpt-4")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "provenance.json").write_text(json.dumps({"size": "tiny", "colour": "blue"}))
+    with pytest.raises(ValueError, match=r"t/provenance\.json could not be read as a model's provenance"):
+        TeacherRef.of(tmp_path / "t", "mine")

@@ -117,7 +117,8 @@ def test_distill_trains_and_lowers_the_loss(teacher, transfer):
 @pytest.mark.parametrize("knobs, message", [
     (dict(loss="kl"), "loss must be one of"), (dict(temperature=0.0), "temperature must be > 0"),
     (dict(alpha=1.2), "alpha must be a number from 0 to 1"), (dict(beta=-1), "beta must be a number from 0 to 1"),
-    (dict(loss="top_k"), "top_k goes with loss='top_k'"), (dict(top_k=5), "top_k goes with loss='top_k'"),
+    (dict(loss="top_k"), "loss='top_k' needs top_k: how many of the teacher's most likely tokens.*TOP_K knob"),
+    (dict(top_k=5), "top_k=5 goes only with loss='top_k'"),
     (dict(loss="top_k", top_k=0), "top_k must be a whole number >= 1"),
 ])
 def test_config_names_the_bad_knob(knobs, message):

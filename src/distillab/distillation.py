@@ -39,8 +39,12 @@ class DistillationConfig:
         check_temperature(self.temperature)
         knobs.fraction("alpha", self.alpha)
         knobs.fraction("beta", self.beta)
-        if (self.loss == "top_k") != (self.top_k is not None):
-            raise ValueError(f"top_k goes with loss='top_k' and only with it; got loss={self.loss!r}, top_k={self.top_k!r}")
+        if self.loss == "top_k" and self.top_k is None:
+            raise ValueError("loss='top_k' needs top_k: how many of the teacher's most likely tokens to keep at each "
+                             "position, a whole number >= 1 (e.g. top_k=5; chapter 02's TOP_K knob)")
+        if self.loss != "top_k" and self.top_k is not None:
+            raise ValueError(f"top_k={self.top_k!r} goes only with loss='top_k' (got loss={self.loss!r}): set "
+                             "loss='top_k', or leave top_k out (None)")
         if self.top_k is not None:
             knobs.whole_number("top_k", self.top_k, 1)
         knobs.flag("scale_by_t_squared", self.scale_by_t_squared)

@@ -231,6 +231,10 @@ def _explain(error: OSError, path: Path) -> OSError:
                                     "save it again once that is fixed; a model saved there before is untouched")
 
 
+def _unreadable(file: Path, error: Exception, retrain: str) -> str:
+    return f"{file} could not be read ({type(error).__name__}: {error}); the saved model may be corrupted: {retrain}"
+
+
 def load_model(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, Provenance]:
@@ -247,10 +251,12 @@ def load_model(
     retrain = "train it again (chapter 01, or `python -m distillab.teacher` for a teacher) or restore the folder"
     try:
         tokenizer = tok.load_tokenizer(path)
+    except Exception as error:  # corrupted or hand-edited files: say which file and why
+        raise ValueError(_unreadable(path / "tokenizer.json", error, retrain)) from None
+    try:
         provenance = Provenance(**json.loads((path / PROVENANCE_FILE).read_text()))
-    except Exception as error:  # corrupted or hand-edited files: say which folder and why
-        raise ValueError(f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
-                         f"it may be corrupted: {retrain}") from None
+    except Exception as error:
+        raise ValueError(_unreadable(path / PROVENANCE_FILE, error, retrain)) from None
     for name, saved in ((WEIGHTS_FILE, provenance.weights_sha256), (CONFIG_FILE, provenance.config_sha256)):
         if saved and file_sha256(path / name) != saved:
             raise ValueError(f"{name} of the model at {path} changed after it was saved (its hash differs from the "

@@ -69,7 +69,17 @@ class TeacherRef:
     @classmethod
     def of(cls, folder: str | Path, name: str) -> TeacherRef:
         """The reference to the teacher saved in `folder` (by `models.save_model`)."""
-        provenance = Provenance(**json.loads((Path(folder) / PROVENANCE_FILE).read_text()))
+        path = Path(folder) / PROVENANCE_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved teacher at {folder} ({PROVENANCE_FILE} is missing): give the folder a "
+                                    "teacher was saved in, e.g. workspace.find_teacher()[0] or "
+                                    "workspace.REFERENCE_TEACHER; a name such as 'gpt-4' is not a folder")
+        try:
+            provenance = Provenance(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} could not be read as a model's provenance ({type(error).__name__}: {error}): it "
+                             "was edited or written by another program; restore the folder or train the teacher "
+                             "again") from None
         return cls(name, portable(folder), weights_sha256(folder), provenance.parameters, provenance.flops,
                    provenance.seconds, provenance.accuracy)
 
