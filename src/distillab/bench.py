@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -281,7 +282,8 @@ def update_chapters(out: Path, names: list[str]) -> dict:
     solutions = [path for path in labs.solution_paths(ROOT / "labs") if path.stem in names]
     missing = set(names) - {path.stem for path in chapters + solutions}
     if missing:
-        raise SystemExit(f"no such chapter or lab: {', '.join(sorted(missing))}")
+        raise ValueError(f"no such chapter or lab: {', '.join(sorted(missing))} (give notebook names without "
+                         "'.ipynb', e.g. 07_a_real_model)")
     os.environ[realmodel.MODELS_ENV] = str(realmodel.models_folder())
     before = os.getloadavg()[0]
     peak = cost.measure_matmul_peak_gflops(seconds=2.0)
@@ -316,4 +318,6 @@ def format_table(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.bench"))

@@ -202,4 +202,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.doctor"))

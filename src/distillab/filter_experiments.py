@@ -14,6 +14,7 @@ writes `reference/filter_sweeps.json`, which chapter 03 reads.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from distillab import curation, records, world
@@ -112,4 +113,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.filter_experiments"))

@@ -11,6 +11,7 @@ writes `reference/kd_sweeps.json`, which chapter 02 reads and plots.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -169,4 +170,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.kd_experiments"))

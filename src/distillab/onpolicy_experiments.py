@@ -15,6 +15,7 @@ writes `reference/onpolicy_sweeps.json`, which chapter 04 reads and plots.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -202,4 +203,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.onpolicy_experiments"))

@@ -12,6 +12,7 @@ samples (filtered or not) as its training data, which chapter 07 reads.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -249,7 +250,6 @@ def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", 
     generation speed as it comes, in tokens per second. Run it in a fresh process (the bench does)
     so that the peak is this arm's alone."""
     import resource
-    import sys
 
     profile = get_profile(profile)
     setup = prepare(REFERENCE_TEACHER, "the reference", profile, steps=steps)
@@ -306,4 +306,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.realmodel_experiments"))

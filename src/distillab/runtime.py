@@ -1,9 +1,12 @@
-"""The one place that picks the device and seeds every random number generator. All chapters."""
+"""The one place that picks the device and seeds every random number generator (all chapters),
+and the one way a `python -m distillab.*` command ends (`run_command`)."""
 
 from __future__ import annotations
 
 import os
 import random
+import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -34,3 +37,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def run_command(main: Callable[[], object], prog: str) -> int:
+    """Run a command's `main` and return its exit code (0 when it returns None). A bad input or a
+    fault the package reports (ValueError, OSError) ends in one line on stderr that says what was
+    wrong and what to do, exit 1; Ctrl-C ends in one line, exit 130. Never a traceback."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print(f"{prog}: stopped (Ctrl-C); what finished before it is kept", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:
+        print(f"{prog}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    return int(code or 0)

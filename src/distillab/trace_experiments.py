@@ -12,6 +12,7 @@ writes `reference/trace_sweeps.json`, which chapter 03 reads and plots.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -263,4 +264,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.trace_experiments"))
