@@ -82,3 +82,34 @@ def test_a_stopped_teacher_is_saved_recorded_and_resumed_to_the_uninterrupted_re
     assert [(p.label, p.parameters) for p in points] == [("teacher", done.parameters)]  # the stopped run is superseded
     other_recipe = teacher.interrupted_run(folder, "tiny", fast, 0, fast.training_config(8))
     assert other_recipe is None  # nothing left to resume
+
+
+def test_a_resume_that_cannot_continue_refuses_and_keeps_the_stopped_teacher():
+    """Chapter 01 stopped at step 2 of 6, then run again with 8 steps: no silent fresh start over
+    the stopped teacher; the error names the difference and the ways on; START_OVER replaces it."""
+    import os
+    import signal
+
+    from distillab import training
+
+    fast = get_profile("fast")
+    real = training.BatchSampler.next_batch
+    calls = {"n": 0}
+
+    def press_stop_at_step_2(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.BatchSampler, "next_batch", press_stop_at_step_2)
+        stopped = teacher.train_teacher(fast, size="tiny", num_steps=6, progress=False)
+    folder = teacher.save_teacher(stopped, teacher_path(fast))
+    before = weights_sha256(folder)
+    with pytest.raises(ValueError, match=r"stopped at step 2 of 6, and this run cannot continue it: steps 6 there, "
+                                         r"8 now\. Continue it:.*Start over: set START_OVER = True.*Keep both"):
+        teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False, resume_from=folder)
+    assert weights_sha256(folder) == before and (folder / "training_state.safetensors").is_file()
+    fresh = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False, resume_from=folder, start_over=True)
+    assert fresh.provenance.steps == 8 and fresh.continues is None

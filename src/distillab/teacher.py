@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from distillab import world
+from distillab import knobs, world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
 from distillab.models import (TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
@@ -47,15 +47,29 @@ def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int
     return TrainingSet.from_problems(teacher_problems(profile, seed), tokenizer, style="trace")
 
 
-def interrupted_run(folder: Path, size: str, profile: Profile, seed: int, config: TrainingConfig):
+def interrupted_run(folder: Path, size: str, profile: Profile, seed: int, config: TrainingConfig,
+                    start_over: bool = False):
     """The teacher saved in `folder` if its training was interrupted and it was started with exactly
-    this recipe (size, profile, seed, budget): (model, tokenizer, training state, weights hash); else None."""
-    if not (folder / TRAINING_STATE_FILE).is_file():
+    this recipe (size, profile, seed, budget): (model, tokenizer, training state, weights hash); None
+    when there is no interrupted teacher there, or `start_over` says to replace it. An interrupted
+    teacher of another recipe cannot be continued by this one: a ValueError names the difference
+    and the three ways on, and the stopped teacher stays as it is."""
+    if not (folder / TRAINING_STATE_FILE).is_file() or start_over:
         return None
     model, tokenizer, provenance = load_model(folder)
-    same = (provenance.interrupted, provenance.size, provenance.profile, provenance.seed, provenance.planned_steps)
-    if same != (True, size, profile.name, seed, config.num_steps):
+    if not provenance.interrupted:
         return None
+    saved = {"size": provenance.size, "profile": provenance.profile, "seed": provenance.seed,
+             "steps": provenance.planned_steps}
+    asked = {"size": size, "profile": profile.name, "seed": seed, "steps": config.num_steps}
+    differences = [f"{name} {saved[name]!r} there, {asked[name]!r} now" for name in saved if saved[name] != asked[name]]
+    if differences:
+        raise ValueError(
+            f"the teacher in {folder} was stopped at step {provenance.steps} of {provenance.planned_steps}, and this "
+            f"run cannot continue it: {'; '.join(differences)}. Continue it: run again with the knobs it started "
+            f"with (size {saved['size']!r}, seed {saved['seed']}, {saved['steps']} steps). Start over: set "
+            "START_OVER = True (chapter 01; --start-over for python -m distillab.teacher), which replaces it. "
+            "Keep both: save the new teacher in another folder (--out)")
     return model, tokenizer, load_training_state(folder), provenance.weights_sha256
 
 
@@ -66,15 +80,18 @@ def train_teacher(
     num_steps: int | None = None,
     progress: bool = True,
     resume_from: Path | None = None,
+    start_over: bool = False,
 ) -> TeacherRun:
     """Build, train and evaluate a teacher of `size` at `profile`'s budget (steps overridable).
     If `resume_from` holds a teacher of this very recipe whose training was interrupted, it is
-    trained on from where it stopped instead (the same result as a run that never stopped).
+    trained on from where it stopped instead (the same result as a run that never stopped); an
+    interrupted teacher of another recipe there is an error, unless `start_over` replaces it.
     Ctrl-C (the stop button) ends training after the current step: the run comes back with
     `history.interrupted` set, ready to be saved and resumed."""
     budget = get_profile(profile)
     config = budget.training_config(num_steps, seed)
-    found = interrupted_run(Path(resume_from), size, budget, seed, config) if resume_from is not None else None
+    found = interrupted_run(Path(resume_from), size, budget, seed, config, knobs.flag("START_OVER", start_over)) \
+        if resume_from is not None else None
     if found is not None:
         model, tokenizer, resume, continues = found
         print(f"resuming the interrupted teacher in {resume_from} at step {resume.history.completed_steps} "
@@ -120,10 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the profile's)")
     parser.add_argument("--out", type=Path, default=None, help="folder to save into (default: your workspace)")
     parser.add_argument("--reference", action="store_true", help="save as the package's reference teacher")
+    parser.add_argument("--start-over", action="store_true",
+                        help="replace an interrupted teacher of another recipe in the folder instead of refusing")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(profile)
-    run = train_teacher(profile, args.size, args.seed, num_steps=args.steps, resume_from=out)
+    run = train_teacher(profile, args.size, args.seed, num_steps=args.steps, resume_from=out, start_over=args.start_over)
     save_teacher(run, out)
     if not args.reference:
         record_teacher(run, out)
