@@ -124,7 +124,7 @@ def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, cap
     path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
     assert rc.main([str(path), "--quiet"]) == 2
     error = capsys.readouterr().err
-    assert "no Hugging Face checkpoint at" in error and "Traceback" not in error
+    assert "[teacher] path 'nowhere' is not a folder: nothing at" in error and "Traceback" not in error
 
 
 def launch(path: Path, processes: int) -> subprocess.Popen:
@@ -272,3 +272,34 @@ def test_each_model_asked_in_its_own_format_is_checked(tables, message, tmp_path
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
         rc.load_recipe(path)
+
+
+def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere" / "checkpoints" / "teacher").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a folder of that name in the current directory does not count
+    (tmp_path / "recipes").mkdir()
+    path = write_recipe(tmp_path / "recipes", teacher={"path": "checkpoints/teacher"},
+                        student={"architecture": "llama", "size": "tiny"})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recipe = rc.load_recipe(path)  # an org/name may be a hub model: read (chapter 06 prices one), not run
+    with pytest.raises(FileNotFoundError, match=r"\[teacher\] path 'checkpoints/teacher' is not a folder: nothing at "
+                                                r".*recipes/checkpoints/teacher \(a relative path is read from the recipe "
+                                                r"file's folder\); if 'checkpoints/teacher' is a model on the Hugging "
+                                                r"Face hub, run with HF_HUB_OFFLINE=0"):
+        rc.run(recipe, progress=False)
+    deeper = write_recipe(tmp_path / "recipes", "deeper", teacher={"path": "../models/x/teacher"},
+                          student={"architecture": "llama"})
+    with pytest.raises(FileNotFoundError, match=r"is not a folder: nothing at .*models/x/teacher \(a relative path is "
+                                                r"read from the recipe file's folder\)$"):  # not a hub id: no hub advice
+        rc.load_recipe(deeper)
+    assert recipe.teacher == "checkpoints/teacher"  # kept as written: with HF_HUB_OFFLINE=0 it is downloaded
+
+
+def test_a_recipe_output_must_be_a_folder_name_and_the_warmup_adapts_to_the_steps(tmp_path):
+    bad = write_recipe(tmp_path, "bad", student={"architecture": "llama"})
+    bad.write_text(bad.read_text().replace('output = "out-bad"', "output = 3"))
+    with pytest.raises(ValueError, match="output must be a folder name in quotes"):
+        rc.load_recipe(bad)
+    short = write_recipe(tmp_path, "short", student={"architecture": "llama"}, training={"steps": 30})
+    short.write_text(short.read_text().replace("warmup_steps = 1\n", ""))
+    assert rc.load_recipe(short).warmup_steps == 7  # a quarter of 30, as the profiles shrink theirs

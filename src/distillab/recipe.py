@@ -55,6 +55,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -87,7 +88,7 @@ from distillab.profiles import PROFILES, get_profile
 from distillab.records import LOGITS, ON_POLICY, TRACES, Compute, RunRecord, TeacherRef
 from distillab.sampling import TraceSamples, sample_traces
 from distillab.training import BatchSampler, TrainingConfig, TrainingSet, sft_objective, train
-from distillab.workspace import portable, resolve
+from distillab.workspace import HOME_PREFIX, PACKAGE_PREFIX, portable, resolve
 
 RECIPES = Path(__file__).parent / "recipes"  # recipe files that ship with the course
 KINDS = ("traces", "logits", "on-policy")
@@ -123,9 +124,10 @@ class Recipe:
     steps: int = 300
     batch_size: int = 32
     learning_rate: float = 3e-3
-    warmup_steps: int = 30
+    warmup_steps: int | None = None  # None: 30, or a quarter of the steps when that is fewer (as the profiles do)
     seeds: tuple[int, ...] = (0,)
     eval_per_difficulty: int = 50
+    file: Path | None = None  # the recipe file it was read from (relative paths were read from its folder)
 
     def __post_init__(self) -> None:
         knobs.choice("[recipe] kind", self.kind, KINDS)
@@ -158,6 +160,8 @@ class Recipe:
         knobs.whole_number("[training] steps", self.steps, 1)
         knobs.whole_number("[training] batch_size", self.batch_size, 1)
         knobs.number("[training] learning_rate", self.learning_rate, above=0)
+        if self.warmup_steps is None:
+            object.__setattr__(self, "warmup_steps", min(30, self.steps // 4))
         knobs.whole_number("[training] warmup_steps", self.warmup_steps, 0, self.steps - 1)
         object.__setattr__(self, "seeds", knobs.seeds("[training] seeds", self.seeds))
         knobs.whole_number("[evaluation] per_difficulty", self.eval_per_difficulty, 1)
@@ -219,14 +223,52 @@ def load_recipe(path: str | Path) -> Recipe:
     if "student_path" not in values and "architecture" not in values:
         raise ValueError(f"{path}: [student] needs a path (a checkpoint) or an architecture ({', '.join(ARCHITECTURES)})")
     here = path.parent
+    if not isinstance(values["output"], str):
+        raise ValueError(f"{path}: output must be a folder name in quotes (e.g. output = \"runs/mine\"), got "
+                         f"{values['output']!r}")
     values["output"] = here / values["output"]
-    for name in ("teacher", "student_path"):  # a folder beside the file; else as written (a hub name)
-        if name in values and ":" not in str(values[name]) and (here / values[name]).exists():
-            values[name] = str(here / values[name])
+    for name, key in (("teacher", "[teacher] path"), ("student_path", "[student] path")):
+        if name in values:
+            values[name] = _model_location(path, key, values[name])
     for name in ("difficulties", "seeds"):
         if name in values:
             values[name] = tuple(values[name]) if isinstance(values[name], list) else values[name]
-    return Recipe(**values)
+    return Recipe(**values, file=path)
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": the only shape a Hugging Face hub model has
+
+
+def _model_location(recipe_file: Path, key: str, value) -> str:
+    """Where a recipe's model is: "package:" and "home:" locations as they are; any other path
+    relative to the recipe file's folder (never the current one). A missing folder is an error that
+    says where it looked; an "org/name" missing here is a hub model, which needs HF_HUB_OFFLINE=0."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{recipe_file}: {key} must be a folder in quotes, e.g. \"package:reference/teacher\", "
+                         f"got {value!r}")
+    if value.startswith((PACKAGE_PREFIX, HOME_PREFIX)):
+        return value
+    folder = recipe_file.parent / value  # an absolute path stays as it is
+    if folder.exists():
+        return str(folder)
+    if HUB_ID.fullmatch(value):
+        return value  # a hub model: `run` downloads it with HF_HUB_OFFLINE=0, else says where it looked (`reachable`)
+    raise FileNotFoundError(_not_a_folder(recipe_file, key, value))
+
+
+def _not_a_folder(recipe_file: Path, key: str, value: str) -> str:
+    hub = (f"; if {value!r} is a model on the Hugging Face hub, run with HF_HUB_OFFLINE=0 (the course itself never "
+           "downloads)") if HUB_ID.fullmatch(value) else ""
+    return (f"{recipe_file}: {key} {value!r} is not a folder: nothing at {(recipe_file.parent / value).resolve()} (a "
+            f"relative path is read from the recipe file's folder){hub}")
+
+
+def reachable(recipe: Recipe) -> None:
+    """Before anything loads: a model named by its hub id ("org/name", not a folder beside the
+    recipe file) needs downloads allowed (HF_HUB_OFFLINE=0); otherwise say where it was looked for."""
+    for key, value in (("[teacher] path", recipe.teacher), ("[student] path", recipe.student_path)):
+        if value is not None and HUB_ID.fullmatch(value) and os.environ.get("HF_HUB_OFFLINE", "1") != "0":
+            raise FileNotFoundError(_not_a_folder(recipe.file or Path("recipe.toml"), key, value))
 
 
 @dataclass
@@ -389,6 +431,7 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
     """Run `recipe` to the end and write its output folder (all at once: a run stopped part-way
     leaves no output behind, and an earlier output stays as it was). Returns the report."""
     start = time.perf_counter()
+    reachable(recipe)
     processes = Processes()
     progress = progress and processes.is_main
     teacher_folder = resolve(recipe.teacher)
