@@ -3,6 +3,7 @@ reported (damaged, another version of distillab, another profile), never guessed
 
 import json
 import warnings
+from dataclasses import replace
 
 import pytest
 from helpers import record
@@ -52,6 +53,13 @@ def test_damaged_foreign_and_old_lines_are_reported_and_skipped(tmp_path):
     assert "line 4 is damaged" in messages[2] and "a 'standard' run in the 'fast' ledger" in messages[2]
     assert "2 line(s) (lines 5-6) were written by another version of distillab" in messages[3]
     assert [e.arm for e in entries] == ["teacher", "KD"]
+    assert "repair() moves them to" in messages[0]
+    before = ledger.path.read_bytes()
+    with pytest.warns(UserWarning):
+        ledger.entries()
+    assert ledger.path.read_bytes() == before and not ledger.damaged_path.exists()  # reading never writes
+    moved = ledger.repair()
+    assert [entry["line"] for entry in moved] == [2, 3, 4, 5, 6]
     aside = [json.loads(line) for line in ledger.damaged_path.read_text().splitlines()]
     assert [entry["line"] for entry in aside] == [2, 3, 4, 5, 6] and aside[0]["text"] == '{"chapter": "half a line'
     with warnings.catch_warnings():
@@ -71,6 +79,7 @@ def test_a_write_cut_short_loses_no_complete_run(tmp_path):
     ledger.record(third)
     with pytest.warns(UserWarning, match="line 2 is damaged"):
         assert ledger.entries() == [first, third]
+    ledger.repair()
     assert json.loads(ledger.damaged_path.read_text())["text"] == line[: len(line) // 2]
     ledger.path.write_text(ledger.path.read_text().rstrip("\n"))  # a hand edit that drops the final newline
     ledger.record(second)
@@ -82,3 +91,45 @@ def test_clear():
     ledger.record(record(records.TEACHER, "teacher", 1.0))
     ledger.clear()
     assert len(ledger) == 0
+
+
+def test_a_record_holding_a_line_separator_character_is_one_line(tmp_path):
+    """str.splitlines() also splits on U+2028, U+2029 and U+0085; a record's text may hold them."""
+    ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
+    odd = replace(record(records.TRACES, "traces\u2028second line\u2029\u0085", 0.3), settings={"note": "a\u2028b"})
+    ledger.record(odd)
+    ledger.record(record(records.TEACHER, "teacher", 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [e.arm for e in ledger.entries()] == [odd.arm, "teacher"]
+    assert ledger.repair() == [] and not ledger.damaged_path.exists()
+
+
+def _append_many(path: str, worker: int, count: int) -> None:
+    ledger = Ledger(FAST, path)
+    for i in range(count):
+        ledger.record(record(records.ANSWERS_ONLY, f"worker {worker} run {i}", 0.1, seed=i))
+
+
+def test_several_kernels_appending_while_another_reads_and_repairs_lose_no_line(tmp_path):
+    import multiprocessing
+
+    ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
+    with ledger.path.open("w") as file:
+        file.write('{"a damaged line"\n')  # gives repair() something to rewrite while the others append
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_many, args=(str(ledger.path), w, 40)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while any(worker.is_alive() for worker in workers):
+            ledger.entries()
+            ledger.repair()
+    for worker in workers:
+        worker.join()
+        assert worker.exitcode == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arms = [e.arm for e in ledger.entries()]
+    assert sorted(arms) == sorted(f"worker {w} run {i}" for w in range(3) for i in range(40))
