@@ -216,3 +216,14 @@ def test_a_nickname_where_a_teacher_folder_goes_is_named(tmp_path):
     (tmp_path / "t" / "provenance.json").write_text(json.dumps({"size": "tiny", "colour": "blue"}))
     with pytest.raises(ValueError, match=r"t/provenance\.json could not be read as a model's provenance"):
         TeacherRef.of(tmp_path / "t", "mine")
+
+
+def test_a_model_saved_with_another_tokenizer_is_refused_with_the_right_advice(tmp_path):
+    from distillab.models import Provenance, build_model, save_model
+    from distillab.tokenizer import build_tokenizer
+
+    model = build_model("tiny", build_tokenizer())
+    model.config.tokenizer_fingerprint = "another tokenizer's"
+    with pytest.raises(ValueError, match="save the model with the tokenizer it was built and trained with"):
+        save_model(model, build_tokenizer(), tmp_path / "m", Provenance("tiny", 0, "fast", 1, 1))
+    assert not (tmp_path / "m").exists()

@@ -92,19 +92,19 @@ def matmul_parameters(model: LlamaForCausalLM) -> int:
     return count_parameters(model) - not_multiplied  # embedding counted once: as the output projection
 
 
-def check_compatible(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> None:
-    """Raise a clear ValueError when `tokenizer` does not belong with `model`."""
+USE_THE_SAVED = "use the tokenizer saved with this model (load_model returns it)"
+SAVE_WITH_ITS_OWN = ("save the model with the tokenizer it was built and trained with (the one build_model or "
+                     "load_model gave you with it), or its saved copy will not read text the way it learnt to")
+
+
+def check_compatible(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, fix: str = USE_THE_SAVED) -> None:
+    """Raise a clear ValueError when `tokenizer` does not belong with `model`; `fix` says what to do."""
     if len(tokenizer) > model.config.vocab_size:  # real models may pad their embedding beyond the tokenizer
-        raise ValueError(
-            f"tokenizer has {len(tokenizer)} tokens but the model has embeddings for {model.config.vocab_size}: "
-            "use the tokenizer saved with this model (load_model returns it)"
-        )
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model has embeddings for "
+                         f"{model.config.vocab_size}: {fix}")
     saved = getattr(model.config, "tokenizer_fingerprint", None)
     if saved is not None and saved != tok.fingerprint(tokenizer):
-        raise ValueError(
-            "tokenizer maps words to different ids than the one this model was trained with: "
-            "use the tokenizer saved with this model (load_model returns it)"
-        )
+        raise ValueError(f"tokenizer maps words to different ids than the one this model was trained with: {fix}")
 
 
 @dataclass
@@ -185,7 +185,7 @@ def save_model(
     the new one renamed in, and the old one removed last: an interrupt at any point leaves a whole
     model at `path` (the next save or load finishes the replace).
     """
-    check_compatible(model, tokenizer)
+    check_compatible(model, tokenizer, SAVE_WITH_ITS_OWN)
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
