@@ -1,12 +1,17 @@
 """The one place that picks the device and seeds every random number generator (all chapters),
-and the one way a `python -m distillab.*` command ends (`run_command`)."""
+shares the cores between distillab processes (`share_the_cores`), and the one way a
+`python -m distillab.*` command ends (`run_command`)."""
 
 from __future__ import annotations
 
 import os
 import random
 import sys
-from collections.abc import Callable
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +42,78 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+RUNNING = Path(tempfile.gettempdir()) / "distillab-running"  # one file per distillab process that is training
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def other_runs() -> list[str]:
+    """What the other distillab processes on this machine are training now (one line each)."""
+    if not RUNNING.is_dir():
+        return []
+    found = []
+    for mark in RUNNING.iterdir():
+        if mark.name.isdigit() and int(mark.name) != os.getpid() and _alive(int(mark.name)):
+            try:
+                found.append(mark.read_text())
+            except OSError:
+                continue
+    return found
+
+
+def busy_warning(what: str, others: list[str], load: float, cores: int, threads: int, shared: int) -> str:
+    """What to tell a learner before `what` starts on a machine already busy ("" when it is not)."""
+    if others:
+        return (f"{len(others)} other distillab run(s) are training on this machine ({'; '.join(others)}): {what} "
+                f"uses {shared} of its {cores} core(s) instead of {threads}, so expect it to take about "
+                f"{len(others) + 1}x as long while they run. For full speed, let the other notebook finish (or stop "
+                "it with ■) before you start this one")
+    if load > 0.5 * cores:
+        return (f"the cores are already busy (load average {load:.1f} on {cores} core(s)) before {what} began: another "
+                f"job is running, so expect at least {max(2.0, (load + threads) / cores):.0f}x the usual time, and "
+                "up to 10-30x when both use every core. Wait for the other job, or stop it, for full speed")
+    return ""
+
+
+@contextmanager
+def share_the_cores(what: str) -> Iterator[None]:
+    """Around a long run (`training.train` uses it): warn when the machine is already busy, and
+    when other distillab processes are training, take only a fair share of the cores (two kernels
+    that each spin every core's threads run many times slower than one after the other). The
+    processes of one data-parallel run (WORLD_SIZE > 1) are left as their launcher set them."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    threads, cores = torch.get_num_threads(), os.cpu_count() or 1
+    others = other_runs()
+    shared = max(1, min(threads, cores // (len(others) + 1))) if others else threads
+    message = busy_warning(what, others, os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0, cores, threads,
+                           shared)
+    if message:
+        warnings.warn(message, stacklevel=3)
+    torch.set_num_threads(shared)
+    mark = RUNNING / str(os.getpid())
+    try:
+        RUNNING.mkdir(exist_ok=True)
+        mark.write_text(what)
+    except OSError:  # an unwritable temporary folder only loses the sharing, never the run
+        mark = None
+    try:
+        yield
+    finally:
+        if mark is not None:
+            mark.unlink(missing_ok=True)
+        torch.set_num_threads(threads)
 
 
 def run_command(main: Callable[[], object], prog: str) -> int:

@@ -22,7 +22,7 @@ from distillab import tokenizer as tok
 from distillab import knobs, world
 from distillab.cost import run_counting_flops
 from distillab.losses import masked_cross_entropy
-from distillab.runtime import pick_device, seed_everything
+from distillab.runtime import pick_device, seed_everything, share_the_cores
 
 
 @dataclass
@@ -343,7 +343,7 @@ def train(
     start = time.perf_counter()
     bar = tqdm(range(done + 1, config.num_steps + 1), desc=description, disable=not progress,
                initial=done, total=config.num_steps)
-    with StopRequest() as stop:
+    with StopRequest() as stop, share_the_cores(description):
         for step in bar:
             batch = sampler.next_batch()
             generation = batch.pop("generation_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
