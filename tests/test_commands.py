@@ -28,6 +28,7 @@ BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line mu
 @pytest.mark.parametrize("command", BAD_INPUTS)
 def test_a_bad_input_is_one_line_and_a_nonzero_exit(command, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISTILLAB_MODELS", str(tmp_path / "models"))  # no model there: realmodel must look at the wheel
     arguments, words = BAD_INPUTS[command]
     module = importlib.import_module(f"distillab.{command}")
     code = run_command(lambda: module.main(arguments), f"distillab.{command}")

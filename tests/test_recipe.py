@@ -47,7 +47,8 @@ def test_trace_distillation_across_tokenizers_for_every_architecture(architectur
                                                          "tokenizer": "bpe"})
     report = rc.run(rc.load_recipe(path), progress=False)
     output = tmp_path / f"out-{architecture}"
-    assert sorted(p.name for p in output.iterdir()) == ["ledger.jsonl", "report.json", "report.md", "student-seed0"]
+    assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
+        "ledger.jsonl", "report.json", "report.md", "student-seed0"]  # (and the ledger's hidden lock file)
     student, tokenizer = load_causal_lm(output / "student-seed0")
     assert student.config.model_type == architecture and len(tokenizer) == len(build_bpe_tokenizer())
     [record] = records(output)

@@ -34,11 +34,32 @@ def test_another_distillab_run_is_named_and_the_cores_are_shared(monkeypatch, tm
 
 def test_a_busy_machine_is_named_and_an_idle_one_is_not(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime, "RUNNING", tmp_path)
-    assert "load average 2.0 on 2 core(s)" in runtime.busy_warning("KD", [], 2.0, 2, 2, 2)
+    assert "other processes keep 2.0 of 2 core(s) busy" in runtime.busy_warning("KD", [], 2.0, 2, 2, 2)
     assert "at least 2x" in runtime.busy_warning("KD", [], 2.0, 2, 2, 2)
     assert runtime.busy_warning("KD", [], 0.1, 2, 2, 2) == ""
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(runtime, "cores_used_by_others", lambda: 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with runtime.share_the_cores("idle"):
             pass
+
+
+def test_the_callers_own_work_is_not_counted_as_another_job():
+    import time
+
+    start = time.perf_counter()
+    while time.perf_counter() - start < 1.0:  # this process keeps a core busy, as the run before would
+        sum(range(10_000))
+    assert runtime.cores_used_by_others(0.3) < 0.5  # an otherwise idle machine (the test suite runs alone)
+
+
+def test_another_process_spinning_is_counted():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.5)
+        assert runtime.cores_used_by_others(0.5) > 0.5
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -51,7 +51,7 @@ class Ledger:
     @property
     def lock(self) -> FileLock:
         """The lock every write takes (and `repair` for its whole read-and-rewrite)."""
-        return FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=60)
+        return FileLock(str(self.path.with_name(f".{self.path.name}.lock")), timeout=60)  # hidden: it stays
 
     def record(self, record: RunRecord) -> RunRecord:
         """Append `record` as one whole line, under the ledger's lock."""

@@ -8,6 +8,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,29 @@ def other_runs() -> list[str]:
     return found
 
 
+def _busy_jiffies() -> tuple[int, int, int]:
+    """(busy, total) CPU time of the whole machine, and this process's own, in clock ticks (Linux)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(fields) - idle, sum(fields), int(own[11]) + int(own[12])  # utime + stime
+
+
+def cores_used_by_others(seconds: float = 0.2) -> float:
+    """How many cores other processes keep busy right now, measured over `seconds` (0.0 where the
+    machine does not say: not Linux). Unlike the load average, this leaves out the caller's own
+    work of the last minute (the run before this one)."""
+    try:
+        busy, total, own = _busy_jiffies()
+        time.sleep(seconds)
+        busy_after, total_after, own_after = _busy_jiffies()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    elapsed = total_after - total
+    cores = os.cpu_count() or 1
+    return max(0.0, (busy_after - busy) - (own_after - own)) / elapsed * cores if elapsed else 0.0
+
+
 def busy_warning(what: str, others: list[str], load: float, cores: int, threads: int, shared: int) -> str:
     """What to tell a learner before `what` starts on a machine already busy ("" when it is not)."""
     if others:
@@ -79,9 +103,9 @@ def busy_warning(what: str, others: list[str], load: float, cores: int, threads:
                 f"{len(others) + 1}x as long while they run. For full speed, let the other notebook finish (or stop "
                 "it with ■) before you start this one")
     if load > 0.5 * cores:
-        return (f"the cores are already busy (load average {load:.1f} on {cores} core(s)) before {what} began: another "
-                f"job is running, so expect at least {max(2.0, (load + threads) / cores):.0f}x the usual time, and "
-                "up to 10-30x when both use every core. Wait for the other job, or stop it, for full speed")
+        return (f"the cores are already busy (other processes keep {load:.1f} of {cores} core(s) busy) before {what} "
+                f"began: another job is running, so expect at least {max(2.0, (load + threads) / cores):.0f}x the usual "
+                "time, and up to 10-30x when both use every core. Wait for the other job, or stop it, for full speed")
     return ""
 
 
@@ -97,8 +121,7 @@ def share_the_cores(what: str) -> Iterator[None]:
     threads, cores = torch.get_num_threads(), os.cpu_count() or 1
     others = other_runs()
     shared = max(1, min(threads, cores // (len(others) + 1))) if others else threads
-    message = busy_warning(what, others, os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0, cores, threads,
-                           shared)
+    message = busy_warning(what, others, cores_used_by_others(), cores, threads, shared)
     if message:
         warnings.warn(message, stacklevel=3)
     torch.set_num_threads(shared)
