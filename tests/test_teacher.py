@@ -39,31 +39,38 @@ def test_command_line_saves_the_teacher(capsys):
     assert "accuracy by difficulty" in capsys.readouterr().out
 
 
-def test_a_stopped_teacher_is_saved_recorded_and_resumed_to_the_uninterrupted_result():
-    """Ctrl-C in the middle of chapter 01's training: the teacher so far is saved (with what resuming
-    needs) and recorded as interrupted; the same recipe run again finishes it, and the result is the
-    run that never stopped. Chapter 05 then shows the finished teacher only."""
+def stopped_at(step: int, profile, num_steps: int):
+    """A tiny teacher whose training the learner stopped (Ctrl-C) during step `step`."""
     import os
     import signal
 
-    import torch
+    from distillab import training
 
-    from distillab import frontier, training
-
-    fast = get_profile("fast")
-    whole = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False)
     real = training.BatchSampler.next_batch
     calls = {"n": 0}
 
-    def press_stop_at_step_3(self):
+    def press_stop(self):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == step:
             os.kill(os.getpid(), signal.SIGINT)
         return real(self)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training.BatchSampler, "next_batch", press_stop_at_step_3)
-        stopped = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False)
+        patch.setattr(training.BatchSampler, "next_batch", press_stop)
+        return teacher.train_teacher(profile, size="tiny", num_steps=num_steps, progress=False)
+
+
+def test_a_stopped_teacher_is_saved_recorded_and_resumed_to_the_uninterrupted_result():
+    """Ctrl-C in the middle of chapter 01's training: the teacher so far is saved (with what resuming
+    needs) and recorded as interrupted; the same recipe run again finishes it, and the result is the
+    run that never stopped. Chapter 05 then shows the finished teacher only."""
+    import torch
+
+    from distillab import frontier
+
+    fast = get_profile("fast")
+    whole = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False)
+    stopped = stopped_at(3, fast, num_steps=8)
     assert stopped.history.interrupted and stopped.provenance.steps == 3 and stopped.provenance.interrupted
     folder = teacher.save_teacher(stopped, teacher_path(fast))
     partial = teacher.record_teacher(stopped, folder)
@@ -87,24 +94,8 @@ def test_a_stopped_teacher_is_saved_recorded_and_resumed_to_the_uninterrupted_re
 def test_a_resume_that_cannot_continue_refuses_and_keeps_the_stopped_teacher():
     """Chapter 01 stopped at step 2 of 6, then run again with 8 steps: no silent fresh start over
     the stopped teacher; the error names the difference and the ways on; START_OVER replaces it."""
-    import os
-    import signal
-
-    from distillab import training
-
     fast = get_profile("fast")
-    real = training.BatchSampler.next_batch
-    calls = {"n": 0}
-
-    def press_stop_at_step_2(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training.BatchSampler, "next_batch", press_stop_at_step_2)
-        stopped = teacher.train_teacher(fast, size="tiny", num_steps=6, progress=False)
+    stopped = stopped_at(2, fast, num_steps=6)
     folder = teacher.save_teacher(stopped, teacher_path(fast))
     before = weights_sha256(folder)
     with pytest.raises(ValueError, match=r"stopped at step 2 of 6, and this run cannot continue it: steps 6 there, "
