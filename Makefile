@@ -88,7 +88,7 @@ transfer-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.transfer_experiments
 
 # Chapter 07's stored runs (LoRA vs full fine-tuning; the real model's own samples, verified or not)
-# -> src/distillab/reference/realmodel_sweeps.json (~20 min).
+# -> src/distillab/reference/realmodel_sweeps.json (~25 min).
 realmodel-sweeps: $(BIN)/.installed model
 	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_HOME=$$(mktemp -d) \
 		$(BIN)/python -m distillab.realmodel_experiments

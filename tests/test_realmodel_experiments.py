@@ -68,8 +68,11 @@ def test_the_cost_table_by_hand():
     comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
                                    run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
     facts = {"a": {"trainable parameters": 1234, "teacher's data FLOPs": 1e12}}
-    [row] = real.cost_rows(comparison, facts)
+    [row] = real.cost_rows(comparison, facts, peak_gflops=400.0)
     assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
+    assert row["GFLOP/s"] == pytest.approx(200.0) and row["share of the matmul peak (%)"] == pytest.approx(50.0)
+    assert real.seconds_per_step(comparison) == {"a": pytest.approx(3.0)}
+    assert "share of the matmul peak (%)" not in real.cost_rows(comparison, facts)[0]
     assert row["trainable parameters"] == "1,234"
     # (3e12 + 1e12) FLOPs at 989 TFLOP/s and the H100's stated use, at its hourly price
     from distillab.cost import H100
@@ -99,3 +102,21 @@ def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
                        model_size="SmolLM2-135M-Instruct", parameters=134_515_008, data_size=0, steps=0, seconds=0.0,
                        accuracy={1: 0.1}, compute=Compute(0.0))
     assert RunRecord.from_json(record.to_json()) == record
+
+
+def test_leaving_out_smollm2s_default_system_prompt_saves_16_tokens_on_every_example(setup):
+    problem = setup.held_out[3][0]
+    counts = real.system_prompt_tokens(setup.student_tokenizer, problem)
+    assert counts["as the template comes"] - counts["as the course asks"] == 16
+    assert counts["as the course asks"] == len(setup.student_tokenizer(real.prompt_text(problem, setup.student_tokenizer,
+                                                                                        real.FORMAT))["input_ids"])
+
+
+def test_the_stored_teacher_study_in_one_paragraph():
+    problems = world.sample_problems(2, 1, seed=0)
+    samples = TraceSamples(problems, [["a"], ["b"]], [[True], [True]], 0.0, 10, 10, 2e8, 1.0)
+    stored = {"own_samples": {"problems": 100, "k": 4, "temperature": 0.7, "acceptance": {"1": 0.1, "2": 0.0},
+                              "kept": 4, "flops": 4e12}}
+    text = real.stored_teacher_study(stored, samples)
+    assert "100 problems x k = 4 at T = 0.7" in text and "1: 10 %, 2: 0 %" in text and "4 kept" in text
+    assert "1e+12 FLOPs" in text and "1e+08" in text and "10,000 times less" in text

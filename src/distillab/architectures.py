@@ -126,17 +126,29 @@ def prompt_text(problem: world.Problem, tokenizer: PreTrainedTokenizerBase, prom
     knobs.choice("prompt_format", prompt_format, PROMPT_FORMATS)
     if prompt_format == "world":
         return problem.prompt
-    question = f"{problem.question} Think step by step, then give the final answer as a number."
+    question = natural_question(problem)
     if not getattr(tokenizer, "chat_template", None):
         return question
+    return min(chat_renderings(question, tokenizer), key=len)
+
+
+def natural_question(problem: world.Problem) -> str:
+    """The plain-English question a model is asked, with the course's instruction to reason."""
+    return f"{problem.question} Think step by step, then give the final answer as a number."
+
+
+def chat_renderings(question: str, tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """`question` through the chat template as it comes (with the template's default system prompt,
+    if it adds one when none is given) and with an empty system message; `prompt_text` takes the
+    shorter (SmolLM2's default system prompt is 16 tokens the model does not need)."""
     asked = [{"role": "user", "content": question}]
     plain = tokenizer.apply_chat_template(asked, tokenize=False, add_generation_prompt=True)
-    try:  # many templates add a default system prompt when none is given (SmolLM2's: 16 tokens): leave it out
+    try:
         bare = tokenizer.apply_chat_template([{"role": "system", "content": ""}, *asked], tokenize=False,
                                              add_generation_prompt=True)
     except Exception:  # noqa: BLE001 (a template without a system role raises its own error types)
-        return plain
-    return bare if len(bare) < len(plain) else plain
+        return [plain]
+    return [plain, bare]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -122,21 +123,13 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
 def run_chapters_at(profile: Profile, chapters: list[Path], home: str | None = None) -> dict[str, NotebookRun]:
     """Every chapter at `profile`, in order, in a workspace of its own (a learner's first run):
     `home`, or a new temporary folder."""
-    saved = {name: os.environ.get(name) for name in ("DISTILLAB_PROFILE", HOME_ENV)}
-    os.environ["DISTILLAB_PROFILE"] = profile.name
-    os.environ[HOME_ENV] = home or tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
-    try:
+    workspace = home or tempfile.mkdtemp(prefix=f"distillab-bench-{profile.name}-")
+    with mock.patch.dict(os.environ, {"DISTILLAB_PROFILE": profile.name, HOME_ENV: workspace}):  # restored after
         runs = {}
         for chapter in chapters:
             print(f"running {chapter.name} at the {profile.name} profile ...", flush=True)
             runs[chapter.stem] = run_notebook(chapter)
         return runs
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 REAL_CHAPTER = "07_a_real_model"

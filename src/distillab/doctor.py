@@ -81,7 +81,7 @@ class PairReport:
                  ("'27' is cut into", pieces(t), pieces(s)),
                  ("a 3-step trace, as it writes it (tokens)", t.trace_tokens, s.trace_tokens),
                  ("longest prompt + completion (tokens)", t.longest_example, s.longest_example),
-                 (f"memory to generate (GB)", f"{t.memory_gb('generation', self.batch_size):.2f}",
+                 ("memory to generate (GB)", f"{t.memory_gb('generation', self.batch_size):.2f}",
                   f"{s.memory_gb('generation', self.batch_size):.2f}"),
                  (f"memory to fine-tune fully, batch {self.batch_size} (GB)", "",
                   f"{s.memory_gb('full fine-tuning', self.batch_size):.2f}"),

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 from distillab.workspace import home
 
@@ -177,20 +178,11 @@ def _from_gguf(gguf: Path, progress: bool):
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
     from transformers.utils import logging
 
-    quiet = {} if progress else {"TQDM_DISABLE": "1"}  # the GGUF reader draws its own tqdm bar
-    previous = {name: os.environ.get(name) for name in quiet}
-    os.environ.update(quiet)
     if not progress:
         logging.disable_progress_bar()
-    try:
+    with mock.patch.dict(os.environ, {} if progress else {"TQDM_DISABLE": "1"}):  # the GGUF reader's own bar
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     settings = loaded.config.to_dict()
     settings.pop("quantization_config", None)
     settings.pop("_name_or_path", None)

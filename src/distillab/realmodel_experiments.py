@@ -4,7 +4,7 @@ world's problems in plain English through its chat template and graded by the fr
 replies (full fine-tuning and LoRA, against the answers alone, paired by seed); and as a teacher
 whose samples the verifier must filter.
 
-    python -m distillab.realmodel_experiments     # the stored runs (standard profile, ~20 min on 2 cores)
+    python -m distillab.realmodel_experiments     # the stored runs (standard profile, ~25 min on 2 cores)
 
 writes `reference/realmodel_sweeps.json`: LoRA against full fine-tuning, and the real model's own
 samples (filtered or not) as its training data, which chapter 07 reads.
@@ -12,6 +12,7 @@ samples (filtered or not) as its training data, which chapter 07 reads.
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -20,18 +21,20 @@ from pathlib import Path
 from transformers import PreTrainedTokenizerBase
 
 from distillab import knobs, realmodel, records, world
-from distillab.architectures import (LoraSettings, load_causal_lm, load_checkpoint_tokenizer, prompt_text,
+from distillab.answers import parse_final_answer
+from distillab.architectures import (LoraSettings, chat_renderings, load_causal_lm, natural_question, load_checkpoint_tokenizer, prompt_text,
+                                     trainable_parameters, with_lora,
                                      ready_for_generation)
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
 from distillab.models import count_parameters
 from distillab.profiles import Profile, RealModelBudget, get_profile
 from distillab.records import Compute, RunRecord
-from distillab.sampling import TraceSamples, sample_traces
 from distillab.cost import H100, GpuAssumptions, dollars
+from distillab.sampling import TraceSamples, by_difficulty, generate, sample_traces
 from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher
 from distillab.sweeps import load, sweep_command
-from distillab.training import TrainingConfig, TrainingSet
+from distillab.training import TrainingConfig, TrainingSet, train
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
 CHAPTER = "07"
@@ -107,8 +110,6 @@ def as_it_comes(setup: RealSetup, ledger: Ledger | None = None) -> tuple[Evaluat
 
 def answers_shown(setup: RealSetup, evaluation: Evaluation, per_verdict: int = 2, width: int = 160) -> list[dict]:
     """A few of the model's answers, right ones and wrong ones, with what the verifier read in them."""
-    from distillab.answers import parse_final_answer
-
     rows = {True: [], False: []}
     for difficulty, problems in sorted(setup.held_out.items()):
         for problem, text in zip(problems, evaluation.texts[difficulty]):
@@ -189,16 +190,29 @@ def arm_facts(comparison: Comparison) -> dict[str, dict]:
                    "teacher's data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
 
 
-def cost_rows(comparison: Comparison, facts: dict[str, dict], gpu: GpuAssumptions = H100) -> list[dict]:
+COST_FORMATS = {"seconds per step": ".2f", "GFLOP/s": ".0f", "share of the matmul peak (%)": ".0f",
+                "training FLOPs": ".3g", "teacher's data FLOPs": ".3g", "H100 dollars": ".2g"}  # for cost_rows' tables
+
+
+def seconds_per_step(comparison: Comparison) -> dict[str, float]:
+    """Each arm's seconds per optimizer step, averaged over its seeds."""
+    return {name: sum(run.seconds / run.steps for run in runs) / len(runs) for name, runs in comparison.items()}
+
+
+def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float | None = None,
+              gpu: GpuAssumptions = H100) -> list[dict]:
     """What each arm's fine-tuning cost (mean over its seeds): trainable parameters, seconds per
-    step here, the FLOPs counted, and what they and the teacher's data would cost on `gpu` at its
-    stated use. `facts` is `arm_facts` of the comparison (stored with a sweep)."""
-    rows = []
+    step here and the speed they mean (against `peak_gflops`, this CPU's matmul peak, when given),
+    the FLOPs counted, and what they and the teacher's data would cost on `gpu` at its stated use.
+    `facts` is `arm_facts` of the comparison (stored with a sweep)."""
+    rows, seconds = [], seconds_per_step(comparison)
     for name, runs in comparison.items():
         flops = sum(run.flops for run in runs) / len(runs)
+        speed = sum(run.flops / run.seconds for run in runs) / len(runs) / 1e9
         teacher = facts[name]["teacher's data FLOPs"]
         rows.append({"arm": name, "trainable parameters": f"{facts[name]['trainable parameters']:,}",
-                     "seconds per step": sum(run.seconds / run.steps for run in runs) / len(runs),
+                     "seconds per step": seconds[name], "GFLOP/s": speed,
+                     **({"share of the matmul peak (%)": 100 * speed / peak_gflops} if peak_gflops else {}),
                      "training FLOPs": flops, "teacher's data FLOPs": teacher,
                      f"{gpu.name} dollars": dollars(flops + teacher, gpu)})
     return rows
@@ -213,6 +227,26 @@ def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per
     return sample_traces(load_student(setup), setup.student_tokenizer, problems, setup.budget.samples_per_prompt
                          if k is None else k, temperature, seed=seed, prompt_format=FORMAT,
                          max_new=setup.budget.as_it_comes_max_new)
+
+
+def stored_teacher_study(stored: dict, samples: TraceSamples) -> str:
+    """The stored study of the real model as a teacher in one paragraph: what it drew, how often the
+    verifier accepted, and what a kept answer cost against one of the course teacher's `samples`."""
+    own = stored["own_samples"]
+    per_kept = own["flops"] / own["kept"]
+    levels = ", ".join(f"{d}: {100 * a:.0f} %" for d, a in own["acceptance"].items())
+    return (f"stored: {own['problems']} problems x k = {own['k']} at T = {own['temperature']}; acceptance by "
+            f"difficulty {levels}; {own['kept']} kept. A verified answer of its own cost {per_kept:.3g} FLOPs, a "
+            f"verified trace of the course teacher {samples.flops_per_trace():.3g}: "
+            f"{per_kept / samples.flops_per_trace():,.0f} times less")
+
+
+def system_prompt_tokens(tokenizer: PreTrainedTokenizerBase, problem: world.Problem) -> dict[str, int]:
+    """Tokens of `problem`'s plain-English prompt through the chat template as it comes and as the
+    course writes it (`architectures.chat_renderings`): what leaving the default system prompt out
+    saves on every example."""
+    lengths = [len(tokenizer(text)["input_ids"]) for text in chat_renderings(natural_question(problem), tokenizer)]
+    return {"as the template comes": lengths[0], "as the course asks": min(lengths)}
 
 
 def acceptance_rows(samples: dict[float, TraceSamples]) -> list[dict]:
@@ -235,8 +269,6 @@ def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
         data = samples.training_set(setup.student_tokenizer, "all")
     else:
         pairs = [(p, text) for p, texts in zip(samples.problems, samples.texts) for text in texts]
-        from distillab.sampling import by_difficulty
-
         data = TrainingSet.from_texts(by_difficulty(pairs, setup.student_tokenizer, FORMAT), setup.student_tokenizer)
     return _arm(setup, records.TRACES, data, {"data": f"its own samples at T = {samples.temperature:g}, "
                                                       f"{'verified' if keep == 'all' else 'unfiltered'}"},
@@ -249,8 +281,6 @@ def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", 
     FLOPs), FLOPs per step, and this process's peak resident memory in MB; and the model's greedy
     generation speed as it comes, in tokens per second. Run it in a fresh process (the bench does)
     so that the peak is this arm's alone."""
-    import resource
-
     profile = get_profile(profile)
     setup = prepare(REFERENCE_TEACHER, "the reference", profile, steps=steps)
     arm = traces_arm(setup, teacher_traces(setup), LORA if lora else None)
@@ -258,13 +288,8 @@ def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", 
                             tokenizer_fingerprint=arm.data.tokenizer_fingerprint)
     model = load_student(setup)
     problems = [p for _, level in sorted(setup.held_out.items()) for p in level]
-    from distillab.sampling import generate
-
     out = generate(model, setup.student_tokenizer, [prompt_text(p, setup.student_tokenizer, FORMAT) for p in problems],
                    64, batch_size=len(problems))
-    from distillab.architectures import trainable_parameters, with_lora
-    from distillab.training import train
-
     student = with_lora(model, LORA) if lora else model
     history = train(student, one_shape, arm.training, progress=False)
     later = [history.seconds[i] - history.seconds[i - 1] for i in range(1, len(history.seconds))]
