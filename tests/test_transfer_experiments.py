@@ -30,13 +30,12 @@ def test_the_other_family_reads_the_same_traces_through_its_own_tokenizer():
     assert rows[1]["trace tokens"] > rows[0]["trace tokens"] and "|" not in rows[1]["first tokens of the trace"]
 
 
-def test_the_headline_pairs_by_seed_and_reuses_matching_chapter_03_runs():
+def test_the_headline_pairs_by_seed_and_reuses_chapter_03s_run_of_the_same_key():
     profile, setup, samples = tiny_setup()
     ledger = Ledger(profile)
     chapter_03 = replace(setup, chapter="03")
     te.compare(chapter_03, {te.FILTERED: tx.same_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
     te.compare(chapter_03, {te.FILTERED: te.traces_arm(chapter_03, samples, mix="examples")}, (1,), ledger)  # other knobs
-    assert set(tx.chapter_03_runs(setup, samples, ledger)) == {0}
     headline = tx.headline(setup, samples, ledger, seeds=(0, 1))
     assert [run.seed for run in headline[tx.SAME]] == [run.seed for run in headline[tx.ACROSS]] == [0, 1]
     assert headline[tx.SAME][0].record.chapter == "03"  # read back, not trained again

@@ -8,7 +8,7 @@ not just its text. That needs the weights (an open model) and one shared vocabul
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from transformers import PreTrainedTokenizerFast
@@ -17,6 +17,7 @@ from distillab import knobs, world
 from distillab.cost import run_counting_flops
 from distillab.losses import (check_temperature, check_top_k, forward_kl, generalized_jsd,
                               masked_cross_entropy, mix_soft_and_hard, reverse_kl, top_k_kd, top_k_teacher)
+from distillab.models import state_sha256
 from distillab.runtime import pick_device
 from distillab.sampling import sample_traces
 from distillab.training import History, Objective, TrainingConfig, TrainingSet, train
@@ -145,11 +146,22 @@ def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None
     return TeacherCache(cached, vocab_size, top_k, flops, seconds, size, positions)
 
 
-def kd_objective(config: DistillationConfig, teacher: torch.nn.Module | None = None) -> Objective:
-    """The training objective for logit distillation. The teacher's log-probs come from the batch
-    (a `cache_teacher` transfer set) or, when `teacher` is given, from a forward pass on the fly."""
+@dataclass(frozen=True)
+class KDObjective:
+    """The training objective for logit distillation with `config`. The teacher's log-probs come
+    from the batch (a `cache_teacher` transfer set) or, when `teacher` is given, from a forward pass
+    on the fly. An object rather than a closure, so that a run can name it (`recipe`) and a worker
+    process can receive it."""
+    config: DistillationConfig
+    teacher: torch.nn.Module | None = None
 
-    def objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    def recipe(self) -> dict:
+        """What decides this objective's gradients, as plain JSON (a run's key holds it)."""
+        on_the_fly = None if self.teacher is None else state_sha256(self.teacher)
+        return {"objective": "logit distillation", **asdict(self.config), "teacher on the fly": on_the_fly}
+
+    def __call__(self, model: torch.nn.Module, batch: dict) -> torch.Tensor:
+        config, teacher = self.config, self.teacher
         input_ids = batch["input_ids"]  # (B, T)
         mask = batch["completion_mask"][:, 1:]  # (B, T-1): positions that predict a completion token
         logits = model(input_ids=input_ids[:, :-1]).logits  # (B, T-1, V)
@@ -182,7 +194,10 @@ def kd_objective(config: DistillationConfig, teacher: torch.nn.Module | None = N
         hard = masked_cross_entropy(logits, input_ids[:, 1:], mask)
         return mix_soft_and_hard(soft, hard, config.alpha)
 
-    return objective
+
+def kd_objective(config: DistillationConfig, teacher: torch.nn.Module | None = None) -> Objective:
+    """The training objective for logit distillation (a `KDObjective`)."""
+    return KDObjective(config, teacher)
 
 
 def distill(student: torch.nn.Module, cache: TeacherCache, config: DistillationConfig,

@@ -154,6 +154,23 @@ def weights_sha256(path: str | Path) -> str:
     return file_sha256(Path(path) / WEIGHTS_FILE)
 
 
+def update_with_tensor(digest, tensor: torch.Tensor) -> None:
+    """Feed `tensor` (its dtype, shape and bytes) into a hashlib `digest`."""
+    tensor = tensor.detach().to("cpu").contiguous()
+    digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+    digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def state_sha256(model: torch.nn.Module) -> str:
+    """The SHA-256 of a model's weights in memory (every tensor of its state, by name): equal for
+    equal weights, whether trained now, loaded or copied."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        update_with_tensor(digest, tensor)
+    return digest.hexdigest()
+
+
 def _aside(path: Path) -> Path:
     """Where `save_model` keeps the previous model while the new one moves in."""
     return path.with_name(f".{path.name}.previous")

@@ -15,6 +15,7 @@ the KV cache), the teacher scores (2·N_teacher per token), then the student tra
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -156,11 +157,13 @@ class OnPolicyRun:
 def distill_on_policy(student: torch.nn.Module, teacher: torch.nn.Module, data: TrainingSet,
                       tokenizer: PreTrainedTokenizerFast, config: OnPolicyConfig, training: TrainingConfig,
                       progress: bool = True, description: str = "on-policy",
-                      data_parallel: DataParallel | None = None) -> OnPolicyRun:
+                      data_parallel: DataParallel | None = None,
+                      on_step: Callable[[int, float], None] | None = None) -> OnPolicyRun:
     """Train `student` in place for `training.num_steps` steps: each step a batch of `data`'s
     prompts, rewritten by the student with probability λ, scored by the teacher token by token.
     The history's FLOPs hold all of it: sampling, teacher scoring, student training. With
-    `data_parallel` (several processes), each process rewrites and scores its rows of each batch."""
+    `data_parallel` (several processes), each process rewrites and scores its rows of each batch;
+    `on_step` is `training.train`'s."""
     if student.get_input_embeddings().num_embeddings != teacher.get_input_embeddings().num_embeddings:
         raise ValueError("on-policy distillation reads the teacher's distribution over the student's own tokens: "
                          "student and teacher need one tokenizer")
@@ -172,7 +175,7 @@ def distill_on_policy(student: torch.nn.Module, teacher: torch.nn.Module, data: 
     batches = OnPolicyBatches(sampler, student, tokenizer, config, training.seed)
     scoring = TeacherScoring(teacher, config.beta)
     objective = scoring if data_parallel is None else data_parallel.objective(scoring)
-    history = train(student, data, training, objective, progress, description, batches=batches)
+    history = train(student, data, training, objective, progress, description, batches=batches, on_step=on_step)
     return OnPolicyRun(history, batches.on_policy_batches, batches.off_policy_batches, batches.generated_tokens,
                        batches.generation_flops, batches.generation_seconds, scoring.flops, scoring.seconds)
 

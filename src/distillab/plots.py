@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from distillab.tables import markdown_table  # noqa: F401 (the chapters' tables: plots.markdown_table)
 from distillab.training import History
 
 
@@ -52,17 +53,6 @@ def plot_costs(labels: list[str], dollars: list[tuple[float, float]], title: str
     ax.set_xlim(right=max(h for _, h in dollars) * 20)
     fig.tight_layout()
     return fig
-
-
-def markdown_table(rows: list[dict], formats: dict[str, str] | None = None) -> str:
-    """A list of same-keyed dicts as a Markdown table; `formats` maps a column to a format spec."""
-    formats = formats or {}
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = [format(row[c], formats.get(c, "")) if row[c] is not None else "–" for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def plot_next_token_distributions(distributions: dict[str, list[tuple[str, float]]], title: str) -> Figure:

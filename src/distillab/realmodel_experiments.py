@@ -161,13 +161,16 @@ def arm_names(fine_tuning: str = FINE_TUNING) -> tuple[str, str]:
 
 
 def headline(setup: RealSetup, samples: TraceSamples, ledger: Ledger | None = None,
-             seeds: tuple[int, ...] | None = None, fine_tuning: str = FINE_TUNING) -> Comparison:
+             seeds: tuple[int, ...] | None = None, fine_tuning: str = FINE_TUNING, retrain: bool = False) -> Comparison:
     """The answers alone against the teacher's traces, paired by seed, both fine-tuned the
-    `fine_tuning` way: through LoRA adapters ("lora") or every weight ("full")."""
+    `fine_tuning` way: through LoRA adapters ("lora") or every weight ("full"). A run of the same
+    key already in `ledger` is read back (its accuracy and cost: the 135M-parameter students are
+    not kept); `retrain` trains them again."""
     lora = LORA if fine_tuning == "lora" else None
     baseline, arm = arm_names(fine_tuning)
     arms = {baseline: answers_arm(setup, lora), arm: traces_arm(setup, samples, lora)}
-    return compare(setup, arms, setup.budget.seeds if seeds is None else seeds, ledger, keep_models=False)
+    return compare(setup, arms, setup.budget.seeds if seeds is None else seeds, ledger, keep_models=False,
+                   retrain=retrain)
 
 
 def gain_over(runs: list[StudentRun], before: Evaluation) -> PairedGain:

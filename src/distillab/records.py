@@ -133,9 +133,10 @@ class RunRecord:
     compute: Compute
     teacher: TeacherRef | None = None  # None for a model trained from scratch
     settings: dict = field(default_factory=dict)  # the arm's knobs (T, α, λ, ...), for people to read
-    weights_sha256: str | None = None  # the hash of its saved weights, when the run saved its model (a teacher)
+    weights_sha256: str | None = None  # the hash of its saved weights, when the run saved its model (a teacher, a student kept for reuse)
     interrupted: bool = False  # stopped by the learner before its budget: `steps` is what it completed
     continues: str | None = None  # the weights hash of the interrupted run this one resumed and finished
+    key: str | None = None  # everything that decides its result, hashed (reuse.run_key): a finished run of one key is reused, not repeated
     schema: int = SCHEMA
     timestamp: float = field(default_factory=time.time)
 

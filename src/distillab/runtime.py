@@ -114,8 +114,9 @@ def share_the_cores(what: str) -> Iterator[None]:
     """Around a long run (`training.train` uses it): warn when the machine is already busy, and
     when other distillab processes are training, take only a fair share of the cores (two kernels
     that each spin every core's threads run many times slower than one after the other). The
-    processes of one data-parallel run (WORLD_SIZE > 1) are left as their launcher set them."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    processes of one data-parallel run (WORLD_SIZE > 1) and a comparison's worker processes
+    (DISTILLAB_WORKER, `workers`) are left as their launcher set them."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or os.environ.get("DISTILLAB_WORKER"):
         yield
         return
     threads, cores = torch.get_num_threads(), os.cpu_count() or 1

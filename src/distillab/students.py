@@ -11,22 +11,27 @@ differences (min, mean, max), never one number alone.
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import knobs, world
+from distillab import knobs, reuse, workers, world
 from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
+from distillab.live import LiveComparison
 from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
 from distillab.profiles import Profile
 from distillab.records import DISTILLED, FAMILIES, Compute, RunRecord, TeacherRef
 from distillab.training import History, Objective, TrainingConfig, TrainingSet, sft_objective, train
+from distillab.workers import default_count as default_worker_count
 
 
 @dataclass(kw_only=True)
@@ -82,6 +87,7 @@ class StudentRun:
     history: History | None = field(default=None, repr=False)  # None when read back from a stored sweep
     model: torch.nn.Module | None = field(default=None, repr=False)  # the trained student (in memory only)
     record: RunRecord | None = field(default=None, repr=False)  # what the ledger got (None: from a stored sweep)
+    reused: bool = False  # read back from the ledger (same key), not trained in this comparison
 
     @property
     def mean_accuracy(self) -> float:
@@ -93,16 +99,25 @@ class StudentRun:
                 "flops": self.flops, "seconds": self.seconds, "steps": self.steps, "data_size": self.data_size}
 
     @classmethod
+    def from_record(cls, arm: str, record: RunRecord, model: torch.nn.Module | None = None) -> StudentRun:
+        """A finished run read back from the ledger, as `arm` of this comparison (and its saved model)."""
+        return cls(arm, record.seed, record.accuracy, record.compute.training, record.seconds, record.steps,
+                   record.data_size, model=model, record=record, reused=True)
+
+    @classmethod
     def from_row(cls, row: dict) -> StudentRun:
         return cls(row["arm"], row["seed"], {int(d): a for d, a in row["accuracy"].items()}, row["flops"],
                    row["seconds"], row["steps"], row["data_size"])
 
 
-def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger | None = None) -> StudentRun:
+def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger | None = None,
+                  key: str | None = None, on_step: Callable[[int, float], None] | None = None) -> StudentRun:
     """Train one student by `arm`'s recipe with `seed` (a new student initialised with it, or a copy
     of the arm's warm start for that seed), evaluate it on the held-out problems and, with a
     `ledger`, record it there. Stopped by the learner (Ctrl-C), it is evaluated and recorded as
-    far as it got, marked interrupted."""
+    far as it got, marked interrupted. Its record carries `key` (default: `reuse.run_key`);
+    `on_step(step, loss)` hears of every optimizer step."""
+    key = key if key is not None else reuse.run_key(setup, arm, seed)
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
     tokenizer = arm.tokenizer or setup.tokenizer
@@ -118,10 +133,10 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
         student = build_causal_lm(arm.architecture or "llama", tokenizer, STUDENT_SIZE, seed)
     sampling = scoring = 0.0
     if arm.on_policy is None:
-        history = train(student, arm.data, training, arm.objective, progress=False, description=name)
+        history = train(student, arm.data, training, arm.objective, progress=False, description=name, on_step=on_step)
     else:
         on_policy = distill_on_policy(student, setup.teacher, arm.data, setup.tokenizer, arm.on_policy, training,
-                                      progress=False, description=name)
+                                      progress=False, description=name, on_step=on_step)
         history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
     settings = arm.settings if arm.start_from is None else {**arm.settings,
                                                             "trainable parameters": trainable_parameters(student)}
@@ -135,7 +150,7 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
                         teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
                         student_sampling=sampling, teacher_scoring=scoring),
         teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=settings,
-        interrupted=history.interrupted)
+        interrupted=history.interrupted, key=key)
     if ledger is not None:
         ledger.record(record)
     return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
@@ -145,6 +160,8 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
 class Comparison(dict):
     """Arms run on the same seeds: arm name -> its runs (one per seed). The first arm is the
     baseline unless a method is told another."""
+
+    timing: dict | None = None  # set by `compare`: its seconds, when its first seed was complete, runs reused
 
     def gain(self, baseline: str, arm: str) -> PairedGain:
         """`arm` minus `baseline`, seed by seed, in points of mean accuracy."""
@@ -179,24 +196,154 @@ class Comparison(dict):
 
 
 def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
-            ledger: Ledger | None = None, keep_models: bool = True) -> Comparison:
-    """Every arm on every seed (default: the profile's), one progress bar; with a `ledger`, every
-    run is recorded there. Chapters 02, 03 and 04 all compare this way. Ctrl-C stops the run in
-    progress cleanly, records it, and ends the comparison with a KeyboardInterrupt that says so.
+            ledger: Ledger | None = None, keep_models: bool = True, retrain: bool = False,
+            workers: int | None = None, title: str | None = None) -> Comparison:
+    """Every arm on every seed (default: the profile's). Chapters 02, 03, 04, 06 and 07 all compare
+    this way.
+
+    With a `ledger`, a run whose key (`reuse.run_key`: everything that decides its result) is there
+    already, finished, is read back instead of trained (with its saved weights, unless
+    `keep_models=False`); `retrain=True` trains every run again. Every run trained is recorded
+    there, by this process. The runs left to train go to `workers` processes (default
+    `workers.default_count`: one per core on a CPU; 1 trains here), with results identical to
+    training them one after the other. A live table fills in run by run, under one progress line.
+
+    Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
+    keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
     `keep_models=False` lets each trained student go once it is measured (chapter 07's are 135M
     parameters each)."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
-    results = Comparison({name: [] for name in arms})
-    for seed, name in tqdm([(seed, name) for seed in seeds for name in arms], desc="students"):
-        run = train_student(setup, name, arms[name], seed, ledger)
+    knobs.flag("retrain (RETRAIN)", retrain)
+    digests = {name: reuse.data_sha256(arm.data) for name, arm in arms.items()}
+    keys = {(name, seed): reuse.run_key(setup, arm, seed, digests[name]) for seed in seeds for name, arm in arms.items()}
+    done = {} if retrain or ledger is None else _reused_runs(setup, keys, ledger, keep_models)
+    plan = [(name, seed) for seed in seeds for name in arms if (name, seed) not in done]
+    count = _worker_count(workers, arms, len(plan))
+    print(_plan_line(arms, seeds, done, plan, count, ledger, retrain), flush=True)
+    steps = sum((arms[name].training or setup.training).num_steps for name, _ in plan)
+    view = LiveComparison(title or f"{' vs '.join(arms)}, paired by seed", list(arms), seeds, steps)
+    for (name, seed), run in done.items():
+        view.finished(name, seed, run.mean_accuracy, reused=True)
+
+    def keep(run: StudentRun) -> None:  # a run just trained: record it, keep its weights for reuse
+        arm, record = arms[run.arm], run.record
+        if ledger is not None and keep_models and record.key is not None and not record.interrupted:
+            tokenizer = arm.tokenizer or setup.tokenizer
+            record = replace(record, weights_sha256=reuse.save_student(run.model, tokenizer, setup.profile, record.key))
+        if ledger is not None:
+            ledger.record(record)
+        run.record = record
         if not keep_models:
             run.model = None
-        results[name].append(run)
-        if run.record.interrupted:  # the learner pressed stop: keep what is done, stop the comparison
-            done = sum(len(runs) for runs in results.values())
-            kept = f"; all {done} runs, the stopped one marked interrupted, are in {ledger.path}" if ledger else ""
-            raise KeyboardInterrupt(f"stopped during {name!r}, seed {seed}, at step {run.steps}{kept}")
+        done[run.arm, run.seed] = run
+        view.finished(run.arm, run.seed, run.mean_accuracy, interrupted=record.interrupted)
+
+    try:
+        if count == 1:
+            _train_here(setup, arms, plan, keys, view, keep)
+        else:
+            _train_in_workers(setup, arms, plan, keys, view, keep, count)
+    except KeyboardInterrupt:
+        stopped = [f"{name!r} seed {seed}" for (name, seed), run in done.items() if run.record and run.record.interrupted]
+        kept = f"; all {len(done)} runs, the stopped ones marked interrupted, are in {ledger.path}" if ledger else ""
+        raise KeyboardInterrupt(f"stopped during {', '.join(stopped) or 'the comparison'}{kept}") from None
+    finally:
+        view.close()
+    results = Comparison({name: [done[name, seed] for seed in seeds] for name in arms})
+    results.timing = {"seconds": time.perf_counter() - view.begin, "first_paired_seed_seconds": view.seconds_to_first_pair,
+                      "reused": len(seeds) * len(arms) - len(plan), "trained": len(plan), "workers": count}
     return results
+
+
+def _reused_runs(setup: Setup, keys: dict, ledger: Ledger, keep_models: bool) -> dict[tuple[str, int], StudentRun]:
+    """The runs of `keys` that `ledger` holds finished (with their saved weights if `keep_models`)."""
+    finished = reuse.finished_runs(ledger.entries())
+    found = {}
+    for (name, seed), key in keys.items():
+        record = finished.get(key) if key is not None else None
+        if record is None:
+            continue
+        model = reuse.load_student(record, setup.profile) if keep_models else None
+        if keep_models and model is None:  # its weights are gone or changed: train it again
+            continue
+        found[name, seed] = StudentRun.from_record(name, record, model)
+    return found
+
+
+def _worker_count(workers: int | None, arms: dict[str, Arm], runs: int) -> int:
+    if workers is None:
+        return default_worker_count(runs, any(arm.start_from is not None for arm in arms.values()))
+    return min(knobs.whole_number("workers (WORKERS: processes that train at once)", workers, 1), max(runs, 1))
+
+
+def _plan_line(arms: dict[str, Arm], seeds: tuple[int, ...], done: dict, plan: list, count: int,
+               ledger: Ledger | None, retrain: bool) -> str:
+    """'4 of 6 runs reused from your ledger; training: KD x 2 (seeds 1, 2) on 2 worker processes'."""
+    total = len(seeds) * len(arms)
+    if retrain:
+        head = f"RETRAIN: training all {total} runs again"
+    elif ledger is None:
+        head = f"{total} runs, none looked up (no ledger)"
+    else:
+        head = f"{len(done)} of {total} runs reused from your ledger ({ledger.path})"
+    if not plan:
+        return f"{head}; nothing to train (RETRAIN = True trains them again)"
+    trained = ", ".join(f"{name} x {len(on)} (seed{'s' if len(on) > 1 else ''} {', '.join(map(str, on))})"
+                        for name in arms if (on := [seed for arm, seed in plan if arm == name]))
+    where = "here" if count == 1 else f"on {count} worker processes"
+    return f"{head}; training: {trained}, {where}"
+
+
+def _train_here(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view: LiveComparison, keep) -> None:
+    """The runs of `plan`, one after the other in this process."""
+    for name, seed in plan:
+        view.started(name, seed)
+        run = train_student(setup, name, arms[name], seed, key=keys[name, seed],
+                            on_step=lambda step, loss, name=name, seed=seed: view.step(name, seed, 1, loss))
+        keep(run)
+        if run.record.interrupted:  # the learner pressed stop: keep what is done, stop the comparison
+            raise KeyboardInterrupt
+
+
+def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view: LiveComparison, keep,
+                      count: int) -> None:
+    """The runs of `plan` on `count` worker processes, in order; each one kept as it comes back."""
+    pool = workers.pool(count, max(1, torch.get_num_threads() // count))
+    tasks = {}
+    for task, (name, seed) in enumerate(plan):
+        arm = arms[name]
+        if arm.warm_start is not None:  # a worker needs its own seed's warm start only
+            arm = replace(arm, warm_start={seed: arm.warm_start[seed]})
+        tasks[pool.submit(task, train_student, setup, name, arm, seed, None, keys[name, seed])] = (name, seed)
+    last_step = dict.fromkeys(range(len(plan)), 0)
+    pending, stopping = set(tasks), False
+    try:
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for task, step, loss in pool.reports():
+                name, seed = plan[task]
+                if last_step[task] == 0:
+                    view.started(name, seed)
+                view.step(name, seed, step - last_step[task], loss)
+                last_step[task] = step
+            for future in sorted(finished, key=lambda f: plan.index(tasks[f])):
+                run = future.result()
+                if run is not None:
+                    keep(run)
+                    stopping = stopping or run.record.interrupted
+            if stopping:  # a worker heard Ctrl-C first
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pool.interrupt()
+        for future in sorted(pending, key=lambda f: plan.index(tasks[f])):
+            run = future.result()  # a run in progress comes back after its step, one not begun as None
+            if run is not None:
+                keep(run)
+        raise
+    except BrokenProcessPool:
+        workers.discard_pool()
+        raise RuntimeError(f"a worker process died (out of memory?); every run finished before it is kept. Run "
+                           "again with WORKERS = 1 to train in the notebook's own process") from None
 
 
 def check_seeds(seeds) -> tuple[int, ...]:

@@ -291,6 +291,7 @@ def train(
     description: str = "training",
     batches: Batches | None = None,
     resume: TrainingState | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> History:
     """Train `model` in place for exactly `config.num_steps` optimizer steps and return the history.
 
@@ -303,7 +304,8 @@ def train(
     Ctrl-C (the notebook's stop button) ends the run after the step in progress: the history comes
     back with `interrupted` set and `resume` filled in. `train(..., resume=history.resume)` on the
     same model, data and config then runs the remaining steps, with the same batches and updates
-    as a run that never stopped.
+    as a run that never stopped. `on_step(step, loss)`, if given, hears of every step as it ends
+    (a comparison's progress line).
     """
     model_tokenizer = getattr(model.config, "tokenizer_fingerprint", None)
     if None not in (model_tokenizer, data.tokenizer_fingerprint) and model_tokenizer != data.tokenizer_fingerprint:
@@ -374,6 +376,8 @@ def train(
             history.seconds.append(seconds_before + time.perf_counter() - start)
             if step % 10 == 0 or step == config.num_steps:
                 bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+            if on_step is not None:
+                on_step(step, history.loss[-1])
             if stop.requested and step < config.num_steps:  # the learner pressed stop: end here, cleanly
                 history.interrupted = True
                 history.resume = TrainingState(history, optimizer.state_dict(), sampler.state_dict(),

@@ -18,7 +18,7 @@ from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.sampling import TraceSamples
-from distillab.students import Arm, Comparison, PairedGain, StudentRun, check_seeds, compare, paired_gain
+from distillab.students import Arm, Comparison, PairedGain, compare, paired_gain
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
@@ -80,18 +80,6 @@ def _same_recipe(record: records.RunRecord, teacher_sha256: str, settings: dict,
         teacher_sha256, settings, steps, data_size)
 
 
-def chapter_03_runs(setup: TraceSetup, samples: TraceSamples, ledger: Ledger) -> dict[int, StudentRun]:
-    """Chapter 03's filtered-trace students (or this chapter's own SAME runs) already in `ledger`
-    that the SAME arm would train again: same teacher weights, same traces, same budget (the latest
-    run of each seed)."""
-    arm = same_arm(setup, samples)
-    return {record.seed: StudentRun(SAME, record.seed, record.accuracy, record.compute.training, record.seconds,
-                                    record.steps, record.data_size, record=record)
-            for record in ledger.entries()
-            if _same_recipe(record, setup.teacher_ref.weights_sha256, arm.settings, arm.training.num_steps,
-                            len(arm.data))}
-
-
 def paired_from_ledger(ledger: Ledger) -> dict:
     """The headline read back from a ledger chapter 06 wrote: the other family's student minus the
     course's student on the same traces (points of mean accuracy, seed by seed: mean, min, max)."""
@@ -110,18 +98,14 @@ def paired_from_ledger(ledger: Ledger) -> dict:
 
 
 def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=None,
-             architecture: str = ARCHITECTURE, tokenizer=None) -> Comparison:
+             architecture: str = ARCHITECTURE, tokenizer=None, retrain: bool = False,
+             workers: int | None = None) -> Comparison:
     """The same traces into chapter 03's student and into a student of `architecture` reading
-    them through `tokenizer` (default: the BPE tokenizer), paired by seed. The course's student is read back from chapter 03's runs in the ledger where
-    they match exactly, and trained here where they do not."""
-    seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
-    known = chapter_03_runs(setup, samples, ledger)
-    missing = tuple(seed for seed in seeds if seed not in known)
-    same = compare(setup, {SAME: same_arm(setup, samples)}, missing, ledger)[SAME] if missing else []
-    runs = {run.seed: run for run in same} | {seed: known[seed] for seed in seeds if seed in known}
-    name = across_name(architecture)
-    across = compare(setup, {name: across_arm(setup, samples, tokenizer, architecture)}, seeds, ledger)[name]
-    return Comparison({SAME: [runs[seed] for seed in seeds], name: across})
+    them through `tokenizer` (default: the BPE tokenizer), paired by seed. Chapter 03's student is
+    chapter 03's very run (same key), so where chapter 03 trained it, it is read back from the
+    ledger (`students.compare`); `retrain` trains both arms again."""
+    arms = {SAME: same_arm(setup, samples), across_name(architecture): across_arm(setup, samples, tokenizer, architecture)}
+    return compare(setup, arms, seeds, ledger, retrain=retrain, workers=workers)
 
 
 DEMO_STEPS = {"fast": 40, "standard": 120}  # the command cell's student: seconds, not minutes

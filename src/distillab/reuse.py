@@ -1,0 +1,162 @@
+"""A finished run is reused, never repeated (chapters 02-04, 06 and 07, through `students.compare`).
+
+Every student run gets a key: the hash of everything that decides its result (the recipe, the
+training data's content, the budget and seed, the warm start's weights, the student's architecture
+and tokenizer, the teacher's weights, the held-out set, and the source of the code that trains and
+measures it). A run whose key is already in the profile's ledger, finished and not interrupted, is
+read back from there (its weights too, where the chapter needs the model) instead of trained again.
+Change any ingredient and the key changes, so a run is never reused for a recipe it did not follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, replace
+from functools import cache
+from pathlib import Path
+
+import torch
+import transformers
+
+from distillab import tokenizer as tok
+from distillab import world
+from distillab.architectures import load_causal_lm, save_checkpoint
+from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, file_sha256, state_sha256, update_with_tensor
+from distillab.profiles import Profile
+from distillab.records import RunRecord
+from distillab.runtime import pick_device
+from distillab.training import TrainingSet, sft_objective
+from distillab.workspace import workspace
+
+# The modules whose code decides what a run learns and how it is measured: editing any of them
+# changes every key, so no run made by other code is reused.
+TRAINING_CODE = ("world", "tokenizer", "models", "architectures", "training", "losses", "distillation", "onpolicy",
+                 "sampling", "evaluation", "cost", "runtime", "records", "students", "reuse")
+
+
+@cache
+def training_code_version() -> str:
+    """The SHA-256 of the training code's source (TRAINING_CODE) and of the torch and transformers
+    versions it runs on."""
+    digest = hashlib.sha256(f"torch {torch.__version__}, transformers {transformers.__version__}".encode())
+    for name in TRAINING_CODE:
+        module = importlib.import_module(f"distillab.{name}")
+        digest.update(name.encode())
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def data_sha256(data: TrainingSet) -> str:
+    """The SHA-256 of a training set's content: its token ids, masks and extras (the teacher's
+    cached log-probs) for every difficulty, and the tokenizer that made the ids."""
+    digest = hashlib.sha256(str(data.tokenizer_fingerprint).encode())
+    tables = {"input_ids": data.input_ids, "completion_mask": data.completion_mask,
+              **{f"extra {name}": rows for name, rows in sorted(data.extras.items())}}
+    for name, by_difficulty in tables.items():
+        for difficulty, tensor in sorted(by_difficulty.items()):
+            digest.update(f"{name} {difficulty}".encode())
+            update_with_tensor(digest, tensor)
+    return digest.hexdigest()
+
+
+def problems_sha256(problems: dict[int, list[world.Problem]]) -> str:
+    """The SHA-256 of a set of problems by difficulty (the held-out set), from their signatures."""
+    rows = {str(d): [repr(p.signature) for p in level] for d, level in sorted(problems.items())}
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+@cache
+def _checkpoint_sha256(folder: str, stamp: tuple) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(Path(folder).glob("*.safetensors")):
+        digest.update(file.name.encode())
+        digest.update(file_sha256(file).encode())
+    return digest.hexdigest()
+
+
+def checkpoint_sha256(folder: str | Path) -> str:
+    """The SHA-256 of a checkpoint's weight files (hashed once per folder and modification time)."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    return _checkpoint_sha256(str(Path(folder).resolve()), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size)
+                                                                for f in files))
+
+
+def objective_recipe(objective) -> dict | None:
+    """What decides an objective's gradients, or None when it cannot say (a hand-written function:
+    its runs are never reused, since nothing tells two such functions apart)."""
+    if objective is sft_objective:
+        return {"objective": "next-token cross-entropy on the completion"}
+    recipe = getattr(objective, "recipe", None)
+    return recipe() if callable(recipe) else None
+
+
+def run_key(setup, arm, seed: int, data_digest: str | None = None) -> str | None:
+    """The key of `arm` (a `students.Arm`) trained with `seed` in `setup` (a `students.Setup`):
+    the SHA-256 of everything that decides its result, or None when its objective cannot be named.
+    `data_digest` is `data_sha256(arm.data)` when the caller has it already."""
+    objective = objective_recipe(arm.objective)
+    if objective is None:
+        return None
+    training = replace(arm.training or setup.training, seed=seed)
+    warm = arm.warm_start[seed] if arm.warm_start is not None else None
+    tokenizer = arm.tokenizer or setup.tokenizer
+    ingredients = {
+        "training code": training_code_version(),
+        "device": pick_device().type,
+        "family": arm.family,
+        "objective": objective,
+        "on-policy": asdict(arm.on_policy) if arm.on_policy is not None else None,
+        "data": data_digest or data_sha256(arm.data),
+        "budget and seed": asdict(training),
+        "warm start": state_sha256(warm.model) if warm is not None else None,
+        "student": {"architecture": arm.architecture, "size": STUDENT_SIZE, "tokenizer": tok.fingerprint(tokenizer),
+                    "starts from": checkpoint_sha256(arm.start_from) if arm.start_from is not None else None,
+                    "lora": asdict(arm.lora) if arm.lora is not None else None, "prompt format": arm.prompt_format},
+        "teacher": setup.teacher_ref.weights_sha256,
+        "held-out set": problems_sha256(setup.held_out),
+        "teacher data FLOPs": arm.teacher_data_flops,  # the record's cost: an arm priced otherwise is another run
+        "settings": arm.settings,  # what the record says of it
+    }
+    return hashlib.sha256(json.dumps(ingredients, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_runs(records: list[RunRecord]) -> dict[str, RunRecord]:
+    """key -> the latest finished (not interrupted) record of that key."""
+    return {record.key: record for record in records if record.key is not None and not record.interrupted}
+
+
+def student_folder(profile: Profile, key: str) -> Path:
+    """Where the weights of the run with `key` are kept for reuse, in the learner's workspace."""
+    return workspace(profile) / "runs" / key[:24]
+
+
+def save_student(model: torch.nn.Module, tokenizer, profile: Profile, key: str) -> str:
+    """Keep a trained student for reuse (save_pretrained, safetensors), written whole or not at
+    all; returns the SHA-256 of its weights, which its record keeps."""
+    folder = student_folder(profile, key)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        save_checkpoint(model, tokenizer, staging)
+        sha256 = file_sha256(staging / WEIGHTS_FILE)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sha256
+
+
+def load_student(record: RunRecord, profile: Profile) -> torch.nn.Module | None:
+    """The saved weights of `record`'s run, or None when they are missing or are not the ones its
+    record names (then the run is trained again)."""
+    folder = student_folder(profile, record.key)
+    if record.weights_sha256 is None or not (folder / WEIGHTS_FILE).is_file():
+        return None
+    if file_sha256(folder / WEIGHTS_FILE) != record.weights_sha256:
+        return None
+    return load_causal_lm(folder)[0]
