@@ -24,7 +24,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from unittest import mock
 
@@ -52,18 +52,28 @@ print(max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, re
       / (2**20 if sys.platform == "darwin" else 2**10))"""
 
 
+# Appended after that: how the chapter's headline comparison went (`students.Comparison.timing`).
+HEADLINE_TIMING_CELL = "import json; print(json.dumps(headline.timing))"
+
+
 @dataclass(frozen=True)
 class NotebookRun:
     seconds: float  # wall time: the kernel's start and the notebook's cells
     peak_memory_mb: float  # the largest resident memory of its kernel or of a process it ran
+    headline: dict | None = None  # its headline comparison's timing, when asked for
 
 
-def run_notebook(path: Path, timeout: int = 1200) -> NotebookRun:
-    """Execute a notebook top to bottom in a fresh kernel: its wall time, then its peak memory."""
+def run_notebook(path: Path, timeout: int = 1200, knobs: dict | None = None, headline: bool = False) -> NotebookRun:
+    """Execute a notebook top to bottom in a fresh kernel: its wall time, then its peak memory (and,
+    with `headline`, its headline comparison's timing). `knobs` are set in a cell right after the
+    knobs cell (tagged `parameters`), as a learner who turned them would."""
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    if knobs:
+        at = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
+        notebook.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in knobs.items())))
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()  # the kernel's start-up counts, as a learner waits for it too
@@ -71,9 +81,66 @@ def run_notebook(path: Path, timeout: int = 1200) -> NotebookRun:
         for index, cell in enumerate(list(notebook.cells)):
             client.execute_cell(cell, index)
         seconds = time.perf_counter() - start
-        notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))  # after the timing: not counted
-        probe = client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
-    return NotebookRun(seconds, float(probe.outputs[0]["text"]))
+        probes = [PEAK_MEMORY_CELL] + ([HEADLINE_TIMING_CELL] if headline else [])  # after the timing: not counted
+        outputs = []
+        for code in probes:
+            notebook.cells.append(nbformat.v4.new_code_cell(code))
+            outputs.append(client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1).outputs[-1]["text"])
+    return NotebookRun(seconds, float(outputs[0]), json.loads(outputs[1]) if headline else None)
+
+
+# The chapters whose headline is a comparison that reuses finished runs, and the one knob a re-run
+# turns (None: re-run with nothing changed only). Chapter 02's TEMPERATURE changes the KD arm, not SFT.
+RERUNS = {"02_logit_distillation": {"TEMPERATURE": 2.0}, "03_reasoning_trace_distillation": None,
+          "06_beyond_the_toy": None}
+
+
+def rerun_figures(first_runs: dict[str, NotebookRun], profile: Profile, home: str) -> dict:
+    """Each chapter of RERUNS run again in the workspace `home` where its first run (`first_runs`)
+    went: with nothing changed, then with one knob turned; and when its headline showed the first
+    seed with every arm done. Fractions are of the first run's time (the chapter's, or the headline's)."""
+    figures: dict = {"rerun_unchanged_seconds": {}, "one_knob_change_seconds": {}, "first_paired_seed_seconds": {},
+                     "headline_seconds": {}, "rerun_fractions": {}}
+    with mock.patch.dict(os.environ, {"DISTILLAB_PROFILE": profile.name, HOME_ENV: home}):
+        for name, knob in RERUNS.items():
+            if name not in first_runs:
+                continue
+            path, first = ROOT / "notebooks" / f"{name}.ipynb", first_runs[name]
+            print(f"running {name} again with nothing changed ...", flush=True)
+            unchanged = run_notebook(path).seconds
+            fractions = {"rerun_unchanged": unchanged / first.seconds}
+            figures["rerun_unchanged_seconds"][name] = unchanged
+            if knob:
+                print(f"running {name} again with {knob} ...", flush=True)
+                figures["one_knob_change_seconds"][name] = changed = run_notebook(path, knobs=knob).seconds
+                fractions["one_knob_change"] = changed / first.seconds
+            if first.headline:
+                figures["headline_seconds"][name] = first.headline["seconds"]
+                figures["first_paired_seed_seconds"][name] = paired = first.headline["first_paired_seed_seconds"]
+                fractions["first_paired_seed_of_headline"] = paired / first.headline["seconds"]
+            figures["rerun_fractions"][name] = fractions
+    figures["one_knob_change_knobs"] = {name: knob for name, knob in RERUNS.items() if knob and name in first_runs}
+    return figures
+
+
+def worker_throughput(profile: Profile, num_steps: int = 60) -> dict:
+    """Training steps per second of a comparison's runs (chapter 02's SFT and KD on two seeds) in
+    this process against the default number of worker processes, once the workers have started."""
+    from distillab import students, workers
+
+    setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
+    short = replace(setup, training=profile.student_config(num_steps=num_steps))
+    arms, seeds = kd_experiments.headline_arms(short), profile.seeds[:2]
+    count = workers.default_count(len(arms) * len(seeds), pretrained=False)
+    students.compare(replace(setup, training=profile.student_config(num_steps=2)), arms, seeds, workers=count)  # start them
+    rate = {}
+    for label, how_many in (("sequential", 1), ("workers", count)):
+        start = time.perf_counter()
+        students.compare(short, arms, seeds, workers=how_many)
+        rate[label] = len(arms) * len(seeds) * num_steps / (time.perf_counter() - start)
+    return {"workers": count, "threads_per_worker": max(1, torch.get_num_threads() // count),
+            "sequential_steps_per_s": rate["sequential"], "workers_steps_per_s": rate["workers"],
+            "speedup": rate["workers"] / rate["sequential"]}
 
 
 def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Problem]) -> float:
@@ -115,7 +182,7 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
     """Seconds per student step of KD (reading the teacher cache, or running the teacher on the
     fly) divided by an SFT step's, on the same transfer set and batches."""
     setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
-    seconds = kd_experiments.step_cost(setup, num_steps=num_steps)
+    seconds = kd_experiments.step_cost(setup, num_steps=num_steps, refresh=True)
     return {"kd_cached": seconds["KD, cached teacher"] / seconds["SFT"],
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
@@ -128,7 +195,7 @@ def run_chapters_at(profile: Profile, chapters: list[Path], home: str | None = N
         runs = {}
         for chapter in chapters:
             print(f"running {chapter.name} at the {profile.name} profile ...", flush=True)
-            runs[chapter.stem] = run_notebook(chapter)
+            runs[chapter.stem] = run_notebook(chapter, headline=chapter.stem in RERUNS)
         return runs
 
 
@@ -220,10 +287,12 @@ def main(argv: list[str] | None = None) -> dict:
     standard = {}  # in the bench's own workspace, which the measurements below read back
     for chapter in chapters:
         print(f"running {chapter.name} ...", flush=True)
-        standard[chapter.stem] = run_notebook(chapter)
+        standard[chapter.stem] = run_notebook(chapter, headline=chapter.stem in RERUNS)
     results["chapter_seconds"] = {name: run.seconds for name, run in standard.items()}
     results["chapters_01_to_03_seconds"] = chapters_01_to_03_seconds(results["chapter_seconds"])
     results["chapter_peak_memory_mb"] = {name: run.peak_memory_mb for name, run in standard.items()}
+    results.update(rerun_figures(standard, profile, os.environ[HOME_ENV]))
+    results["worker_throughput"] = worker_throughput(profile)
     results["lab_seconds"] = {}
     for lab in labs.solution_paths(ROOT / "labs"):
         print(f"running lab {lab.name} ...", flush=True)
@@ -282,6 +351,11 @@ def update_chapters(out: Path, names: list[str]) -> dict:
     peak = cost.measure_matmul_peak_gflops(seconds=2.0)
     home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
     standard = run_chapters_at(get_profile("standard"), chapters + solutions, home)
+    reruns = rerun_figures(standard, get_profile("standard"), home)
+    for key, value in reruns.items():
+        results[key] = {**results.get(key, {}), **value}
+    if "02_logit_distillation" in names:
+        results["worker_throughput"] = worker_throughput(get_profile("standard"))
     fast = run_chapters_at(get_profile("fast"), chapters)
     results["lab_seconds"] = {**results["lab_seconds"], **{path.stem: standard.pop(path.stem).seconds for path in solutions}}
     for key, runs, field in (("chapter_seconds", standard, "seconds"), ("chapter_peak_memory_mb", standard, "peak_memory_mb"),

@@ -107,20 +107,22 @@ def id_dtype(vocab_size: int) -> torch.dtype:
     return torch.int16 if vocab_size <= torch.iinfo(torch.int16).max + 1 else torch.int32
 
 
+@dataclass
+class TeacherLogProbs:
+    """The teacher's next-token log-probs (float32) at the completion positions of a training set,
+    from one forward pass over it; every cache of that set (full or top-k) is cut from them."""
+    by_difficulty: dict[int, torch.Tensor]  # difficulty -> (N_d, C_d, V)
+    flops: float  # the teacher's forward passes, counted
+    seconds: float
+
+
 @torch.no_grad()
-def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None = None,
-                  batch_size: int = 256) -> TeacherCache:
-    """Run the teacher once over `data` and keep its next-token log-probs at the completion
-    positions: all V of them in float16 (`top_k=None`), or the k largest with their token ids
-    (float16 values, token ids in the smallest integer type that holds every id of the vocabulary:
-    int16 up to 32,768 tokens, int32 beyond). Within a difficulty the completion is always the last C positions."""
+def teacher_log_probs(teacher: torch.nn.Module, data: TrainingSet, batch_size: int = 256) -> TeacherLogProbs:
+    """Run the teacher once over `data` and keep its log-probs at the completion positions. Within
+    a difficulty the completion is always the last C positions."""
     device = pick_device()
     teacher.to(device).eval()
-    vocab_size = teacher.get_input_embeddings().num_embeddings
-    if top_k is not None:
-        check_top_k(top_k, vocab_size)  # before any teacher work
-    full, top_values, top_indices = {}, {}, {}
-    flops, start = 0.0, time.perf_counter()
+    by_difficulty, flops, start = {}, 0.0, time.perf_counter()
     for difficulty, ids in data.input_ids.items():
         num_targets = int(data.completion_mask[difficulty][0, 1:].sum())  # C
         chunks = []
@@ -129,13 +131,28 @@ def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None
             logits, batch_flops = run_counting_flops(lambda: teacher(input_ids=batch[:, :-1]).logits)
             flops += batch_flops
             chunks.append(torch.log_softmax(logits[:, -num_targets:].float(), dim=-1).cpu())  # (b, C, V)
-        log_probs = torch.cat(chunks)
+        by_difficulty[difficulty] = torch.cat(chunks)
+    return TeacherLogProbs(by_difficulty, flops, time.perf_counter() - start)
+
+
+def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None = None,
+                  batch_size: int = 256, log_probs: TeacherLogProbs | None = None) -> TeacherCache:
+    """The teacher's next-token log-probs at the completion positions of `data`: all V of them in
+    float16 (`top_k=None`), or the k largest with their token ids (float16 values, token ids in the
+    smallest integer type that holds every id of the vocabulary: int16 up to 32,768 tokens, int32
+    beyond). `log_probs` (`teacher_log_probs` of the same data) saves running the teacher again:
+    a full cache and its top-k caches come from the same forward pass, and cost it once."""
+    vocab_size = teacher.get_input_embeddings().num_embeddings
+    if top_k is not None:
+        check_top_k(top_k, vocab_size)  # before any teacher work
+    log_probs = log_probs or teacher_log_probs(teacher, data, batch_size)
+    full, top_values, top_indices = {}, {}, {}
+    for difficulty, rows in log_probs.by_difficulty.items():
         if top_k is None:
-            full[difficulty] = log_probs.half()
+            full[difficulty] = rows.half()
         else:
-            values, indices = top_k_teacher(log_probs, top_k)
+            values, indices = top_k_teacher(rows, top_k)
             top_values[difficulty], top_indices[difficulty] = values.half(), indices.to(id_dtype(vocab_size))
-    seconds = time.perf_counter() - start
     if top_k is None:
         cached, tensors = data.with_extra(FULL, full), list(full.values())
     else:
@@ -143,7 +160,7 @@ def cache_teacher(teacher: torch.nn.Module, data: TrainingSet, top_k: int | None
         tensors = list(top_values.values()) + list(top_indices.values())
     size = sum(t.numel() * t.element_size() for t in tensors)
     positions = sum(t.shape[0] * t.shape[1] for t in (full or top_values).values())
-    return TeacherCache(cached, vocab_size, top_k, flops, seconds, size, positions)
+    return TeacherCache(cached, vocab_size, top_k, log_probs.flops, log_probs.seconds, size, positions)
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from distillab import knobs, records, world
-from distillab.distillation import (DistillationConfig, TeacherCache, TransferSet, cache_teacher, kd_objective,
-                                    transfer_set)
-from distillab.models import STUDENT_SIZE, build_model
+import torch
+from transformers import PreTrainedTokenizerFast
+
+from distillab import knobs, records, reuse, world
+from distillab.distillation import (DistillationConfig, TeacherCache, TeacherLogProbs, TransferSet, answer_logits,
+                                    answer_mass, cache_teacher, kd_objective, teacher_log_probs, transfer_set)
+from distillab.models import STUDENT_SIZE, build_model, state_sha256
+from distillab.runtime import machine
+from distillab.tokenizer import fingerprint
 from distillab.profiles import Profile
 from distillab.students import Arm, Comparison, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
@@ -37,11 +42,14 @@ class KDSetup(Setup):
     """Chapter 02's setup: a teacher, the transfer set it wrote, and its cached distributions."""
     transfer: TransferSet
     caches: dict = field(default_factory=dict)  # top_k (None: full) -> TeacherCache
+    log_probs: TeacherLogProbs | None = None  # the teacher's one forward pass over the transfer set
 
     def cache(self, top_k: int | None = None) -> TeacherCache:
-        """The teacher's log-probs on the transfer set, computed once per top_k."""
+        """The teacher's log-probs on the transfer set, full or top-k, all cut from one forward pass."""
         if top_k not in self.caches:
-            self.caches[top_k] = cache_teacher(self.teacher, self.transfer.data, top_k)
+            if self.log_probs is None:
+                self.log_probs = teacher_log_probs(self.teacher, self.transfer.data)
+            self.caches[top_k] = cache_teacher(self.teacher, self.transfer.data, top_k, log_probs=self.log_probs)
         return self.caches[top_k]
 
 
@@ -76,18 +84,47 @@ def headline_arms(setup: KDSetup, config: DistillationConfig = DistillationConfi
     return {SFT: sft_arm(setup), KD: kd_arm(setup, config)}
 
 
-def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_steps: int = 20) -> dict[str, float]:
+def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_steps: int = 20,
+              refresh: bool = False) -> dict[str, float]:
     """Seconds per student step on the transfer set: SFT, KD reading the cache, KD running the
-    teacher on the fly (same student initialisation, same batches). Timing only: nothing is recorded."""
+    teacher on the fly (same student initialisation, same batches). Timing only: nothing is recorded.
+    Timed once per transfer set, teacher, knobs and machine (`reuse.remembered`); `refresh` times again."""
     config = config or DistillationConfig()
-    seconds = {}
-    for name, data, objective in [("SFT", setup.transfer.data, sft_objective),
-                                  ("KD, cached teacher", setup.cache(config.top_k).data, kd_objective(config)),
-                                  ("KD, teacher on the fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
-        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
-        history = train(student, data, setup.profile.student_config(num_steps=num_steps), objective, progress=False)
-        seconds[name] = history.total_seconds / num_steps
-    return seconds
+    training = setup.profile.student_config(num_steps=num_steps)
+
+    def measure() -> dict[str, float]:
+        seconds = {}
+        for name, data, objective in [("SFT", setup.transfer.data, sft_objective),
+                                      ("KD, cached teacher", setup.cache(config.top_k).data, kd_objective(config)),
+                                      ("KD, teacher on the fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
+            student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
+            seconds[name] = train(student, data, training, objective, progress=False).total_seconds / num_steps
+        return seconds
+
+    ingredients = {"transfer set": reuse.data_sha256(setup.transfer.data), "objective": kd_objective(config, setup.teacher).recipe(),
+                   "budget": asdict(training), "student": STUDENT_SIZE, "machine": machine()}
+    return reuse.remembered(setup.profile, "seconds per student step", ingredients, measure, refresh)
+
+
+def dark_knowledge(teachers: dict[str, torch.nn.Module], tokenizer: PreTrainedTokenizerFast, profile: Profile,
+                   temperatures: tuple[float, ...] = (1, 2, 4), refresh: bool = False) -> list[dict]:
+    """Where each teacher puts the probability of the answer token over the held-out problems, at
+    each temperature: on the right number, its neighbours (right ± 1), everything else. Rows of
+    (teacher, T, the three shares); measured once per teachers' weights and test set (`refresh`:
+    again)."""
+    problems = [p for level in world.held_out_problems(profile.eval_per_difficulty).values() for p in level]
+
+    def measure() -> dict:
+        rows = []
+        for name, teacher in teachers.items():
+            logits = answer_logits(teacher, tokenizer, problems)
+            rows += [{"teacher": name, "T": t, **answer_mass(logits, problems, tokenizer, t)} for t in temperatures]
+        return {"rows": rows}
+
+    ingredients = {"teachers": {name: state_sha256(teacher) for name, teacher in teachers.items()},
+                   "test set": reuse.problems_sha256(world.held_out_problems(profile.eval_per_difficulty)),
+                   "tokenizer": fingerprint(tokenizer), "temperatures": list(temperatures)}
+    return reuse.remembered(profile, "the teachers' answer distributions", ingredients, measure, refresh)["rows"]
 
 
 def sweep_configs() -> dict[str, dict[str, DistillationConfig]]:

@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
@@ -160,3 +162,28 @@ def load_student(record: RunRecord, profile: Profile) -> torch.nn.Module | None:
     if file_sha256(folder / WEIGHTS_FILE) != record.weights_sha256:
         return None
     return load_causal_lm(folder)[0]
+
+
+def remembered(profile: Profile, what: str, ingredients: dict, measure: Callable[[], dict],
+               refresh: bool = False) -> dict:
+    """A measurement that is not a training run (a timing, a table over the test set), kept in the
+    workspace under the hash of what decides it (`ingredients`, and the training code), and taken
+    again only when that changes or with `refresh`. `measure()` returns plain JSON (a dict of
+    numbers keyed by strings); a kept result that cannot be read is measured again."""
+    key = hashlib.sha256(json.dumps({"what": what, "training code": training_code_version(), **ingredients},
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    path = workspace(profile) / "measurements" / f"{key[:24]}.json"
+    if not refresh and path.is_file():
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            print(f"{what}: read back from {time.strftime('%Y-%m-%d %H:%M', time.localtime(kept['when']))}, when "
+                  "nothing that decides it was different (RETRAIN = True measures it again)")
+            return kept["result"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    result = measure()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps({"what": what, "when": time.time(), "result": result}), encoding="utf-8")
+    os.replace(staging, path)
+    return result

@@ -36,6 +36,14 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def machine() -> dict:
+    """What a timing depends on: the processor, its cores, torch's threads and the device."""
+    import platform
+
+    return {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "threads": torch.get_num_threads(), "device": pick_device().type}
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch so that a run with the same seed repeats exactly."""
     if isinstance(seed, bool) or not isinstance(seed, int):

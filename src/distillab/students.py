@@ -308,7 +308,8 @@ def _train_here(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view
 def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view: LiveComparison, keep,
                       count: int) -> None:
     """The runs of `plan` on `count` worker processes, in order; each one kept as it comes back."""
-    pool = workers.pool(count, max(1, torch.get_num_threads() // count))
+    pool = workers.pool(count, torch.get_num_threads())
+    pool.runs_left(len(plan))
     tasks = {}
     for task, (name, seed) in enumerate(plan):
         arm = arms[name]
@@ -320,6 +321,7 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
     try:
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            pool.runs_left(len(pending))
             for task, step, loss in pool.reports():
                 name, seed = plan[task]
                 if last_step[task] == 0:

@@ -25,12 +25,20 @@ REPORT_EVERY = 10  # a worker reports its run's loss every this many steps
 _worker: dict = {}  # inside a worker: its progress queue and the pool's stop event
 
 
-def _start_worker(threads: int, progress, stop) -> None:
+def _start_worker(cores: int, progress, stop, running) -> None:
     os.environ[WORKER_ENV] = "1"
-    torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only training takes Ctrl-C, and stops after its step
-    _worker.update(progress=progress, stop=stop)
+    _worker.update(cores=cores, progress=progress, stop=stop, running=running)
+    _take_my_share()
     progress.put(("pid", os.getpid(), None))
+
+
+def _take_my_share() -> None:
+    """Use the cores divided by the runs in progress now: one each while every worker is busy, more
+    for the last runs of a comparison when the others are done (the results do not depend on it)."""
+    threads = max(1, _worker["cores"] // max(1, _worker["running"].value))
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
 
 
 def _run_task(task: int, function: Callable, args: tuple):
@@ -38,24 +46,30 @@ def _run_task(task: int, function: Callable, args: tuple):
     when the pool was told to stop before this task began."""
     if _worker["stop"].is_set():
         return None
+    _take_my_share()
 
     def on_step(step: int, loss: float) -> None:
         if step % REPORT_EVERY == 0:
             _worker["progress"].put((task, step, loss))
+            _take_my_share()
 
     return function(*args, on_step=on_step)
 
 
 class Workers:
-    """`count` worker processes with `threads` threads each."""
+    """`count` worker processes sharing `cores` threads among the runs in progress (`running`)."""
 
-    def __init__(self, count: int, threads: int) -> None:
+    def __init__(self, count: int, cores: int) -> None:
         context = torch.multiprocessing.get_context("spawn")
-        self.count, self.threads = count, threads
-        self.progress, self.stop = context.Queue(), context.Event()
+        self.count, self.cores = count, cores
+        self.progress, self.stop, self.running = context.Queue(), context.Event(), context.Value("i", count)
         self.pids: set[int] = set()
         self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
-                                            initargs=(threads, self.progress, self.stop))
+                                            initargs=(cores, self.progress, self.stop, self.running))
+
+    def runs_left(self, count: int) -> None:
+        """`count` runs are not finished yet: the workers share the cores among that many."""
+        self.running.value = max(1, min(self.count, count))
 
     def submit(self, task: int, function: Callable, *args) -> Future:
         """Run `function(*args, on_step=...)` in a worker; `task` names it in the progress reports."""
@@ -91,15 +105,15 @@ class Workers:
 _pool: Workers | None = None
 
 
-def pool(count: int, threads: int) -> Workers:
-    """The kernel's pool of `count` workers with `threads` threads each, started once and kept for
-    the next comparison (starting a worker costs seconds: it imports torch)."""
+def pool(count: int, cores: int) -> Workers:
+    """The kernel's pool of `count` workers sharing `cores` threads, started once and kept for the
+    next comparison (starting a worker costs seconds: it imports torch)."""
     global _pool
-    if _pool is not None and (_pool.count, _pool.threads) != (count, threads):
+    if _pool is not None and (_pool.count, _pool.cores) != (count, cores):
         _pool.shutdown()
         _pool = None
     if _pool is None:
-        _pool = Workers(count, threads)
+        _pool = Workers(count, cores)
     _pool.stop.clear()
     return _pool
 
@@ -117,7 +131,7 @@ atexit.register(discard_pool)
 
 def default_count(runs: int, pretrained: bool) -> int:
     """How many workers a comparison of `runs` runs uses by default: one per core (each with one
-    thread), at most one per run. One (the notebook's own process) on a GPU, for a pretrained model
+    thread while all are busy), at most one per run. One (the notebook's own process) on a GPU, for a pretrained model
     (a copy per worker would not fit in memory), inside a worker, and in a data-parallel launch."""
     from distillab.runtime import pick_device
 
