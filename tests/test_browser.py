@@ -1,5 +1,7 @@
 """The course as a learner meets it: JupyterLab in a real (headless) browser runs chapter 00, and
-its widgets, plots and progress bars render as controls and images, not as error text.
+its widgets, plots and progress bars render as controls and images, not as error text; and a
+comparison (as chapters 02-07 run them) shows its live table and progress bar, and reads its runs
+back from the ledger the second time.
 
 Needs Debian's `chromium` and the `playwright` package (in the `dev` extra). Without them the
 test is skipped with a message, unless DISTILLAB_REQUIRE_BROWSER=1 (CI), which turns the skip
@@ -127,12 +129,63 @@ def test_no_dollar_amount_in_markdown_renders_as_math():
 
 
 def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
+    run_in_jupyterlab(tmp_path, ROOT / "notebooks" / CHAPTER, "chapter-00", check_page)
+
+
+# A comparison as chapters 02-07 run one, in miniature: two arms on two seeds in worker processes, then
+# the same again, which reads every run back from the ledger.
+LIVE_COMPARISON = [
+    """from dataclasses import replace
+from distillab import records, world
+from distillab.ledger import Ledger
+from distillab.profiles import get_profile
+from distillab.records import TeacherRef
+from distillab.students import Arm, Setup, compare
+from distillab.tokenizer import build_tokenizer
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import HALF_BUDGET_TEACHER""",
+    """tokenizer, profile = build_tokenizer(), replace(get_profile("fast"), seeds=(0, 1))
+problems = {1: world.sample_problems(16, 1, seed=0)}
+setup = Setup(chapter="02", profile=profile, teacher=None, tokenizer=tokenizer,
+              teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
+              held_out={1: world.sample_problems(8, 1, seed=9)}, training=TrainingConfig(60, 8, warmup_steps=5))
+arms = {"answers": Arm(records.ANSWERS_ONLY, TrainingSet.from_problems(problems, tokenizer, style="answer")),
+        "traces": Arm(records.TRACES, TrainingSet.from_problems(problems, tokenizer))}""",
+    "first = compare(setup, arms, ledger=Ledger(profile), workers=2)",
+    "again = compare(setup, arms, ledger=Ledger(profile), workers=2)\nassert again.timing['reused'] == 4",
+]
+
+
+def test_a_comparison_fills_in_live_in_jupyterlab(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in LIVE_COMPARISON])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "live_comparison.ipynb"
+    nbformat.write(notebook, source)
+
+    def check(page) -> None:
+        check_no_errors(page)
+        tables = page.locator(".jp-OutputArea .jp-RenderedMarkdown table")
+        assert tables.count() == 2, "each comparison shows one live table, drawn as a Markdown table"
+        first, again = tables.nth(0).inner_text(), tables.nth(1).inner_text()
+        assert "traces − answers (points)" in first and "waiting" not in first and "training" not in first
+        assert "↺" not in first and again.count("↺") == 4, "the second run reads every run back from the ledger"
+        assert page.locator(".jp-OutputArea .widget-hprogress").count() >= 1, "no progress bar rendered as a widget"
+        assert "So far (2 of 2 seeds done)" in page.inner_text(".jp-Notebook")
+
+    run_in_jupyterlab(tmp_path, source, "live-comparison", check)
+
+
+def run_in_jupyterlab(tmp_path, notebook: Path, name: str, check) -> None:
+    """Open a copy of `notebook` in JupyterLab in headless Chromium, run all its cells, then
+    `check(page)`; screenshots go to test-artifacts/browser/NAME-*.png."""
     chromium = browser_or_skip()
     from playwright.sync_api import sync_playwright
 
     served = tmp_path / "course"
     served.mkdir()
-    shutil.copy(ROOT / "notebooks" / CHAPTER, served / CHAPTER)
+    shutil.copy(notebook, served / notebook.name)
     lab = JupyterLab(served, tmp_path / "home")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -142,7 +195,7 @@ def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
                                                  args=["--no-sandbox", "--disable-dev-shm-usage"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(lab.url(f"lab/tree/{CHAPTER}"))
+                page.goto(lab.url(f"lab/tree/{notebook.name}"))
                 page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
                 wait_until(page, KERNEL_IDLE, "the kernel starting", 60)
                 accept_kernel_dialog(page)
@@ -150,9 +203,9 @@ def test_chapter_00_runs_in_jupyterlab_with_live_widgets(tmp_path):
                     run_all(page)
                     wait_until(page, KERNEL_IDLE, "the kernel going idle", 60)
                 finally:
-                    page.screenshot(path=str(ARTIFACTS / "chapter-00-after-run.png"), full_page=True)
-                check_page(page)
-                page.screenshot(path=str(ARTIFACTS / "chapter-00-after-slider.png"), full_page=True)
+                    page.screenshot(path=str(ARTIFACTS / f"{name}-after-run.png"), full_page=True)
+                check(page)
+                page.screenshot(path=str(ARTIFACTS / f"{name}-after-check.png"), full_page=True)
             finally:
                 browser.close()
     finally:
@@ -198,13 +251,17 @@ def wait_until(page, script: str, what: str, timeout: float) -> None:
 KERNEL_IDLE = "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\") !== null"
 
 
-def check_page(page) -> None:
+def check_no_errors(page) -> None:
     assert page.locator("text=Jupyter news").count() == 0, "JupyterLab's news pop-up is on (make turns it off)"
     text = page.inner_text(".jp-Notebook")
     assert "Error displaying widget" not in text, "a widget rendered as error text: is the ipywidgets front end installed?"
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback").count() == 0
     errors = page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def check_page(page) -> None:
+    check_no_errors(page)
     assert page.locator(".jp-RenderedImage img").count() >= 1, "no matplotlib figure rendered as an image"
     progress = page.locator(".jp-OutputArea .widget-hprogress")
     assert progress.count() >= 1, "no tqdm progress bar rendered as a widget"

@@ -7,11 +7,12 @@ One module per idea, in three layers; a module imports only from its own layer o
   functions, the one temperature validator), `sampling` (decoding with the KV cache, k verified
   samples per prompt), `rejection` (the rejection-sampling planner), `evaluation` (accuracy by
   difficulty, vote@k), `cost` (FLOPs, dollars), `profiles` (run budgets), `runtime` (device, seeds),
-  `published` (the figures the course quotes).
+  `published` (the figures the course quotes), `tables` (Markdown and text tables).
 - Chapter layer: `workspace` (the learner's folders), `records` (a run as a typed record),
   `ledger` (the records of one profile), `teacher` (chapter 01's recipe), `onpolicy` and
   `distillation` (chapter 04's and 02's methods), `students` (arms, the one training path,
-  comparisons), `kd_experiments`, `curation`, `trace_experiments`, `onpolicy_experiments` (chapters
+  comparisons), `reuse` (a run's key; finished runs and measurements read back), `live` (a
+  comparison's live table), `workers` (a comparison's runs in worker processes), `kd_experiments`, `curation`, `trace_experiments`, `onpolicy_experiments` (chapters
   02-04), `sweeps` (stored comparisons), `frontier` (chapter 05), `realmodel` (chapter 07's pretrained
   model, fetched and converted at set-up), `doctor` (the pre-flight check of a teacher/student pair),
   `realmodel_experiments` (chapter 07).

@@ -5,6 +5,10 @@ It executes every chapter, then every lab solution, in a fresh kernel with a thr
 and reading each chapter's peak memory; `chapters_01_to_03_seconds` is a new learner's wait for their first
 distilled student), then every chapter again at the fast profile in a workspace of its own (`chapter_seconds_fast`), then reads
 the teacher chapter 01 trained and measures its generation speed and a student's training speed,
+runs chapters 02, 03 and 06 again in the same workspace (with nothing changed, and chapter 02 with
+TEMPERATURE changed: `rerun_unchanged_seconds`, `one_knob_change_seconds`, and when each headline
+showed its first seed with every arm done, `first_paired_seed_seconds`), measures a comparison's
+training throughput on worker processes against one process (`worker_throughput`),
 reads chapters 02-04's headlines back from the ledger, times a KD step against an SFT step,
 and times the teacher writing chapter 03's 4,000 traces; for chapter 07, reads the real model's
 accuracy before and after from the ledger and measures its fine-tuning steps (full and LoRA, each in
@@ -132,12 +136,14 @@ def worker_throughput(profile: Profile, num_steps: int = 60) -> dict:
     short = replace(setup, training=profile.student_config(num_steps=num_steps))
     arms, seeds = kd_experiments.headline_arms(short), profile.seeds[:2]
     count = workers.default_count(len(arms) * len(seeds), pretrained=False)
-    students.compare(replace(setup, training=profile.student_config(num_steps=2)), arms, seeds, workers=count)  # start them
     rate = {}
     for label, how_many in (("sequential", 1), ("workers", count)):
+        if how_many > 1:  # start the workers first: a kernel keeps them for its next comparison
+            students.compare(replace(setup, training=profile.student_config(num_steps=2)), arms, seeds, workers=how_many)
         start = time.perf_counter()
         students.compare(short, arms, seeds, workers=how_many)
         rate[label] = len(arms) * len(seeds) * num_steps / (time.perf_counter() - start)
+    workers.discard_pool()
     return {"workers": count, "threads_per_worker": max(1, torch.get_num_threads() // count),
             "sequential_steps_per_s": rate["sequential"], "workers_steps_per_s": rate["workers"],
             "speedup": rate["workers"] / rate["sequential"]}

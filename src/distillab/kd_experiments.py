@@ -28,7 +28,7 @@ from distillab.tokenizer import fingerprint
 from distillab.profiles import Profile
 from distillab.students import Arm, Comparison, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
-from distillab.training import sft_objective, train
+from distillab.training import TrainingSet, sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
 TRANSFER_SEED = 1  # the transfer set's prompts: training-split problems, never a held-out one
@@ -53,9 +53,10 @@ class KDSetup(Setup):
         return self.caches[top_k]
 
 
-def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> KDSetup:
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None,
+            refresh: bool = False) -> KDSetup:
     """Load the teacher and have it answer `num_prompts` training prompts (default: the profile's),
-    an equal share per difficulty."""
+    an equal share per difficulty (written once per teacher and prompts: `remembered_transfer_set`)."""
     num_prompts = profile.transfer_prompts if num_prompts is None else num_prompts
     knobs.whole_number("num_prompts", num_prompts, len(world.DIFFICULTIES))
     teacher, tokenizer, _, reference = load_teacher(teacher_dir, teacher_name)
@@ -63,7 +64,24 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts:
     problems = world.training_problems(num_prompts // len(world.DIFFICULTIES), TRANSFER_SEED, held_out)
     return KDSetup(chapter="02", profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=reference,
                    held_out=held_out, training=profile.student_config(),
-                   transfer=transfer_set(teacher, tokenizer, problems))
+                   transfer=remembered_transfer_set(teacher, tokenizer, problems, profile, refresh))
+
+
+def remembered_transfer_set(teacher: torch.nn.Module, tokenizer: PreTrainedTokenizerFast,
+                            problems: dict[int, list[world.Problem]], profile: Profile,
+                            refresh: bool = False) -> TransferSet:
+    """`distillation.transfer_set`, written by the teacher once per teacher weights and prompts and
+    read back after (`reuse.remembered_tensors`; `refresh` writes it again)."""
+
+    def measure() -> tuple[dict, dict]:
+        made = transfer_set(teacher, tokenizer, problems)
+        return made.data.tensors(), {"num_prompts": made.num_prompts, "num_correct": made.num_correct,
+                                     "generation_flops": made.generation_flops, "seconds": made.seconds}
+
+    ingredients = {"teacher": state_sha256(teacher), "prompts": reuse.problems_sha256(problems),
+                   "tokenizer": fingerprint(tokenizer)}
+    tensors, facts = reuse.remembered_tensors(profile, "the teacher's transfer set", ingredients, measure, refresh)
+    return TransferSet(TrainingSet.from_tensors(tensors, fingerprint(tokenizer)), **facts)
 
 
 def sft_arm(setup: KDSetup) -> Arm:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 import transformers
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from distillab import tokenizer as tok
 from distillab import world
@@ -67,8 +69,9 @@ def data_sha256(data: TrainingSet) -> str:
 
 
 def problems_sha256(problems: dict[int, list[world.Problem]]) -> str:
-    """The SHA-256 of a set of problems by difficulty (the held-out set), from their signatures."""
-    rows = {str(d): [repr(p.signature) for p in level] for d, level in sorted(problems.items())}
+    """The SHA-256 of a set of problems by difficulty (the held-out set, a teacher's prompts): their
+    wording and their arithmetic, in order."""
+    rows = {str(d): [[p.prompt, repr(p.signature)] for p in level] for d, level in sorted(problems.items())}
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
@@ -164,20 +167,28 @@ def load_student(record: RunRecord, profile: Profile) -> torch.nn.Module | None:
     return load_causal_lm(folder)[0]
 
 
+def _measurement_path(profile: Profile, what: str, ingredients: dict, suffix: str) -> Path:
+    key = hashlib.sha256(json.dumps({"what": what, "training code": training_code_version(), **ingredients},
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    return workspace(profile) / "measurements" / f"{key[:24]}{suffix}"
+
+
+def _read_back(what: str, when: float) -> None:
+    print(f"{what}: read back from {time.strftime('%Y-%m-%d %H:%M', time.localtime(when))}, when nothing that "
+          "decides it was different (RETRAIN = True measures it again)")
+
+
 def remembered(profile: Profile, what: str, ingredients: dict, measure: Callable[[], dict],
                refresh: bool = False) -> dict:
     """A measurement that is not a training run (a timing, a table over the test set), kept in the
     workspace under the hash of what decides it (`ingredients`, and the training code), and taken
     again only when that changes or with `refresh`. `measure()` returns plain JSON (a dict of
     numbers keyed by strings); a kept result that cannot be read is measured again."""
-    key = hashlib.sha256(json.dumps({"what": what, "training code": training_code_version(), **ingredients},
-                                    sort_keys=True, default=str).encode()).hexdigest()
-    path = workspace(profile) / "measurements" / f"{key[:24]}.json"
+    path = _measurement_path(profile, what, ingredients, ".json")
     if not refresh and path.is_file():
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
-            print(f"{what}: read back from {time.strftime('%Y-%m-%d %H:%M', time.localtime(kept['when']))}, when "
-                  "nothing that decides it was different (RETRAIN = True measures it again)")
+            _read_back(what, kept["when"])
             return kept["result"]
         except (ValueError, KeyError, TypeError):
             pass
@@ -187,3 +198,27 @@ def remembered(profile: Profile, what: str, ingredients: dict, measure: Callable
     staging.write_text(json.dumps({"what": what, "when": time.time(), "result": result}), encoding="utf-8")
     os.replace(staging, path)
     return result
+
+
+def remembered_tensors(profile: Profile, what: str, ingredients: dict,
+                       measure: Callable[[], tuple[dict[str, torch.Tensor], dict]],
+                       refresh: bool = False) -> tuple[dict[str, torch.Tensor], dict]:
+    """`remembered` for a result made of tensors (and plain JSON beside them): kept as a
+    safetensors file, never pickled."""
+    path = _measurement_path(profile, what, ingredients, ".safetensors")
+    if not refresh and path.is_file():
+        try:
+            with safe_open(path, framework="pt") as kept:
+                tensors = {name: kept.get_tensor(name) for name in kept.keys()}
+                saved = json.loads(kept.metadata()["distillab"])
+            _read_back(what, saved["when"])
+            return tensors, saved["result"]
+        except Exception:  # a damaged file is measured again
+            pass
+    tensors, result = measure()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    save_file({name: t.contiguous() for name, t in tensors.items()}, staging,
+              metadata={"distillab": json.dumps({"what": what, "when": time.time(), "result": result})})
+    os.replace(staging, path)
+    return tensors, result

@@ -17,14 +17,16 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from distillab import curation, knobs, records, world
+from distillab import curation, knobs, records, reuse, world
 from distillab.evaluation import vote_at_k
-from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters, save_model
+from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters,
+                             save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
 from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher, paired_gain
 from distillab.sweeps import load, sweep_command
 from distillab.teacher import teacher_problems
+from distillab.tokenizer import fingerprint
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER, workspace
 
@@ -50,16 +52,19 @@ class TraceSetup(Setup):
     prompts: dict[int, list[world.Problem]]  # difficulty -> prompts
     new_to_teacher: dict[int, int] = field(default_factory=dict)  # difficulty -> prompts the teacher never trained on
     samples: dict = field(default_factory=dict)  # (temperature, k) -> TraceSamples
+    refresh: bool = False  # True: draw the teacher's traces again instead of reading them back (RETRAIN)
 
     @property
     def num_prompts(self) -> int:
         return sum(len(level) for level in self.prompts.values())
 
     def traces(self, temperature: float = RECIPE_TEMPERATURE, k: int = 1) -> TraceSamples:
-        """The teacher's k samples per prompt at `temperature`, drawn once (seeded) and kept."""
+        """The teacher's k samples per prompt at `temperature`, drawn once (seeded) and kept, in
+        memory and in the workspace for the chapter's next run (`remembered_samples`)."""
         if (temperature, k) not in self.samples:
             problems = [p for _, level in sorted(self.prompts.items()) for p in level]
-            self.samples[temperature, k] = sample_traces(self.teacher, self.tokenizer, problems, k, temperature)
+            self.samples[temperature, k] = remembered_samples(self.teacher, self.tokenizer, problems, k, temperature,
+                                                              self.profile, self.refresh)
         return self.samples[temperature, k]
 
     def answer_only(self) -> TrainingSet:
@@ -69,6 +74,23 @@ class TraceSetup(Setup):
     def gold_traces(self) -> TrainingSet:
         """The program's own chain of thought for the same prompts: the ground truth, not a model's text."""
         return TrainingSet.from_problems(self.prompts, self.tokenizer, style="trace")
+
+
+def remembered_samples(teacher, tokenizer, problems: list[world.Problem], k: int, temperature: float,
+                       profile: Profile, refresh: bool = False) -> TraceSamples:
+    """`sampling.sample_traces` (seeded, so the same call draws the same samples), drawn once per
+    teacher weights, prompts, k and temperature and read back after (`reuse.remembered`; `refresh`
+    draws them again)."""
+
+    def measure() -> dict:
+        drawn = sample_traces(teacher, tokenizer, problems, k, temperature)
+        return {name: getattr(drawn, name) for name in ("texts", "correct", "temperature", "generated_tokens",
+                                                          "prompt_tokens", "flops", "seconds", "prompt_format")}
+
+    ingredients = {"teacher": state_sha256(teacher), "prompts": reuse.problems_sha256({0: problems}), "k": k,
+                   "temperature": temperature, "tokenizer": fingerprint(tokenizer)}
+    kept = reuse.remembered(profile, f"the teacher's traces (T = {temperature:g}, k = {k})", ingredients, measure, refresh)
+    return TraceSamples(list(problems), **kept)
 
 
 def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]],
@@ -90,9 +112,11 @@ def student_config(profile: Profile, mix: str = TRACE_MIX) -> TrainingConfig:
     return replace(profile.student_config(num_steps=profile.trace_student_steps), mix=mix)
 
 
-def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> TraceSetup:
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None,
+            refresh: bool = False) -> TraceSetup:
     """Load the teacher and draw `num_prompts` new prompts (default: the profile's trace_prompts),
-    counting per difficulty how many are new to the teacher (from its provenance: profile and seed)."""
+    counting per difficulty how many are new to the teacher (from its provenance: profile and seed).
+    Its traces are read back from the workspace where drawn before, unless `refresh`."""
     num_prompts = profile.trace_prompts if num_prompts is None else num_prompts
     teacher, tokenizer, provenance, reference = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(profile.eval_per_difficulty)
@@ -101,7 +125,8 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts:
     prompts = trace_prompts(num_prompts, held_out, seen)
     new = {d: sum(p.signature not in seen.get(d, set()) for p in level) for d, level in prompts.items()}
     return TraceSetup(chapter="03", profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=reference,
-                      held_out=held_out, training=student_config(profile), prompts=prompts, new_to_teacher=new)
+                      held_out=held_out, training=student_config(profile), prompts=prompts, new_to_teacher=new,
+                      refresh=refresh)
 
 
 def traces_name(keep: str) -> str:

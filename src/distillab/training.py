@@ -81,6 +81,22 @@ class TrainingSet:
                  for d, problems in problems_by_difficulty.items()}
         return cls.from_texts(pairs, tokenizer)
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Its tensors by name (for a safetensors file); `from_tensors` reads them back."""
+        tables = {"input_ids": self.input_ids, "completion_mask": self.completion_mask,
+                  **{f"extra.{name}": rows for name, rows in self.extras.items()}}
+        return {f"{table}.{d}": t for table, by_difficulty in tables.items() for d, t in by_difficulty.items()}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], tokenizer_fingerprint: str | None) -> TrainingSet:
+        tables: dict[str, dict[int, torch.Tensor]] = {}
+        for name, tensor in tensors.items():
+            table, difficulty = name.rsplit(".", 1)
+            tables.setdefault(table, {})[int(difficulty)] = tensor
+        extras = {table.removeprefix("extra."): rows for table, rows in tables.items() if table.startswith("extra.")}
+        return cls(dict(sorted(tables["input_ids"].items())), dict(sorted(tables["completion_mask"].items())),
+                   extras, tokenizer_fingerprint)
+
     def __len__(self) -> int:
         return sum(len(ids) for ids in self.input_ids.values())
 

@@ -39,9 +39,10 @@ def across_name(architecture: str = ARCHITECTURE) -> str:
 ACROSS = across_name()  # the chapter's default arm, which make bench reads back
 
 
-def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None) -> TraceSetup:
-    """Chapter 03's setup (teacher, prompts, held-out problems, the student's budget), for chapter 06."""
-    return replace(te.prepare(teacher_dir, teacher_name, profile, num_prompts), chapter="06")
+def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None,
+            refresh: bool = False) -> TraceSetup:
+    """Chapter 03's setup (teacher, prompts, held-out problems, the student's budget, its traces), for chapter 06."""
+    return replace(te.prepare(teacher_dir, teacher_name, profile, num_prompts, refresh), chapter="06")
 
 
 def same_arm(setup: TraceSetup, samples: TraceSamples) -> Arm:
