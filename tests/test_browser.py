@@ -172,7 +172,7 @@ def test_a_comparison_fills_in_live_in_jupyterlab(tmp_path):
         assert "traces − answers (points)" in first and "waiting" not in first and "training" not in first
         assert "↺" not in first and again.count("↺") == 4, "the second run reads every run back from the ledger"
         assert page.locator(".jp-OutputArea .widget-hprogress").count() >= 1, "no progress bar rendered as a widget"
-        assert "So far (2 of 2 seeds done)" in page.inner_text(".jp-Notebook")
+        assert "All 2 seeds done: traces ahead of answers on" in page.inner_text(".jp-Notebook")
 
     run_in_jupyterlab(tmp_path, source, "live-comparison", check)
 

@@ -121,7 +121,9 @@ class LiveComparison:
             gaps = [self._gap(arm, seed) for seed in done]
             parts.append(f"{arm} ahead of {self.arms[0]} on {sum(g > 0 for g in gaps)} of {len(done)} seeds "
                          f"({sum(gaps) / len(gaps):+.1f} points on average)")
-        return f"So far ({len(done)} of {len(self.seeds)} seeds done): {'; '.join(parts)}.{reused}"
+        so_far = f"All {len(done)} seeds done" if len(done) == len(self.seeds) else \
+            f"So far ({len(done)} of {len(self.seeds)} seeds done)"
+        return f"{so_far}: {'; '.join(parts)}.{reused}"
 
     def view(self) -> _Table:
         return _Table(self.title, self.rows(), self.summary())
