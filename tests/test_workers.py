@@ -1,0 +1,50 @@
+"""How many worker processes a comparison uses by default, and where it uses none (the results
+of runs in workers are tested in test_reuse.py: the same as one after the other, and Ctrl-C)."""
+
+import torch
+
+from distillab import workers
+
+
+def test_one_worker_per_core_at_most_one_per_run(monkeypatch):
+    monkeypatch.delenv(workers.WORKER_ENV, raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr("distillab.runtime.pick_device", lambda: torch.device("cpu"))
+    assert workers.default_count(6, pretrained=False) == 4
+    assert workers.default_count(3, pretrained=False) == 3
+    assert workers.default_count(1, pretrained=False) == 1
+
+
+def test_no_workers_for_a_pretrained_model_on_a_gpu_inside_a_worker_or_a_launch(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr("distillab.runtime.pick_device", lambda: torch.device("cpu"))
+    assert workers.default_count(6, pretrained=True) == 1  # a copy of a 135M-parameter model per worker
+    monkeypatch.setenv(workers.WORKER_ENV, "1")
+    assert workers.default_count(6, pretrained=False) == 1
+    monkeypatch.delenv(workers.WORKER_ENV)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert workers.default_count(6, pretrained=False) == 1
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.setattr("distillab.runtime.pick_device", lambda: torch.device("cuda", 0))
+    assert workers.default_count(6, pretrained=False) == 1
+
+
+def test_a_worker_takes_the_cores_divided_by_the_runs_in_progress(monkeypatch):
+    class Value:
+        value = 2
+
+    running = Value()
+    monkeypatch.setattr(workers, "_worker", {"cores": 4, "running": running})
+    before = torch.get_num_threads()
+    try:
+        workers._take_my_share()
+        assert torch.get_num_threads() == 2
+        running.value = 1  # the other runs are done: this one takes every core
+        workers._take_my_share()
+        assert torch.get_num_threads() == 4
+        running.value = 8  # more runs than cores: one thread each
+        workers._take_my_share()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
