@@ -104,3 +104,23 @@ def test_a_resume_that_cannot_continue_refuses_and_keeps_the_stopped_teacher():
     assert weights_sha256(folder) == before and (folder / "training_state.safetensors").is_file()
     fresh = teacher.train_teacher(fast, size="tiny", num_steps=8, progress=False, resume_from=folder, start_over=True)
     assert fresh.provenance.steps == 8 and fresh.continues is None
+
+
+def test_a_finished_teacher_of_the_same_recipe_is_read_back_not_trained_again(capsys):
+    """Chapter 01 run again with the same knobs: the saved teacher, its history and its evaluation
+    come back, nothing is trained or recorded twice; another budget or RETRAIN trains."""
+    fast = get_profile("fast")
+    folder = teacher_path(fast)
+    first = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder)
+    teacher.save_teacher(first, folder)
+    recorded = teacher.record_teacher(first, folder)
+    capsys.readouterr()
+    again = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder)
+    assert again.reused and "read back, not trained again" in capsys.readouterr().out
+    assert again.history.loss == first.history.loss and again.evaluation.accuracy == first.evaluation.accuracy
+    assert again.evaluation.flops == first.evaluation.flops and again.provenance == load_model(folder)[2]
+    assert teacher.save_teacher(again, folder) == folder and teacher.record_teacher(again, folder) == recorded
+    assert len(Ledger(fast).entries()) == 1
+    assert not teacher.train_teacher(fast, size="tiny", num_steps=5, progress=False, resume_from=folder).reused
+    fresh = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder, retrain=True)
+    assert not fresh.reused and fresh.history.loss == first.history.loss  # the same recipe, the same result

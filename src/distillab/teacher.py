@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from distillab import knobs, world
+from distillab import knobs, reuse, world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
-from distillab.models import (TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
-                              load_training_state, save_model, weights_sha256)
-from distillab.records import RunRecord, teacher_record
+from distillab.models import (PROVENANCE_FILE, TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
+                              get_size, load_training_state, save_model, weights_sha256)
+from distillab.records import TEACHER_ARM, RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
 from distillab.training import History, TrainingConfig, TrainingSet, train
@@ -34,6 +36,7 @@ class TeacherRun:
     evaluation: Evaluation
     provenance: Provenance
     continues: str | None = None  # the weights hash of the interrupted run this one resumed
+    reused: bool = False  # the finished teacher of the same key, read back instead of trained again
 
 
 def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Problem]]:
@@ -45,6 +48,36 @@ def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Proble
 def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int) -> TrainingSet:
     """The teacher's training set: program-made traces, none sharing a held-out problem's arithmetic."""
     return TrainingSet.from_problems(teacher_problems(profile, seed), tokenizer, style="trace")
+
+
+def teacher_key(size: str, profile: Profile, seed: int, config: TrainingConfig) -> str:
+    """What decides a teacher's result, hashed: its size, its budget and seed, the problems it
+    learns from and is tested on (made from the profile's counts and the seed by the world's code),
+    and the training code."""
+    ingredients = {"training code": reuse.training_code_version(), "size": asdict(get_size(size)),
+                   "budget and seed": asdict(config), "training problems per difficulty": profile.teacher_train_per_difficulty,
+                   "held-out problems per difficulty": profile.eval_per_difficulty}
+    return hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
+
+
+def finished_run(folder: Path, key: str, profile: Profile) -> TeacherRun | None:
+    """The finished teacher saved in `folder` if it was made by exactly the recipe of `key` (its
+    model, history and evaluation, read back), else None."""
+    if not (folder / PROVENANCE_FILE).is_file():
+        return None
+    try:
+        extra = json.loads((folder / PROVENANCE_FILE).read_text()).get("extra", {})
+    except ValueError:
+        return None
+    if extra.get("key") != key or "history" not in extra or "evaluation" not in extra:
+        return None
+    model, tokenizer, provenance = load_model(folder)  # checks the weights against their hash
+    if provenance.interrupted:
+        return None
+    evaluation = Evaluation(**{**extra["evaluation"], "accuracy": provenance.accuracy})
+    print(f"the teacher in {folder} was trained by exactly this recipe (same key): read back, not trained again "
+          "(RETRAIN = True trains it again)")
+    return TeacherRun(profile, model, tokenizer, History(**extra["history"]), evaluation, provenance, reused=True)
 
 
 def interrupted_run(folder: Path, size: str, profile: Profile, seed: int, config: TrainingConfig,
@@ -81,15 +114,22 @@ def train_teacher(
     progress: bool = True,
     resume_from: Path | None = None,
     start_over: bool = False,
+    retrain: bool = False,
 ) -> TeacherRun:
     """Build, train and evaluate a teacher of `size` at `profile`'s budget (steps overridable).
     If `resume_from` holds a teacher of this very recipe whose training was interrupted, it is
     trained on from where it stopped instead (the same result as a run that never stopped); an
     interrupted teacher of another recipe there is an error, unless `start_over` replaces it.
     Ctrl-C (the stop button) ends training after the current step: the run comes back with
-    `history.interrupted` set, ready to be saved and resumed."""
+    `history.interrupted` set, ready to be saved and resumed. A finished teacher of the same key
+    (`teacher_key`) in `resume_from` is read back instead of trained again, unless `retrain`."""
     budget = get_profile(profile)
     config = budget.training_config(num_steps, seed)
+    key = teacher_key(size, budget, seed, config)
+    if resume_from is not None and not knobs.flag("RETRAIN", retrain):
+        done = finished_run(Path(resume_from), key, budget)
+        if done is not None:
+            return done
     found = interrupted_run(Path(resume_from), size, budget, seed, config, knobs.flag("START_OVER", start_over)) \
         if resume_from is not None else None
     if found is not None:
@@ -107,7 +147,10 @@ def train_teacher(
         parameters=count_parameters(model), accuracy=evaluation.accuracy,
         flops=history.total_flops, seconds=history.total_seconds,
         extra={"kind": "teacher", "data_size": len(data), "tokens": history.total_tokens,
-               "eval_problems": evaluation.num_problems},
+               "eval_problems": evaluation.num_problems, "key": key,
+               "evaluation": {"seconds": evaluation.seconds, "generated_tokens": evaluation.generated_tokens,
+                              "flops": evaluation.flops, "num_problems": evaluation.num_problems},
+               "history": {name: getattr(history, name) for name in ("step", "loss", "lr", "tokens", "flops", "seconds")}},
         interrupted=history.interrupted, planned_steps=config.num_steps,
     )
     if history.interrupted:
@@ -117,7 +160,10 @@ def train_teacher(
 
 
 def save_teacher(run: TeacherRun, folder: Path) -> Path:
-    """Save the teacher (and, if it was interrupted, what resuming it needs) into `folder`."""
+    """Save the teacher (and, if it was interrupted, what resuming it needs) into `folder`; a teacher
+    read back from `folder` is there already."""
+    if run.reused and (Path(folder) / PROVENANCE_FILE).is_file() and weights_sha256(folder) == run.provenance.weights_sha256:
+        return Path(folder)
     return save_model(run.model, run.tokenizer, folder, run.provenance, training_state=run.history.resume)
 
 
@@ -125,8 +171,13 @@ def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger
     """Write the teacher's run into the ledger of the profile it was trained at; `saved_at` (where
     it was saved) lets chapter 05 know it again as the teacher its students learnt from."""
     sha = weights_sha256(saved_at) if saved_at is not None else None
+    ledger = ledger or Ledger(run.profile)
+    if run.reused:  # recorded when it was trained
+        known = [r for r in ledger.entries() if r.arm == TEACHER_ARM and r.weights_sha256 == sha and sha is not None]
+        if known:
+            return known[-1]
     record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha, run.continues)
-    return (ledger or Ledger(run.profile)).record(record)
+    return ledger.record(record)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,10 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", action="store_true", help="save as the package's reference teacher")
     parser.add_argument("--start-over", action="store_true",
                         help="replace an interrupted teacher of another recipe in the folder instead of refusing")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train again even if the folder holds a finished teacher of this very recipe")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     out = REFERENCE_TEACHER if args.reference else args.out or teacher_path(profile)
-    run = train_teacher(profile, args.size, args.seed, num_steps=args.steps, resume_from=out, start_over=args.start_over)
+    run = train_teacher(profile, args.size, args.seed, num_steps=args.steps, resume_from=out, start_over=args.start_over,
+                        retrain=args.retrain)
     save_teacher(run, out)
     if not args.reference:
         record_teacher(run, out)
