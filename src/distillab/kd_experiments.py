@@ -22,7 +22,7 @@ from transformers import PreTrainedTokenizerFast
 from distillab import knobs, records, reuse, world
 from distillab.distillation import (DistillationConfig, TeacherCache, TeacherLogProbs, TransferSet, answer_logits,
                                     answer_mass, cache_teacher, kd_objective, teacher_log_probs, transfer_set)
-from distillab.models import STUDENT_SIZE, build_model, state_sha256
+from distillab.models import STUDENT_SIZE, build_model, matmul_parameters, state_sha256
 from distillab.runtime import machine
 from distillab.tokenizer import fingerprint
 from distillab.profiles import Profile
@@ -106,7 +106,9 @@ def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_step
               refresh: bool = False) -> dict[str, float]:
     """Seconds per student step on the transfer set: SFT, KD reading the cache, KD running the
     teacher on the fly (same student initialisation, same batches). Timing only: nothing is recorded.
-    Timed once per transfer set, teacher, knobs and machine (`reuse.remembered`); `refresh` times again."""
+    Timed once per transfer set, teacher size, loss and machine (`reuse.remembered`): what a step's
+    work depends on is the loss, its top-k and whether hard labels are mixed in (α < 1), not T,
+    which only divides the logits; `refresh` times again."""
     config = config or DistillationConfig()
     training = setup.profile.student_config(num_steps=num_steps)
 
@@ -119,8 +121,10 @@ def step_cost(setup: KDSetup, config: DistillationConfig | None = None, num_step
             seconds[name] = train(student, data, training, objective, progress=False).total_seconds / num_steps
         return seconds
 
-    ingredients = {"transfer set": reuse.data_sha256(setup.transfer.data), "objective": kd_objective(config, setup.teacher).recipe(),
-                   "budget": asdict(training), "student": STUDENT_SIZE, "machine": machine()}
+    work = {"loss": config.loss, "top_k": config.top_k, "hard labels too": config.alpha < 1}
+    ingredients = {"transfer set": reuse.data_sha256(setup.transfer.data), "step's work": work,
+                   "teacher": matmul_parameters(setup.teacher), "budget": asdict(training), "student": STUDENT_SIZE,
+                   "machine": machine()}
     return reuse.remembered(setup.profile, "seconds per student step", ingredients, measure, refresh)
 
 

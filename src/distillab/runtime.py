@@ -149,7 +149,7 @@ def share_the_cores(what: str) -> Iterator[None]:
 
 
 def run_command(main: Callable[[], object], prog: str) -> int:
-    """Run a command's `main` and return its exit code (0 when it returns None). A bad input or a
+    """Run a command's `main` and return its exit code (0 when it returns anything but a number). A bad input or a
     fault the package reports (ValueError, OSError) ends in one line on stderr that says what was
     wrong and what to do, exit 1; Ctrl-C ends in one line, exit 130. Never a traceback."""
     try:
@@ -160,4 +160,4 @@ def run_command(main: Callable[[], object], prog: str) -> int:
     except (ValueError, OSError) as error:
         print(f"{prog}: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    return int(code or 0)
+    return code if isinstance(code, int) else 0  # a main may return its results (bench): success

@@ -346,6 +346,9 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
         workers.discard_pool()
         raise RuntimeError(f"a worker process died (out of memory?); every run finished before it is kept. Run "
                            "again with WORKERS = 1 to train in the notebook's own process") from None
+    except Exception:  # a run failed (its error is raised here): the others stop too, the finished ones are kept
+        pool.interrupt()
+        raise
 
 
 def check_seeds(seeds) -> tuple[int, ...]:
