@@ -43,6 +43,11 @@ TRAINING_CODE = ("world", "tokenizer", "models", "architectures", "training", "l
                  "sampling", "evaluation", "cost", "runtime", "records", "students", "reuse")
 
 
+def sha256_of(ingredients: dict) -> str:
+    """The SHA-256 of plain-JSON `ingredients` (keys sorted): every key in the course is made this way."""
+    return hashlib.sha256(json.dumps(ingredients, sort_keys=True, default=str).encode()).hexdigest()
+
+
 @cache
 def training_code_version() -> str:
     """The SHA-256 of the training code's source (TRAINING_CODE) and of the torch and transformers
@@ -127,7 +132,7 @@ def run_key(setup, arm, seed: int, data_digest: str | None = None) -> str | None
         "teacher data FLOPs": arm.teacher_data_flops,  # the record's cost: an arm priced otherwise is another run
         "settings": arm.settings,  # what the record says of it
     }
-    return hashlib.sha256(json.dumps(ingredients, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_of(ingredients)
 
 
 def finished_runs(records: list[RunRecord]) -> dict[str, RunRecord]:
@@ -168,8 +173,7 @@ def load_student(record: RunRecord, profile: Profile) -> torch.nn.Module | None:
 
 
 def _measurement_path(profile: Profile, what: str, ingredients: dict, suffix: str) -> Path:
-    key = hashlib.sha256(json.dumps({"what": what, "training code": training_code_version(), **ingredients},
-                                    sort_keys=True, default=str).encode()).hexdigest()
+    key = sha256_of({"what": what, "training code": training_code_version(), **ingredients})
     return workspace(profile) / "measurements" / f"{key[:24]}{suffix}"
 
 

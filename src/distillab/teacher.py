@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,7 +56,7 @@ def teacher_key(size: str, profile: Profile, seed: int, config: TrainingConfig) 
     ingredients = {"training code": reuse.training_code_version(), "size": asdict(get_size(size)),
                    "budget and seed": asdict(config), "training problems per difficulty": profile.teacher_train_per_difficulty,
                    "held-out problems per difficulty": profile.eval_per_difficulty}
-    return hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
+    return reuse.sha256_of(ingredients)
 
 
 def finished_run(folder: Path, key: str, profile: Profile) -> TeacherRun | None:
