@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -307,17 +307,29 @@ def _train_here(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view
 
 def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view: LiveComparison, keep,
                       count: int) -> None:
-    """The runs of `plan` on `count` worker processes, in order; each one kept as it comes back."""
+    """The runs of `plan` on `count` worker processes; each one kept as it comes back. The first
+    seed's runs go first, alone, sharing every core between them, so its paired verdict shows as
+    early as it can; the other runs follow together, one per worker (the most runs per second)."""
     pool = workers.pool(count, torch.get_num_threads())
-    pool.runs_left(len(plan))
     tasks = {}
-    for task, (name, seed) in enumerate(plan):
-        arm = arms[name]
-        if arm.warm_start is not None:  # a worker needs its own seed's warm start only
-            arm = replace(arm, warm_start={seed: arm.warm_start[seed]})
-        tasks[pool.submit(task, train_student, setup, name, arm, seed, None, keys[name, seed])] = (name, seed)
+
+    def submit(indices: list[int]) -> set[Future]:
+        submitted = set()
+        for task in indices:
+            name, seed = plan[task]
+            arm = arms[name]
+            if arm.warm_start is not None:  # a worker needs its own seed's warm start only
+                arm = replace(arm, warm_start={seed: arm.warm_start[seed]})
+            future = pool.submit(task, train_student, setup, name, arm, seed, None, keys[name, seed])
+            tasks[future] = (name, seed)
+            submitted.add(future)
+        pool.runs_left(len(indices))
+        return submitted
+
+    first = [task for task, (_, seed) in enumerate(plan) if seed == plan[0][1]]
+    later = [task for task in range(len(plan)) if task not in first]
     last_step = dict.fromkeys(range(len(plan)), 0)
-    pending, stopping = set(tasks), False
+    pending, stopping = submit(first), False
     try:
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
@@ -335,6 +347,8 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
                     stopping = stopping or run.record.interrupted
             if stopping:  # a worker heard Ctrl-C first
                 raise KeyboardInterrupt
+            if not pending and later:  # the first seed is done: the rest, one run per worker
+                pending, later = submit(later), []
     except KeyboardInterrupt:
         pool.interrupt()
         for future in sorted(pending, key=lambda f: plan.index(tasks[f])):
