@@ -204,3 +204,54 @@ def test_the_data_hash_reads_content_not_identity():
     tokenizer = build_tokenizer()
     assert reuse.data_sha256(traces(tokenizer)) == reuse.data_sha256(traces(tokenizer))
     assert reuse.data_sha256(traces(tokenizer)) != reuse.data_sha256(traces(tokenizer, seed=1))
+
+
+class InlinePool:
+    """A stand-in for the worker pool that runs each task as it is submitted, so a test can see
+    what was already finished (in the ledger) when each run was handed out."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger, self.handed_out = ledger, []
+
+    def submit(self, task, function, *args):
+        from concurrent.futures import Future
+
+        name, seed = args[1], args[3]
+        self.handed_out.append((name, seed, {(r.arm, r.seed) for r in self.ledger.entries() if r.seed >= 4}))
+        future = Future()
+        future.set_result(function(*args, on_step=lambda step, loss: None))
+        return future
+
+    def runs_left(self, count):
+        pass
+
+    def reports(self):
+        return []
+
+    def interrupt(self):
+        pass
+
+
+def test_with_workers_the_first_seed_trains_alone_and_the_rest_after_it(tokenizer, monkeypatch):
+    from distillab import students
+
+    ledger = Ledger(PROFILE)
+    pool = InlinePool(ledger)
+    monkeypatch.setattr(students.workers, "pool", lambda count, cores: pool)
+    arms = {"traces": Arm(records.TRACES, traces(tokenizer)), "more traces": Arm(records.TRACES, traces(tokenizer, seed=1))}
+    compare(replace(small_setup(tokenizer), profile=replace(PROFILE, seeds=(4, 5, 6))), arms, ledger=ledger, workers=2)
+    assert [(name, seed) for name, seed, _ in pool.handed_out[:2]] == [("traces", 4), ("more traces", 4)]
+    assert all(seen == set() for _, _, seen in pool.handed_out[:2])  # seed 4's two runs together, first
+    assert len(pool.handed_out) == 6
+    assert all(seen == {("traces", 4), ("more traces", 4)} for _, _, seen in pool.handed_out[2:])  # the rest once both are done
+
+
+def test_the_matmul_peak_is_measured_once_per_machine(monkeypatch):
+    from distillab import cost
+
+    measured = []
+    monkeypatch.setattr(cost, "measure_matmul_peak_gflops", lambda: measured.append(1) or 100.0 + len(measured))
+    assert reuse.matmul_peak_gflops(PROFILE, refresh=True) == 101.0  # RETRAIN: measured
+    assert reuse.matmul_peak_gflops(PROFILE) == 101.0 and len(measured) == 1  # read back
+    monkeypatch.setattr(reuse, "machine", lambda: {"processor": "another one"})
+    assert reuse.matmul_peak_gflops(PROFILE) == 102.0  # another machine: measured there

@@ -77,3 +77,39 @@ def test_the_stored_sweeps_ran_every_arm_on_the_standard_seeds_and_budget():
         for runs in comparison.values():
             assert [r.seed for r in runs] == list(standard.seeds)
             assert {r.steps for r in runs} == {standard.trace_student_steps}
+
+
+def test_the_acceptance_probe_is_drawn_once_then_read_back(monkeypatch):
+    profile = get_profile("fast")
+    setup = te.prepare(te.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
+    first = setup.acceptance((0.5, 2.0), per_difficulty=2, k=2)
+    assert set(first) == {0.5, 2.0} and set(first[0.5]) == set(world.DIFFICULTIES)
+    assert all(0 <= share <= 1 for by_level in first.values() for share in by_level.values())
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("the probe should be read back, not drawn again")
+
+    monkeypatch.setattr(te, "sample_traces", no_sampling)
+    assert setup.acceptance((0.5, 2.0), per_difficulty=2, k=2) == first
+    with pytest.raises(AssertionError, match="read back"):  # other temperatures: drawn
+        setup.acceptance((1.0,), per_difficulty=2, k=2)
+    with pytest.raises(AssertionError, match="read back"):  # RETRAIN: drawn again
+        replace(setup, refresh=True).acceptance((0.5, 2.0), per_difficulty=2, k=2)
+
+
+def test_a_students_vote_at_k_is_measured_once_per_student_then_read_back(monkeypatch):
+    from distillab.models import STUDENT_SIZE, build_model
+
+    setup = te.prepare(te.REFERENCE_TEACHER, "the reference", get_profile("fast"), num_prompts=10)
+    student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
+    first = te.remembered_vote(setup, student, per_difficulty=2, ks=(1, 2), temperature=0.5)
+    assert first.ks == [1, 2] and set(first.accuracy[2]) == set(world.DIFFICULTIES) and first.flops[2] == 2 * first.flops[1]
+
+    def no_vote(*args, **kwargs):
+        raise AssertionError("the vote should be read back, not measured again")
+
+    monkeypatch.setattr(te, "vote_at_k", no_vote)
+    again = te.remembered_vote(setup, student, per_difficulty=2, ks=(1, 2), temperature=0.5)
+    assert (again.ks, again.accuracy, again.flops, again.temperature) == (first.ks, first.accuracy, first.flops, 0.5)
+    with pytest.raises(AssertionError, match="read back"):  # another student: measured
+        te.remembered_vote(setup, build_model(STUDENT_SIZE, setup.tokenizer, seed=1), per_difficulty=2, ks=(1, 2), temperature=0.5)

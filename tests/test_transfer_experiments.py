@@ -55,6 +55,32 @@ def test_the_demo_recipe_is_a_valid_small_recipe(tmp_path):
     assert recipe.output == tmp_path / "06-demo-qwen2" and recipe.steps == tx.DEMO_STEPS["standard"]
 
 
+def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report_is_gone(tmp_path, monkeypatch):
+    from distillab import recipe as rc
+
+    path, launched = tx.write_demo_recipe(get_profile("fast"), tmp_path), []
+
+    def fake_launch(recipe_file, processes):  # what the command leaves behind: its report
+        launched.append(processes)
+        output = load_recipe(recipe_file).output
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "report.json").write_text("{}")
+        return 10.0 * processes
+
+    monkeypatch.setattr(rc, "launch", fake_launch)
+    profile = get_profile("fast")
+    assert tx.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]
+    assert tx.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]  # read back
+    tx.timed_recipe_runs(path, (1, 2), profile, refresh=True)  # RETRAIN
+    assert launched == [1, 2, 1, 2]
+    (load_recipe(path).output / "report.json").unlink()  # the learner deleted the run: run it again
+    tx.timed_recipe_runs(path, (1, 2), profile)
+    assert launched == [1, 2, 1, 2, 1, 2]
+    path.write_text(path.read_text().replace("seeds = [0]", "seeds = [1]"))  # another recipe: run it
+    tx.timed_recipe_runs(path, (1, 2), profile)
+    assert launched == [1, 2, 1, 2, 1, 2, 1, 2]
+
+
 def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     from distillab import sweeps
 

@@ -27,13 +27,14 @@ import transformers
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from distillab import cost
 from distillab import tokenizer as tok
 from distillab import world
 from distillab.architectures import load_causal_lm, save_checkpoint
 from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, file_sha256, state_sha256, update_with_tensor
 from distillab.profiles import Profile
 from distillab.records import RunRecord
-from distillab.runtime import pick_device
+from distillab.runtime import machine, pick_device
 from distillab.training import TrainingSet, sft_objective
 from distillab.workspace import workspace
 
@@ -226,3 +227,13 @@ def remembered_tensors(profile: Profile, what: str, ingredients: dict,
               metadata={"distillab": json.dumps({"what": what, "when": time.time(), "result": result})})
     os.replace(staging, path)
     return tensors, result
+
+
+def matmul_peak_gflops(profile: Profile, refresh: bool = False) -> float:
+    """This machine's matmul peak (`cost.measure_matmul_peak_gflops`), measured once per machine
+    and read back by the chapters that price with it (chapter 00 measures it live, as its lesson).
+    A peak measured while another job shared the cores stays too low: `refresh` measures it again."""
+    def measure() -> dict:
+        return {"gflops": cost.measure_matmul_peak_gflops()}
+
+    return remembered(profile, "this CPU's matmul peak", {"machine": machine()}, measure, refresh)["gflops"]

@@ -17,8 +17,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import torch
+
 from distillab import curation, knobs, records, reuse, world
-from distillab.evaluation import vote_at_k
+from distillab.evaluation import VoteCurve, vote_at_k
 from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters,
                              save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
@@ -67,6 +69,20 @@ class TraceSetup(Setup):
                                                               self.profile, self.refresh)
         return self.samples[temperature, k]
 
+    def acceptance(self, temperatures: tuple[float, ...], per_difficulty: int = 12, k: int = 4) -> dict[float, dict[int, float]]:
+        """The share of the teacher's samples the verifier accepts, by difficulty, at each of
+        `temperatures`: k samples of the first `per_difficulty` prompts of each difficulty, drawn
+        once and remembered like `traces`."""
+        probe = [p for d in world.DIFFICULTIES for p in self.prompts[d][:per_difficulty]]
+
+        def measure() -> dict:
+            return {str(t): sample_traces(self.teacher, self.tokenizer, probe, k, t).acceptance_by_difficulty()
+                    for t in temperatures}
+
+        ingredients = {**_sampling_ingredients(self.teacher, self.tokenizer, probe, k), "temperatures": list(temperatures)}
+        kept = reuse.remembered(self.profile, "the teacher's acceptance by temperature", ingredients, measure, self.refresh)
+        return {t: {int(d): share for d, share in kept[str(t)].items()} for t in temperatures}
+
     def answer_only(self) -> TrainingSet:
         """prompt -> `answer 9`: what a team without a teacher (or without its reasoning) trains on."""
         return TrainingSet.from_problems(self.prompts, self.tokenizer, style="answer")
@@ -87,10 +103,34 @@ def remembered_samples(teacher, tokenizer, problems: list[world.Problem], k: int
         return {name: getattr(drawn, name) for name in ("texts", "correct", "temperature", "generated_tokens",
                                                           "prompt_tokens", "flops", "seconds", "prompt_format")}
 
-    ingredients = {"teacher": state_sha256(teacher), "prompts": reuse.problems_sha256({0: problems}), "k": k,
-                   "temperature": temperature, "tokenizer": fingerprint(tokenizer)}
+    ingredients = {**_sampling_ingredients(teacher, tokenizer, problems, k), "temperature": temperature}
     kept = reuse.remembered(profile, f"the teacher's traces (T = {temperature:g}, k = {k})", ingredients, measure, refresh)
     return TraceSamples(list(problems), **kept)
+
+
+def remembered_vote(setup: TraceSetup, student: torch.nn.Module, per_difficulty: int, ks: tuple[int, ...],
+                    temperature: float) -> VoteCurve:
+    """`evaluation.vote_at_k` of `student` on the first `per_difficulty` held-out problems of each
+    difficulty (seeded, so the same call gives the same curve), measured once per student weights,
+    problems, ks and temperature and read back after (`setup.refresh` measures it again)."""
+    few = {d: problems[:per_difficulty] for d, problems in setup.held_out.items()}
+
+    def measure() -> dict:
+        curve = vote_at_k(student, setup.tokenizer, few, ks, temperature)
+        return {"ks": curve.ks, "accuracy": {str(k): by_level for k, by_level in curve.accuracy.items()},
+                "flops": {str(k): flops for k, flops in curve.flops.items()}}
+
+    ingredients = {"student": state_sha256(student), "problems": reuse.problems_sha256(few), "ks": sorted(set(ks)),
+                   "temperature": temperature, "tokenizer": fingerprint(setup.tokenizer)}
+    kept = reuse.remembered(setup.profile, "your student's vote@k", ingredients, measure, setup.refresh)
+    return VoteCurve(kept["ks"], {int(k): {int(d): a for d, a in by_level.items()} for k, by_level in kept["accuracy"].items()},
+                     {int(k): flops for k, flops in kept["flops"].items()}, temperature)
+
+
+def _sampling_ingredients(teacher, tokenizer, problems: list[world.Problem], k: int) -> dict:
+    """What decides the teacher's samples, besides the temperature: its weights, the prompts, k."""
+    return {"teacher": state_sha256(teacher), "prompts": reuse.problems_sha256({0: problems}), "k": k,
+            "tokenizer": fingerprint(tokenizer)}
 
 
 def trace_prompts(num_prompts: int, held_out: dict[int, list[world.Problem]],

@@ -13,10 +13,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from distillab import records, world
+from distillab import recipe, records, reuse, world
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
+from distillab.runtime import machine
 from distillab.sampling import TraceSamples
 from distillab.students import Arm, Comparison, PairedGain, compare, paired_gain
 from distillab.sweeps import load, sweep_command
@@ -147,6 +148,23 @@ seeds = [0]
 per_difficulty = 40
 """)
     return path
+
+
+def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, refresh: bool = False) -> dict[int, float]:
+    """The recipe file at `path` run by the recipe command on each number of `processes`, one after
+    the other (`recipe.launch`), with each run's wall time in seconds. Run once per recipe text,
+    recipe code and machine, then read back while the last run's report is in the recipe's output
+    folder (`refresh`, or a missing report, runs them again)."""
+    output = recipe.load_recipe(path).output
+    refresh = refresh or not (Path(output) / "report.json").is_file()
+
+    def measure() -> dict:
+        return {str(n): recipe.launch(path, n) for n in processes}
+
+    ingredients = {"recipe": Path(path).read_text(encoding="utf-8"), "processes": list(processes),
+                   "recipe code": Path(recipe.__file__).read_text(encoding="utf-8"), "machine": machine()}
+    kept = reuse.remembered(profile, "the recipe command's runs", ingredients, measure, refresh)
+    return {n: kept[str(n)] for n in processes}
 
 
 # The stored runs (`make transfer-sweeps`): what the other family's student learns from answers
