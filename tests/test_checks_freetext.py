@@ -74,6 +74,32 @@ def ignores_boxes(text):
     return parse_final_answer(re.sub(r"\\boxed\{([^{}]*)\}", r"\1", text)) if "\\boxed" in text else parse_final_answer(text)
 
 
+def first_box(text):  # every rule right but one: the first box, not the last
+    if world.THINK_CLOSE in text:
+        text = text.rsplit(world.THINK_CLOSE, 1)[1]
+    elif world.THINK_OPEN in text:
+        return None
+    boxes = answers.BOXED.findall(text)
+    if boxes:
+        numbers = answers.NUMBER.findall(boxes[0])
+        return to_whole_number(numbers[0]) if len(numbers) == 1 else None
+    return parse_final_answer(text)
+
+
+def first_think(text):  # every rule right but one: split at the first </think>, not the last
+    if world.THINK_CLOSE in text:
+        text = text.split(world.THINK_CLOSE, 1)[1]
+    elif world.THINK_OPEN in text:
+        return None
+    boxes = answers.BOXED.findall(text)
+    if boxes:
+        numbers = answers.NUMBER.findall(boxes[-1])
+        return to_whole_number(numbers[0]) if len(numbers) == 1 else None
+    cues = list(answers.CUE.finditer(text))
+    after = answers.NUMBER.search(text, cues[-1].end()) if cues else None
+    return to_whole_number(after.group()) if after else last_number(text)
+
+
 def period_is_decimal(text):
     return parse_final_answer(text) if not re.search(r"\d\.(\s|$)", text) else None
 
@@ -92,7 +118,20 @@ WRONG_VERSIONS = [
     (check_parse_final_answer, ignores_think, "Only the text after the last </think> counts"),
     (check_parse_final_answer, ignores_boxes, "A box with two numbers gives no single answer"),
     (check_parse_final_answer, period_is_decimal, "the full stop is not a decimal point"),
+    (check_parse_final_answer, first_box, "You read the first \\boxed{...}"),
+    (check_parse_final_answer, first_think, "You split the text at the first </think>"),
 ]
+
+
+def test_a_parser_failing_because_of_its_number_reader_is_told_so(monkeypatch):
+    def parser_with_a_wrong_reader(text):  # the right rules, reading numbers with no_words
+        with monkeypatch.context() as patched:
+            patched.setattr(answers, "to_whole_number", no_words)
+            return parse_final_answer(text)
+
+    blamed = check_parse_final_answer(parser_with_a_wrong_reader, no_words)
+    assert not blamed.passed and "fails exercise 1's check" in blamed.message
+    assert "exercise 1" not in check_parse_final_answer(last_number, to_whole_number).message  # its reader is right
 
 
 @pytest.mark.parametrize("check, wrong, named", WRONG_VERSIONS, ids=lambda v: getattr(v, "__name__", ""))

@@ -6,8 +6,9 @@ a cue ("the answer is") followed by more numbers."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
-from distillab.checks import Case, CheckResult, run_cases
+from distillab.checks import FAILED, Case, CheckResult, report, run_cases
 
 FIRST_NUMBER = ("You took the first number in the text. With no cue, the final result comes last in a "
                 "model's reasoning: take the last number.")
@@ -20,9 +21,9 @@ THOUSANDS = ("A comma between digit groups separates thousands (1,200 is one tho
              "remove the commas before converting.")
 
 
-def check_read_number(read_number) -> CheckResult:
+def check_read_number(read_number, quiet: bool = False) -> CheckResult:
     """`read_number(token)`: one number token (as `answers.NUMBER` finds them) as an int, or None
-    when it is not a whole number."""
+    when it is not a whole number (`quiet`: return the verdict without printing it)."""
     cases = [
         Case("a plain number", ("12",), 12),
         Case("zero", ("0",), 0),
@@ -39,12 +40,13 @@ def check_read_number(read_number) -> CheckResult:
             (None, "Look words up in lower case: 'Twenty-one' is 'twenty-one'."),
             (20, "That is twenty, not twenty-one: look up the whole hyphenated word.")]),
     ]
-    return run_cases("read_number", read_number, cases)
+    return run_cases("read_number", read_number, cases, quiet=quiet)
 
 
-def check_parse_final_answer(parse_final_answer) -> CheckResult:
+def check_parse_final_answer(parse_final_answer, read_number=None) -> CheckResult:
     """`parse_final_answer(text)`: the final whole-number answer of a free-text completion, by the
-    lab's four rules, or None."""
+    lab's four rules, or None. `read_number` is the learner's own number reader, which the parser
+    reads every number with: while it fails its own check, a failure here says so."""
     cases = [
         Case("the course's own format", ("<think> 6 - 2 = 4 . 4 + 5 = 9 </think> answer 9",), 9, mistakes=[
             (6, "You read a number inside the reasoning: only what follows </think> counts, and there the "
@@ -68,6 +70,13 @@ def check_parse_final_answer(parse_final_answer) -> CheckResult:
         Case("a cue inside the reasoning", ("<think> is the answer 5? no: 5 + 2 = 7 </think> She has 7 eggs.",), 7,
              mistakes=[(5, "Only the text after the last </think> counts: a cue inside the reasoning is the "
                            "model thinking aloud, not its answer.")]),
+        Case("a box, then a corrected box", ("First try: \\boxed{5}. Checking: 5 + 2 = 7, so \\boxed{7}",), 7,
+             mistakes=[(5, "You read the first \\boxed{...}: a model may box a first try, check it and box its "
+                           "correction. The number inside the *last* box is the answer.")]),
+        Case("thinking twice", ("<think> 6 - 2 = 4 </think> Let me check. <think> is the answer 4? no: 4 + 5 = 9 "
+                                "</think> Ana has 9 eggs.",), 9,
+             mistakes=[(4, "You split the text at the first </think>: a model may think again after it. Only "
+                           "what follows the *last* </think> counts.")]),
         Case("cut off while thinking", ("<think> 6 - 2 = 4 . 4 + 5 =",), None, mistakes=[
             (5, "The text opens <think> and never closes it: the model was cut off mid-reasoning and gave "
                 "no answer. Return None."),
@@ -81,7 +90,12 @@ def check_parse_final_answer(parse_final_answer) -> CheckResult:
         Case("an ordinal is not an answer", ("The answer is 3rd.",), None, mistakes=[
             (3, "'3rd' is a position, not a count: a number must stand alone (answers.NUMBER does not match it).")]),
     ]
-    return run_cases("parse_final_answer", parse_final_answer, cases)
+    result = run_cases("parse_final_answer", parse_final_answer, cases, quiet=True)
+    if result.status == FAILED and read_number is not None and not check_read_number(read_number, quiet=True).passed:
+        result = replace(result, message=f"{result.message} Your parser reads its numbers with your read_number, "
+                                         "which still fails exercise 1's check: fix that first, since some of "
+                                         "these failures may be its.")
+    return report(result)
 
 
 def _words(number: int) -> str:
@@ -92,13 +106,14 @@ def _words(number: int) -> str:
 
 def chatty_completions(problems: list, slips: float = 0.3, seed: int = 0) -> list[tuple[str, bool]]:
     """What an instruction-tuned model might write for each problem, in six styles that rotate, with
-    an arithmetic slip in the final answer of a share `slips` of them, drawn at random: (text, is it right)."""
-    rng = random.Random(seed)
+    an arithmetic slip (one too many) in the final answer of exactly a share `slips` of them (the
+    nearest whole number), chosen at random: (text, is it right)."""
+    slipped = set(random.Random(seed).sample(range(len(problems)), round(slips * len(problems))))
     out = []
     for index, problem in enumerate(problems):
         steps = ". ".join(f"{before} {step.sign} {step.operand} = {after}" for before, step, after in
                           zip([problem.start, *problem.values], problem.steps, problem.values))
-        right = rng.random() >= slips
+        right = index not in slipped
         answer = problem.answer if right else problem.answer + 1
         name, item = problem.name.capitalize(), problem.item
         styles = [f"{name} starts with {problem.start} {item}. {steps}. So the answer is **{answer}**.",
