@@ -101,3 +101,12 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     path = tmp_path / "transfer.json"
     path.write_text(sweeps.to_json(results, tx.measure_sweeps))
     assert tx.comparisons(tx.load_sweeps(path)) == rows
+
+
+def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
+    stored, chapter_03 = tx.load_sweeps(), te.load_sweeps()
+    rows = tx.stored_table(stored, chapter_03)
+    assert [row["arm"] for row in rows] == [tx.SAME, tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
+    chapter_03_runs = chapter_03["comparisons"]["arms"][te.FILTERED]
+    assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
+    assert all(row["baseline"] != te.FILTERED for row in tx.comparisons(stored, chapter_03))  # one name for it

@@ -48,6 +48,10 @@ def test_distribution_and_seed_plots_are_labelled():
     fig = plots.plot_seed_spread({"SFT": [30.0, 40.0], "KD": [45.0, 50.0]}, "t", seeds=[0, 1])
     assert fig.axes[0].get_ylabel() == "mean accuracy (%)"
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["SFT", "KD"]
+    long_names = {"teacher traces, llama + teacher's tokenizer": [90.0], "teacher traces, qwen2 + BPE": [30.0]}
+    labels = [label.get_text() for label in plots.plot_seed_spread(long_names, "t").axes[0].get_xticklabels()]
+    assert [label.replace("\n", " ") for label in labels] == list(long_names)  # the whole name, wrapped
+    assert all(max(map(len, label.split("\n"))) <= 22 for label in labels)  # so neighbours do not overlap
 
 
 def test_mean_and_range_plot_is_labelled():

@@ -16,6 +16,7 @@ def test_find_teacher_prefers_your_own_standard_teacher(tokenizer, monkeypatch, 
     provenance = Provenance("tiny", 0, "standard", 1, count_parameters(model))
     save_model(model, tokenizer, tmp_path / "reference", provenance)
     assert workspace.find_teacher() == (tmp_path / "reference", "the reference")
+    assert not (workspace.home() / "standard").exists()  # looking for it made no empty standard/ folder
     save_model(model, tokenizer, workspace.teacher_path("fast"), provenance)
     assert workspace.find_teacher()[1] == "the reference"  # a fast teacher is only a smoke test
     save_model(model, tokenizer, workspace.teacher_path("standard"), provenance)

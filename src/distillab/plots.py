@@ -3,6 +3,8 @@ Chapters call these so that every plot in the course looks and reads alike."""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -84,7 +86,7 @@ def plot_seed_spread(results: dict[str, list[float]], title: str, ylabel: str = 
         for value, seed in zip(results[names[-1]], seeds):
             ax.annotate(f"seed {seed}", (len(names) - 1, value), xytext=(6, 0), textcoords="offset points",
                         va="center", fontsize=8)
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), [textwrap.fill(name, 22) for name in names])
     ax.set(ylabel=ylabel, title=title)
     ax.set_xlim(-0.6, len(names) - 0.1)
     fig.tight_layout()

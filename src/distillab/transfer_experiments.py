@@ -118,7 +118,7 @@ def write_demo_recipe(profile: Profile, folder: Path, architecture: str = ARCHIT
     student of `architecture` with the BPE tokenizer, at a budget that runs in seconds. Returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"06-demo-{architecture}.toml"
-    path.write_text(f"""name = "06 demo: traces into {architecture} + BPE"
+    path.write_text(f"""name = "06 demo, the command cell's small recipe"  # a label: the report and ledger record the kind and student
 output = "06-demo-{architecture}"
 profile = "{profile.name}"
 
@@ -201,7 +201,7 @@ def measure_sweeps(profile: Profile) -> dict:
 QUESTIONS = {  # name -> (the question, its baseline arm, the arm compared with it)
     "traces vs answers": ("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
     "twice the steps": ("twice the steps", ACROSS, LONGER),
-    "vs chapter 03": ("twice the steps vs chapter 03's student", te.FILTERED, LONGER),
+    "vs chapter 03": ("twice the steps vs chapter 03's student", SAME, LONGER),
 }
 
 
@@ -215,6 +215,13 @@ def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]
     if chapter_03 is not None:
         out["vs chapter 03"] = paired_gain(chapter_03["comparisons"]["arms"][te.FILTERED], runs[LONGER])
     return out
+
+
+def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
+    """The stored runs, each against the answers alone through the BPE tokenizer, with chapter 03's
+    own stored student (the same traces, budget and seeds) first, under the live comparison's name."""
+    runs = Comparison({SAME: chapter_03["comparisons"]["arms"][te.FILTERED], **stored["comparisons"]["across"]})
+    return runs.table(baseline=ANSWERS_ACROSS)
 
 
 def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:

@@ -29,12 +29,15 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".distillab")
 
 
-def workspace(profile: Profile | str) -> Path:
-    """The learner's folder for runs at `profile` (created on first use). A $DISTILLAB_HOME that is
-    not a folder, or not one this user can write to, is a clear error that names it."""
+def workspace(profile: Profile | str, create: bool = True) -> Path:
+    """The learner's folder for runs at `profile` (created on first use; `create=False` only names
+    it, to look for something there). A $DISTILLAB_HOME that is not a folder, or not one this user
+    can write to, is a clear error that names it."""
     name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
     root = home()
     folder = root / name
+    if not create:
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -51,9 +54,9 @@ def _unusable(root: Path, why: str) -> str:
             "or `os.environ['DISTILLAB_HOME'] = ...` in the first cell")
 
 
-def teacher_path(profile: Profile | str) -> Path:
-    """Where chapter 01 saves the learner's own teacher at `profile`."""
-    return workspace(profile) / "teacher"
+def teacher_path(profile: Profile | str, create: bool = True) -> Path:
+    """Where chapter 01 saves the learner's own teacher at `profile` (`create`: as `workspace`)."""
+    return workspace(profile, create) / "teacher"
 
 
 def ledger_path(profile: Profile | str) -> Path:
@@ -66,7 +69,7 @@ def find_teacher() -> tuple[Path, str]:
     A fast-profile teacher is a smoke test, too weak to distil from, so it is never picked; nor is
     one whose training was interrupted (until it is resumed and finished).
     Returns (path, "your own" | "the reference")."""
-    own = teacher_path("standard")
+    own = teacher_path("standard", create=False)  # looking leaves no empty standard/ folder behind
     if (own / WEIGHTS_FILE).is_file() and not _interrupted(own):
         return own, "your own"
     if (REFERENCE_TEACHER / WEIGHTS_FILE).is_file():
