@@ -304,3 +304,13 @@ def test_a_recipe_output_must_be_a_folder_name_and_the_warmup_adapts_to_the_step
     short = write_recipe(tmp_path, "short", student={"architecture": "llama"}, training={"steps": 30})
     short.write_text(short.read_text().replace("warmup_steps = 1\n", ""))
     assert rc.load_recipe(short).warmup_steps == 7  # a quarter of 30, as the profiles shrink theirs
+
+
+def test_the_commands_help_shows_every_key_a_recipe_file_may_hold():
+    import re
+
+    from distillab import recipe
+
+    missing = [f"[{table}] {key}" if table else key for table, key in recipe.FILE_KEYS
+               if not re.search(rf"(?<!\w){re.escape(key)}\s*=", recipe.__doc__)]
+    assert not missing, f"python -m distillab.recipe --help does not show {missing}"

@@ -42,7 +42,8 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
     [training]
     steps = 300
     batch_size = 32
-    learning_rate = 3e-3
+    learning_rate = 3e-3     # for a small student from scratch; fine-tune a pretrained one at ~1e-5
+    warmup_steps = 30        # default: min(30, steps // 4)
     seeds = [0]
 
     [evaluation]
