@@ -250,7 +250,7 @@ def test_the_matmul_peak_is_measured_once_per_machine(monkeypatch):
     from distillab import cost
 
     measured = []
-    monkeypatch.setattr(cost, "measure_matmul_peak_gflops", lambda: measured.append(1) or 100.0 + len(measured))
+    monkeypatch.setattr(cost, "measure_matmul_peak_gflops", lambda seconds=1.0: measured.append(1) or 100.0 + len(measured))
     assert reuse.matmul_peak_gflops(PROFILE, refresh=True) == 101.0  # RETRAIN: measured
     assert reuse.matmul_peak_gflops(PROFILE) == 101.0 and len(measured) == 1  # read back
     monkeypatch.setattr(reuse, "machine", lambda: {"processor": "another one"})

@@ -16,7 +16,8 @@ One module per idea, in three layers; a module imports only from its own layer o
   02-04), `sweeps` (stored comparisons), `frontier` (chapter 05), `realmodel` (chapter 07's pretrained
   model, fetched and converted at set-up), `doctor` (the pre-flight check of a teacher/student pair),
   `realmodel_experiments` (chapter 07).
-- Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`.
+- Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
+  `chapter_times` (what a chapter took on the bench machine, and what to expect on this one).
 """
 
 __version__ = "0.1.0"

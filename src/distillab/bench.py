@@ -36,6 +36,7 @@ import torch
 
 from distillab import (cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments,
                        trace_experiments, transfer_experiments, world)
+from distillab.chapter_times import chapter_peaks
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"running {chapter.name} ...", flush=True)
         standard[chapter.stem] = run_notebook(chapter, headline=chapter.stem in RERUNS)
     results["chapter_seconds"] = {name: run.seconds for name, run in standard.items()}
+    results["chapter_matmul_peak_gflops"] = dict.fromkeys(standard, results["matmul_peak_gflops"])
     results["chapters_01_to_03_seconds"] = chapters_01_to_03_seconds(results["chapter_seconds"])
     results["chapter_peak_memory_mb"] = {name: run.peak_memory_mb for name, run in standard.items()}
     results.update(rerun_figures(standard, profile, os.environ[HOME_ENV]))
@@ -371,6 +373,8 @@ def update_chapters(out: Path, names: list[str]) -> dict:
         os.environ[HOME_ENV] = home  # the ledger the standard run wrote
         results.update(real_model_figures(Ledger(get_profile("standard")), peak))
     warning = busy_warning(before, os.getloadavg()[0])
+    results["chapter_matmul_peak_gflops"] = dict(sorted({**chapter_peaks(results),
+                                                         **dict.fromkeys((path.stem for path in chapters), peak)}.items()))
     results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak, "busy_machine_warning": warning,
                                  "when": time.strftime("%Y-%m-%d")}
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -234,6 +234,6 @@ def matmul_peak_gflops(profile: Profile, refresh: bool = False) -> float:
     and read back by the chapters that price with it (chapter 00 measures it live, as its lesson).
     A peak measured while another job shared the cores stays too low: `refresh` measures it again."""
     def measure() -> dict:
-        return {"gflops": cost.measure_matmul_peak_gflops()}
+        return {"gflops": cost.measure_matmul_peak_gflops(seconds=2.0)}  # as long as the bench measures it
 
     return remembered(profile, "this CPU's matmul peak", {"machine": machine()}, measure, refresh)["gflops"]
