@@ -60,7 +60,8 @@ def test_every_chapter_and_the_readme_state_the_times_make_bench_measured():
 
     import nbformat
 
-    from distillab.bench import readme_times, time_sentence
+    from distillab.bench import readme_times
+    from distillab.chapter_times import time_sentence
 
     root = Path(__file__).parents[1]
     results = json.loads((root / "bench" / "latest.json").read_text())

@@ -13,6 +13,7 @@ from distillab.checks.freetext import check_parse_final_answer, check_read_numbe
 def test_the_package_passes_both_checks():
     assert check_read_number(to_whole_number).passed
     assert check_parse_final_answer(parse_final_answer).passed
+    assert check_parse_final_answer(the_four_rules()).passed  # the stand-in the wrong versions vary
 
 
 def int_of_float(token):  # no typographic minus, no commas, no words
@@ -53,17 +54,29 @@ def last_number(text):
     return to_whole_number(numbers[-1]) if numbers else None
 
 
-def first_cue(text):
-    if world.THINK_CLOSE in text:
-        text = text.rsplit(world.THINK_CLOSE, 1)[1]
-    elif world.THINK_OPEN in text:
-        return None
-    boxes = answers.BOXED.findall(text)
-    if boxes:
-        return last_number(boxes[-1]) if len(answers.NUMBER.findall(boxes[-1])) == 1 else None
-    cue = answers.CUE.search(text)
-    after = answers.NUMBER.search(text, cue.end()) if cue else None
-    return to_whole_number(after.group()) if after else last_number(text)
+def the_four_rules(think=-1, box=-1, cue=-1):
+    """The lab's parser with each "last" choosable: -1 is the rule (the last </think>, box, cue),
+    0 the first one, the mistake a learner makes."""
+
+    def parse(text):
+        if world.THINK_CLOSE in text:
+            text = text.split(world.THINK_CLOSE)[-1] if think == -1 else text.split(world.THINK_CLOSE, 1)[1]
+        elif world.THINK_OPEN in text:
+            return None
+        boxes = answers.BOXED.findall(text)
+        if boxes:
+            numbers = answers.NUMBER.findall(boxes[box])
+            return to_whole_number(numbers[0]) if len(numbers) == 1 else None
+        cues = list(answers.CUE.finditer(text))
+        after = answers.NUMBER.search(text, cues[cue].end()) if cues else None
+        return to_whole_number(after.group()) if after else last_number(text)
+
+    return parse
+
+
+first_cue, first_box, first_think = the_four_rules(cue=0), the_four_rules(box=0), the_four_rules(think=0)
+for name, wrong in (("first_cue", first_cue), ("first_box", first_box), ("first_think", first_think)):
+    wrong.__name__ = name
 
 
 def ignores_think(text):
@@ -72,32 +85,6 @@ def ignores_think(text):
 
 def ignores_boxes(text):
     return parse_final_answer(re.sub(r"\\boxed\{([^{}]*)\}", r"\1", text)) if "\\boxed" in text else parse_final_answer(text)
-
-
-def first_box(text):  # every rule right but one: the first box, not the last
-    if world.THINK_CLOSE in text:
-        text = text.rsplit(world.THINK_CLOSE, 1)[1]
-    elif world.THINK_OPEN in text:
-        return None
-    boxes = answers.BOXED.findall(text)
-    if boxes:
-        numbers = answers.NUMBER.findall(boxes[0])
-        return to_whole_number(numbers[0]) if len(numbers) == 1 else None
-    return parse_final_answer(text)
-
-
-def first_think(text):  # every rule right but one: split at the first </think>, not the last
-    if world.THINK_CLOSE in text:
-        text = text.split(world.THINK_CLOSE, 1)[1]
-    elif world.THINK_OPEN in text:
-        return None
-    boxes = answers.BOXED.findall(text)
-    if boxes:
-        numbers = answers.NUMBER.findall(boxes[-1])
-        return to_whole_number(numbers[0]) if len(numbers) == 1 else None
-    cues = list(answers.CUE.finditer(text))
-    after = answers.NUMBER.search(text, cues[-1].end()) if cues else None
-    return to_whole_number(after.group()) if after else last_number(text)
 
 
 def period_is_decimal(text):

@@ -36,7 +36,7 @@ import torch
 
 from distillab import (cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments,
                        trace_experiments, transfer_experiments, world)
-from distillab.chapter_times import chapter_peaks
+from distillab.chapter_times import BENCH_FILE
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
@@ -245,16 +245,6 @@ def chapters_01_to_03_seconds(chapter_seconds: dict[str, float]) -> float:
     return sum(seconds for name, seconds in chapter_seconds.items() if name[:2] in ("01", "02", "03"))
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
-
-
-def time_sentence(chapter: str, results: dict) -> str:
-    """How a chapter's opening states its time, from `make bench`'s results (bench/latest.json)."""
-    return (f"{_duration(results['chapter_seconds'][chapter])} at the standard profile, "
-            f"{_duration(results['chapter_seconds_fast'][chapter])} at the fast one")
-
-
 def readme_times(chapter: str, results: dict) -> str:
     """How the README's chapter table states its time: standard (fast), in seconds."""
     return f"{results['chapter_seconds'][chapter]:.0f} s ({results['chapter_seconds_fast'][chapter]:.0f} s)"
@@ -275,7 +265,7 @@ def busy_warning(before: float, after: float, threads: int | None = None) -> str
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.json")
+    parser.add_argument("--out", type=Path, default=BENCH_FILE)
     parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="run only these chapters (e.g. 07_a_real_model) "
                         "and update their keys in --out")
     args = parser.parse_args(argv)
@@ -373,7 +363,7 @@ def update_chapters(out: Path, names: list[str]) -> dict:
         os.environ[HOME_ENV] = home  # the ledger the standard run wrote
         results.update(real_model_figures(Ledger(get_profile("standard")), peak))
     warning = busy_warning(before, os.getloadavg()[0])
-    results["chapter_matmul_peak_gflops"] = dict(sorted({**chapter_peaks(results),
+    results["chapter_matmul_peak_gflops"] = dict(sorted({**results.get("chapter_matmul_peak_gflops", {}),
                                                          **dict.fromkeys((path.stem for path in chapters), peak)}.items()))
     results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak, "busy_machine_warning": warning,
                                  "when": time.strftime("%Y-%m-%d")}

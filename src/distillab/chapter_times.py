@@ -9,23 +9,23 @@ import json
 from pathlib import Path
 
 from distillab import reuse
-from distillab.cost import human_duration
 from distillab.profiles import Profile
 
 BENCH_FILE = Path(__file__).resolve().parents[2] / "bench" / "latest.json"  # in the course's repository
 
 
-def chapter_peaks(figures: dict) -> dict[str, float]:
-    """The matmul peak (GFLOP/s) of the machine each chapter's time in `figures` (the bench file)
-    was measured on: recorded per chapter; for a file written before that, the peak of the partial
-    update that measured it, else the whole run's."""
-    peaks = dict(figures.get("chapter_matmul_peak_gflops", {}))
-    partial = figures.get("partial_update") or {}
-    for name in partial.get("chapters", []):
-        peaks.setdefault(name, partial["matmul_peak_gflops"])
-    for name in figures.get("chapter_seconds", {}):
-        peaks.setdefault(name, figures["matmul_peak_gflops"])
-    return peaks
+def duration(seconds: float) -> str:
+    """A chapter's time as the course states it: '76 s', '4.5 min'."""
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
+
+
+def time_sentence(chapter: str, figures: dict) -> str:
+    """How a chapter's opening states its time, from the bench's `figures` (bench/latest.json): at
+    both profiles, and run again with nothing changed where the bench measured that."""
+    sentence = (f"{duration(figures['chapter_seconds'][chapter])} at the standard profile, "
+                f"{duration(figures['chapter_seconds_fast'][chapter])} at the fast one")
+    again = figures.get("rerun_unchanged_seconds", {}).get(chapter)
+    return sentence if again is None else f"{sentence}; run again with nothing changed, {duration(again)}"
 
 
 def expected(chapter: str, profile: Profile, bench_file: Path = BENCH_FILE) -> str:
@@ -36,9 +36,10 @@ def expected(chapter: str, profile: Profile, bench_file: Path = BENCH_FILE) -> s
         return f"(no bench figures at {bench_file}: `make bench` in the course's repository writes them)"
     figures = json.loads(bench_file.read_text(encoding="utf-8"))
     seconds = figures.get("chapter_seconds" if profile.name == "standard" else "chapter_seconds_fast", {}).get(chapter)
-    if seconds is None:
+    bench_peak = figures.get("chapter_matmul_peak_gflops", {}).get(chapter)
+    if seconds is None or bench_peak is None:
         return f"({bench_file} has no time for {chapter} at the {profile.name} profile: `make bench` measures it)"
-    bench_peak, here_peak = chapter_peaks(figures)[chapter], reuse.matmul_peak_gflops(profile)
-    return (f"Time: a first run at the {profile.name} profile took {human_duration(seconds)} on the bench machine "
+    here_peak = reuse.matmul_peak_gflops(profile)
+    return (f"Time: a first run at the {profile.name} profile took {duration(seconds)} on the bench machine "
             f"(matmul peak {bench_peak:.0f} GFLOP/s); this CPU's peak is {here_peak:.0f} GFLOP/s, so expect about "
-            f"{human_duration(seconds * bench_peak / here_peak)} here (longer while other programs keep its cores busy).")
+            f"{duration(seconds * bench_peak / here_peak)} here (longer while other programs keep its cores busy).")
