@@ -110,3 +110,27 @@ def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
     chapter_03_runs = chapter_03["comparisons"]["arms"][te.FILTERED]
     assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
     assert all(row["baseline"] != te.FILTERED for row in tx.comparisons(stored, chapter_03))  # one name for it
+
+
+def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand():
+    from distillab.students import Comparison, StudentRun
+
+    def run(arm, seed, accuracy):
+        return StudentRun(arm, seed, dict(enumerate(accuracy, start=1)), 0.0, 0.0, 1, 1)
+
+    # two seeds each; by hand: 1x has p = (0.6 + 0.4) / 2 = 0.5, so p^2 = 0.25 and p^3 = 0.125;
+    # 2x has p = 1.0, so p^k = 1 at every k.
+    stored = {"comparisons": {"across": Comparison({
+        "short": [run("short", 0, [0.6, 0.3, 0.1]), run("short", 1, [0.4, 0.2, 0.2])],
+        "long": [run("long", 0, [1.0, 1.0, 0.9]), run("long", 1, [1.0, 0.8, 0.9])]})}}
+    compounded = tx.compounding(stored, {"1x": "short", "2x": "long"})
+    expected = {"1x": {1: (0.5, 0.5), 2: (0.25, 0.25), 3: (0.15, 0.125)},
+                "2x": {1: (1.0, 1.0), 2: (0.9, 1.0), 3: (0.9, 1.0)}}
+    for label, levels in expected.items():
+        for d, (measured, predicted) in levels.items():
+            assert abs(compounded[label][d][0] - measured) < 1e-12 and abs(compounded[label][d][1] - predicted) < 1e-12
+    assert abs(tx.compounding_gap(compounded) - 10.0) < 1e-9  # 2x at k = 2 and 3: 90 % against 100 %
+    assert tx.compounding_table(compounded)[2] == {"steps in the problem": 3, "1x: measured (%)": 15.0, "1x: p^k (%)": 12.5,
+                                                  "2x: measured (%)": 90.0, "2x: p^k (%)": 100.0}
+    assert tx.describe_compounding(compounded)[0] == ("1x: one step right 50.0 % of the time, so 3 steps 12.5 %; "
+                                                     "mean over difficulties 29.2 % by p^k, 30.0 % measured")

@@ -19,7 +19,7 @@ from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.runtime import machine
 from distillab.sampling import TraceSamples
-from distillab.students import Arm, Comparison, PairedGain, compare, paired_gain
+from distillab.students import Arm, Comparison, PairedGain, compare, mean_accuracy_by_difficulty, paired_gain
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
@@ -227,6 +227,50 @@ def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
 def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:
     """`gains` as the rows of a table, with their verdicts."""
     return [gain.row(*QUESTIONS[name]) for name, gain in gains(stored, chapter_03).items()]
+
+
+STEP_BUDGETS = {"1x steps": ACROSS, "2x steps": LONGER}  # the stored trace arms, by their budget
+
+
+def compounding(stored: dict, arms: dict[str, str] = STEP_BUDGETS) -> dict[str, dict[int, tuple[float, float]]]:
+    """Why twice the steps jump so far: a k-step problem is right only when all k of its steps are.
+    If one step is right with probability p (the student's accuracy on 1-step problems), k steps are
+    right with about p**k. For each stored trace arm (label -> arm): difficulty -> (measured
+    accuracy, p**k), both means over the seeds."""
+    runs = stored["comparisons"]["across"]
+    out = {}
+    for label, arm in arms.items():
+        by_level = mean_accuracy_by_difficulty(runs[arm])
+        out[label] = {d: (accuracy, by_level[1] ** d) for d, accuracy in by_level.items()}
+    return out
+
+
+def compounding_table(compounded: dict[str, dict[int, tuple[float, float]]]) -> list[dict]:
+    """`compounding` as rows, one per difficulty: each arm's measured accuracy beside p**k, in %."""
+    rows = []
+    for d in next(iter(compounded.values())):
+        row = {"steps in the problem": d}
+        for label, by_level in compounded.items():
+            measured, predicted = by_level[d]
+            row |= {f"{label}: measured (%)": round(100 * measured, 1), f"{label}: p^k (%)": round(100 * predicted, 1)}
+        rows.append(row)
+    return rows
+
+
+def compounding_gap(compounded: dict[str, dict[int, tuple[float, float]]]) -> float:
+    """The largest distance, in points, between a measured accuracy and its p**k."""
+    return max(100 * abs(measured - predicted) for levels in compounded.values() for measured, predicted in levels.values())
+
+
+def describe_compounding(compounded: dict[str, dict[int, tuple[float, float]]]) -> list[str]:
+    """One line per arm: its p, what p**k makes of the longest problems, and the mean over difficulties."""
+    lines = []
+    for label, levels in compounded.items():
+        p, longest = levels[1][1], max(levels)
+        measured, predicted = (100 * sum(pair[i] for pair in levels.values()) / len(levels) for i in (0, 1))
+        lines.append(f"{label}: one step right {100 * p:.1f} % of the time, so {longest} steps {100 * p ** longest:.1f} %; "
+                     f"mean over difficulties {predicted:.1f} % by p^k, {measured:.1f} % measured")
+    return lines
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
