@@ -54,9 +54,10 @@ def last_number(text):
     return to_whole_number(numbers[-1]) if numbers else None
 
 
-def the_four_rules(think=-1, box=-1, cue=-1):
+def the_four_rules(think=-1, box=-1, cue=-1, cue_falls_through=True):
     """The lab's parser with each "last" choosable: -1 is the rule (the last </think>, box, cue),
-    0 the first one, the mistake a learner makes."""
+    0 the first one, the mistake a learner makes; and a cue with no number after it either goes on
+    to rule 4 (the rule) or gives None (the mistake)."""
 
     def parse(text):
         if world.THINK_CLOSE in text:
@@ -69,13 +70,17 @@ def the_four_rules(think=-1, box=-1, cue=-1):
             return to_whole_number(numbers[0]) if len(numbers) == 1 else None
         cues = list(answers.CUE.finditer(text))
         after = answers.NUMBER.search(text, cues[cue].end()) if cues else None
+        if cues and after is None and not cue_falls_through:
+            return None
         return to_whole_number(after.group()) if after else last_number(text)
 
     return parse
 
 
 first_cue, first_box, first_think = the_four_rules(cue=0), the_four_rules(box=0), the_four_rules(think=0)
-for name, wrong in (("first_cue", first_cue), ("first_box", first_box), ("first_think", first_think)):
+cue_or_nothing = the_four_rules(cue_falls_through=False)
+for name, wrong in (("first_cue", first_cue), ("first_box", first_box), ("first_think", first_think),
+                    ("cue_or_nothing", cue_or_nothing)):
     wrong.__name__ = name
 
 
@@ -107,6 +112,7 @@ WRONG_VERSIONS = [
     (check_parse_final_answer, period_is_decimal, "the full stop is not a decimal point"),
     (check_parse_final_answer, first_box, "You read the first \\boxed{...}"),
     (check_parse_final_answer, first_think, "You split the text at the first </think>"),
+    (check_parse_final_answer, cue_or_nothing, "go on to rule 4"),
 ]
 
 

@@ -12,6 +12,8 @@ from distillab.checks import FAILED, Case, CheckResult, report, run_cases
 
 FIRST_NUMBER = ("You took the first number in the text. With no cue, the final result comes last in a "
                 "model's reasoning: take the last number.")
+CUE_WITHOUT_NUMBER = ("The last cue has no number after it, so it names nothing: go on to rule 4 and take the "
+                      "last number in the text.")
 LAST_NUMBER = ("You took the last number although the text names its answer (\"the answer is ...\"): "
                "after a cue, the first number that follows it is the answer.")
 NOT_WHOLE = ("12.5 is not a whole number: rounding or cutting it off would give a wrong answer credit. "
@@ -60,6 +62,8 @@ def check_parse_final_answer(parse_final_answer, read_number=None) -> CheckResul
         Case("reasoning with no cue", ("6 - 2 = 4. Then 4 + 5 = 9. So Ana has 9 eggs.",), 9, mistakes=[
             (6, FIRST_NUMBER)]),
         Case("more numbers after the cue", ("The answer is 7 eggs, not 8.",), 7, mistakes=[(8, LAST_NUMBER)]),
+        Case("a cue with no number after it", ("5 + 2 = 7, and that is my answer.",), 7, mistakes=[
+            (None, CUE_WITHOUT_NUMBER), (5, CUE_WITHOUT_NUMBER)]),
         Case("the last cue counts", ("My first answer was 5. Checking again: 5 + 2 = 7. Final answer: 7",), 7,
              mistakes=[(5, "A model may correct itself: use the *last* cue in the text, not the first.")]),
         Case("boxed", ("3 + 9 = 12, so \\boxed{12}",), 12, mistakes=[
