@@ -101,3 +101,12 @@ def test_running_chapters_restores_the_environment_even_a_variable_that_was_unse
     monkeypatch.setenv("DISTILLAB_HOME", str(tmp_path / "mine"))
     assert bench.run_chapters_at(get_profile("fast"), [], str(tmp_path / "bench")) == {}
     assert "DISTILLAB_PROFILE" not in os.environ and os.environ["DISTILLAB_HOME"] == str(tmp_path / "mine")
+
+
+def test_the_bench_finds_the_notebooks_in_the_repository_or_says_it_needs_a_clone(monkeypatch, tmp_path):
+    assert [path.stem[:2] for path in bench.chapter_paths()] == [f"{n:02d}" for n in range(8)]
+    monkeypatch.setattr(bench, "ROOT", tmp_path)  # as if installed from a wheel, with no checkout around it
+    with pytest.raises(FileNotFoundError, match="run it from a clone of the course's repository"):
+        bench.chapter_paths()
+    with pytest.raises(FileNotFoundError, match="no notebooks/ and labs/"):
+        bench.update_chapters(tmp_path / "latest.json", ["07_a_real_model"])

@@ -1,21 +1,25 @@
 """distillab: knowledge distillation of language models, end to end, on a CPU.
 
-One module per idea, in three layers; a module imports only from its own layer or below.
+One module per idea, in three layers; a module imports only from its own layer or those below it
+(`tests/test_layers.py` reads this list and fails on a module missing from it or importing upward).
 
-- Core (no chapter knowledge): `world` (problems, traces, verifier, splits), `tokenizer`, `models`
-  (named sizes, safe save/load with provenance), `training` (the one loop), `losses` (pure
-  functions, the one temperature validator), `sampling` (decoding with the KV cache, k verified
-  samples per prompt), `rejection` (the rejection-sampling planner), `evaluation` (accuracy by
-  difficulty, vote@k), `cost` (FLOPs, dollars), `profiles` (run budgets), `runtime` (device, seeds),
-  `published` (the figures the course quotes), `tables` (Markdown and text tables).
-- Chapter layer: `workspace` (the learner's folders), `records` (a run as a typed record),
-  `ledger` (the records of one profile), `teacher` (chapter 01's recipe), `onpolicy` and
-  `distillation` (chapter 04's and 02's methods), `students` (arms, the one training path,
-  comparisons), `reuse` (a run's key; finished runs and measurements read back), `live` (a
-  comparison's live table), `workers` (a comparison's runs in worker processes), `kd_experiments`, `curation`, `trace_experiments`, `onpolicy_experiments` (chapters
-  02-04), `sweeps` (stored comparisons), `frontier` (chapter 05), `realmodel` (chapter 07's pretrained
-  model, fetched and converted at set-up), `doctor` (the pre-flight check of a teacher/student pair),
-  `realmodel_experiments` (chapter 07).
+- Core (nothing a chapter owns): `knobs` (checked settings), `runtime` (device, seeds, threads),
+  `world` (problems, traces, the strict verifier, splits), `answers` (the free-text verifier),
+  `tokenizer`, `architectures` (Llama, Qwen2, GPT-2 configs), `models` (named sizes, safe save/load
+  with provenance), `training` (the one loop), `parallel` (data-parallel processes), `losses` (pure
+  functions), `distillation` (logit KD), `onpolicy` (on-policy distillation), `sampling` (decoding
+  with the KV cache, k verified samples per prompt), `rejection` (the rejection-sampling planner),
+  `curation` (filtering traces), `evaluation` (accuracy by difficulty, vote@k), `cost` (FLOPs,
+  dollars), `published` (the figures the course quotes), `profiles` (run budgets), `workspace` (the
+  learner's folders), `records` (a run as a typed record), `ledger` (the records of one profile),
+  `reuse` (a run's key; finished runs and measurements read back), `tables` (Markdown and text
+  tables), `live` (a comparison's live table), `workers` (runs in worker processes), `students`
+  (arms, the one training path, comparisons).
+- Chapter layer: `teacher` (chapter 01), `kd_experiments` (02), `trace_experiments` and
+  `filter_experiments` (03), `onpolicy_experiments` (04), `frontier` (05), `transfer_experiments`
+  (06), `realmodel` (chapter 07's pretrained model, fetched and converted at set-up),
+  `realmodel_experiments` (07), `doctor` (the pre-flight check of a teacher/student pair), `sweeps`
+  (stored comparisons), `recipe` (the recipe command).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
   `chapter_times` (what a chapter took on the bench machine, and what to expect on this one).
 """

@@ -110,7 +110,7 @@ def rerun_figures(first_runs: dict[str, NotebookRun], profile: Profile, home: st
         for name, knob in RERUNS.items():
             if name not in first_runs:
                 continue
-            path, first = ROOT / "notebooks" / f"{name}.ipynb", first_runs[name]
+            path, first = repository() / "notebooks" / f"{name}.ipynb", first_runs[name]
             print(f"running {name} again with nothing changed ...", flush=True)
             unchanged = run_notebook(path).seconds
             fractions = {"rerun_unchanged": unchanged / first.seconds}
@@ -263,6 +263,89 @@ def busy_warning(before: float, after: float, threads: int | None = None) -> str
     return ""
 
 
+def repository() -> Path:
+    """The course's source checkout, whose notebooks and labs the bench runs: `make bench` works from
+    a clone of the repository, not from an installed package alone."""
+    if not (ROOT / "notebooks").is_dir() or not (ROOT / "labs").is_dir():
+        raise FileNotFoundError(f"the bench runs the course's notebooks, and there is no notebooks/ and labs/ in "
+                                f"{ROOT} (distillab is installed from {Path(__file__).parent}): run it from a clone "
+                                "of the course's repository, installed with `pip install -e .` (`make bench`)")
+    return ROOT
+
+
+def chapter_paths() -> list[Path]:
+    return sorted((repository() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def machine_figures() -> dict:
+    """What this machine is, how busy it is now (1-minute load: near 0 when idle) and its matmul peak."""
+    return {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "profile": "standard",
+            "load_average_before": os.getloadavg()[0], "matmul_peak_gflops": cost.measure_matmul_peak_gflops(seconds=2.0)}
+
+
+def chapter_figures(runs: dict[str, NotebookRun], suffix: str = "") -> dict:
+    """The chapters' wall times and peak memory, under their keys (`suffix` "_fast" for that profile)."""
+    return {f"chapter_seconds{suffix}": {name: run.seconds for name, run in runs.items()},
+            f"chapter_peak_memory_mb{suffix}": {name: run.peak_memory_mb for name, run in runs.items()}}
+
+
+def teacher_figures(profile: Profile, peak_gflops: float) -> dict:
+    """Chapter 01's teacher (in the workspace the chapters ran in): its training rate against the
+    peak, its accuracy and its generation speed, with and without the KV cache; and a student's
+    training rate."""
+    model, tokenizer, provenance = load_model(teacher_path(profile))
+    rate = provenance.flops / provenance.seconds / 1e9
+    held_out = world.held_out_problems(profile.eval_per_difficulty)
+    few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
+    return {"teacher_steps": provenance.steps, "teacher_train_seconds": provenance.seconds,
+            "teacher_train_total_flops": provenance.flops,
+            "teacher_train_gflops": rate,  # achieved GFLOP/s over the whole training run
+            "teacher_train_fraction_of_peak": rate / peak_gflops, "teacher_accuracy": provenance.accuracy,
+            "teacher_gen_problems_per_s": evaluate(model, tokenizer, held_out).problems_per_second,
+            "teacher_gen_uncached_single_problems_per_s": uncached_single_problems_per_s(model, tokenizer, few),
+            "student_train_fraction_of_peak": student_fraction_of_peak(profile, peak_gflops)}
+
+
+def headline_figures(ledger: Ledger) -> dict:
+    """Chapters 02, 03, 04 and 06's headlines, read back from the ledger their runs wrote."""
+    return {"kd_vs_sft_points": paired_points(ledger, "02", kd_experiments.SFT, kd_experiments.KD),
+            "trace_vs_answer_points": paired_points(ledger, "03", trace_experiments.ANSWER_ONLY,
+                                                    trace_experiments.FILTERED),
+            "onpolicy_vs_more_sft_points": paired_points(ledger, "04", onpolicy_experiments.MORE_SFT,
+                                                         onpolicy_experiments.ON_POLICY),
+            "traces_across_tokenizers_vs_same_points": transfer_experiments.paired_from_ledger(ledger)}
+
+
+def measure_all() -> dict:
+    """Every figure: the chapters and labs at the standard profile in one throw-away workspace, the
+    reruns there, the chapters at the fast profile in another, then what the standard workspace's
+    teacher, ledger and real model give. The environment is as it was afterwards."""
+    standard, fast = get_profile("standard"), get_profile("fast")
+    home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
+    chapters, solutions = chapter_paths(), labs.solution_paths(repository() / "labs")
+    with mock.patch.dict(os.environ, {realmodel.MODELS_ENV: str(realmodel.models_folder())}):  # before the workspace moves
+        results = machine_figures()
+        first = run_chapters_at(standard, chapters, home)  # in the workspace the measurements below read back
+        results |= chapter_figures(first)
+        results["chapter_matmul_peak_gflops"] = dict.fromkeys(first, results["matmul_peak_gflops"])
+        results["chapters_01_to_03_seconds"] = chapters_01_to_03_seconds(results["chapter_seconds"])
+        results |= rerun_figures(first, standard, home)
+        results["worker_throughput"] = worker_throughput(standard)
+        results["lab_seconds"] = {name: run.seconds for name, run in run_chapters_at(standard, solutions, home).items()}
+        results |= chapter_figures(run_chapters_at(fast, chapters), "_fast")
+        with mock.patch.dict(os.environ, {"DISTILLAB_PROFILE": standard.name, HOME_ENV: home}):
+            results |= teacher_figures(standard, results["matmul_peak_gflops"])
+            ledger = Ledger(standard)
+            results |= headline_figures(ledger)
+            results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(standard)
+            results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(standard)
+            results |= real_model_figures(ledger, results["matmul_peak_gflops"])
+    results["load_average_after"] = os.getloadavg()[0]  # the bench's own load included: about its threads
+    results["busy_machine_warning"] = busy_warning(results["load_average_before"], results["load_average_after"])
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=BENCH_FILE)
@@ -271,60 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.only:
         return update_chapters(args.out, args.only)
-    profile = get_profile("standard")
-    os.environ["DISTILLAB_PROFILE"] = profile.name  # the chapters, run in their own kernels, read it
-    os.environ[realmodel.MODELS_ENV] = str(realmodel.models_folder())  # before the workspace moves
-    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="distillab-bench-")
-    results: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                     "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-                     "profile": "standard"}
-    results["load_average_before"] = os.getloadavg()[0]  # 1-minute load: near 0 on an idle machine
-    results["matmul_peak_gflops"] = cost.measure_matmul_peak_gflops(seconds=2.0)
-    chapters = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    standard = {}  # in the bench's own workspace, which the measurements below read back
-    for chapter in chapters:
-        print(f"running {chapter.name} ...", flush=True)
-        standard[chapter.stem] = run_notebook(chapter, headline=chapter.stem in RERUNS)
-    results["chapter_seconds"] = {name: run.seconds for name, run in standard.items()}
-    results["chapter_matmul_peak_gflops"] = dict.fromkeys(standard, results["matmul_peak_gflops"])
-    results["chapters_01_to_03_seconds"] = chapters_01_to_03_seconds(results["chapter_seconds"])
-    results["chapter_peak_memory_mb"] = {name: run.peak_memory_mb for name, run in standard.items()}
-    results.update(rerun_figures(standard, profile, os.environ[HOME_ENV]))
-    results["worker_throughput"] = worker_throughput(profile)
-    results["lab_seconds"] = {}
-    for lab in labs.solution_paths(ROOT / "labs"):
-        print(f"running lab {lab.name} ...", flush=True)
-        results["lab_seconds"][lab.stem] = run_notebook(lab).seconds
-    fast = run_chapters_at(get_profile("fast"), chapters)
-    results["chapter_seconds_fast"] = {name: run.seconds for name, run in fast.items()}
-    results["chapter_peak_memory_mb_fast"] = {name: run.peak_memory_mb for name, run in fast.items()}
-
-    model, tokenizer, provenance = load_model(teacher_path(profile))  # chapter 01's teacher
-    rate = provenance.flops / provenance.seconds / 1e9
-    results["teacher_steps"] = provenance.steps
-    results["teacher_train_seconds"] = provenance.seconds
-    results["teacher_train_total_flops"] = provenance.flops
-    results["teacher_train_gflops"] = rate  # achieved GFLOP/s over the whole training run
-    results["teacher_train_fraction_of_peak"] = rate / results["matmul_peak_gflops"]
-    results["teacher_accuracy"] = provenance.accuracy
-    held_out = world.held_out_problems(profile.eval_per_difficulty)
-    results["teacher_gen_problems_per_s"] = evaluate(model, tokenizer, held_out).problems_per_second
-    few = [held_out[d][i] for d in world.DIFFICULTIES for i in range(4)]
-    results["teacher_gen_uncached_single_problems_per_s"] = uncached_single_problems_per_s(model, tokenizer, few)
-    results["student_train_fraction_of_peak"] = student_fraction_of_peak(profile, results["matmul_peak_gflops"])
-    ledger = Ledger(profile)
-    results["kd_vs_sft_points"] = paired_points(ledger, "02", kd_experiments.SFT, kd_experiments.KD)
-    results["trace_vs_answer_points"] = paired_points(ledger, "03", trace_experiments.ANSWER_ONLY,
-                                                      trace_experiments.FILTERED)
-    results["onpolicy_vs_more_sft_points"] = paired_points(ledger, "04", onpolicy_experiments.MORE_SFT,
-                                                           onpolicy_experiments.ON_POLICY)
-    results["traces_across_tokenizers_vs_same_points"] = transfer_experiments.paired_from_ledger(ledger)
-    results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(profile)
-    results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(profile)
-    results.update(real_model_figures(ledger, results["matmul_peak_gflops"]))
-
-    results["load_average_after"] = os.getloadavg()[0]  # the bench's own load included: about its threads
-    results["busy_machine_warning"] = busy_warning(results["load_average_before"], results["load_average_after"])
+    results = measure_all()
     if results["busy_machine_warning"]:
         print("WARNING:", results["busy_machine_warning"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -337,35 +367,33 @@ def main(argv: list[str] | None = None) -> dict:
 def update_chapters(out: Path, names: list[str]) -> dict:
     """Run only the chapters `names` at both profiles (and chapter 07's figures when it is one of
     them) and update their keys in the results at `out`, which say so under "partial_update"."""
-    results = json.loads(out.read_text())
-    chapters = [ROOT / "notebooks" / f"{name}.ipynb" for name in names if (ROOT / "notebooks" / f"{name}.ipynb").is_file()]
-    solutions = [path for path in labs.solution_paths(ROOT / "labs") if path.stem in names]
+    chapters = [path for path in chapter_paths() if path.stem in names]
+    solutions = [path for path in labs.solution_paths(repository() / "labs") if path.stem in names]
     missing = set(names) - {path.stem for path in chapters + solutions}
     if missing:
         raise ValueError(f"no such chapter or lab: {', '.join(sorted(missing))} (give notebook names without "
                          "'.ipynb', e.g. 07_a_real_model)")
-    os.environ[realmodel.MODELS_ENV] = str(realmodel.models_folder())
-    before = os.getloadavg()[0]
-    peak = cost.measure_matmul_peak_gflops(seconds=2.0)
-    home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
-    standard = run_chapters_at(get_profile("standard"), chapters + solutions, home)
-    reruns = rerun_figures(standard, get_profile("standard"), home)
-    for key, value in reruns.items():
-        results[key] = {**results.get(key, {}), **value}
-    if "02_logit_distillation" in names:
-        results["worker_throughput"] = worker_throughput(get_profile("standard"))
-    fast = run_chapters_at(get_profile("fast"), chapters)
-    results["lab_seconds"] = {**results["lab_seconds"], **{path.stem: standard.pop(path.stem).seconds for path in solutions}}
-    for key, runs, field in (("chapter_seconds", standard, "seconds"), ("chapter_peak_memory_mb", standard, "peak_memory_mb"),
-                             ("chapter_seconds_fast", fast, "seconds"), ("chapter_peak_memory_mb_fast", fast, "peak_memory_mb")):
-        results[key] = dict(sorted({**results[key], **{name: getattr(run, field) for name, run in runs.items()}}.items()))
-    if REAL_CHAPTER in names:
-        os.environ[HOME_ENV] = home  # the ledger the standard run wrote
-        results.update(real_model_figures(Ledger(get_profile("standard")), peak))
-    warning = busy_warning(before, os.getloadavg()[0])
-    results["chapter_matmul_peak_gflops"] = dict(sorted({**results.get("chapter_matmul_peak_gflops", {}),
-                                                         **dict.fromkeys((path.stem for path in chapters), peak)}.items()))
-    results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak, "busy_machine_warning": warning,
+    results = json.loads(out.read_text())
+    standard, fast = get_profile("standard"), get_profile("fast")
+    with mock.patch.dict(os.environ, {realmodel.MODELS_ENV: str(realmodel.models_folder())}):
+        before, peak = os.getloadavg()[0], cost.measure_matmul_peak_gflops(seconds=2.0)
+        home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
+        first = run_chapters_at(standard, chapters, home)
+        for key, value in rerun_figures(first, standard, home).items():
+            results[key] = {**results.get(key, {}), **value}
+        if "02_logit_distillation" in names:
+            results["worker_throughput"] = worker_throughput(standard)
+        lab_runs = run_chapters_at(standard, solutions, home)
+        measured = chapter_figures(first) | chapter_figures(run_chapters_at(fast, chapters), "_fast")
+        if REAL_CHAPTER in names:
+            with mock.patch.dict(os.environ, {HOME_ENV: home}):  # the ledger the standard run wrote
+                results |= real_model_figures(Ledger(standard), peak)
+    measured["chapter_matmul_peak_gflops"] = dict.fromkeys(first, peak)
+    measured["lab_seconds"] = {name: run.seconds for name, run in lab_runs.items()}
+    for key, value in measured.items():
+        results[key] = dict(sorted({**results.get(key, {}), **value}.items()))
+    results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak,
+                                 "busy_machine_warning": busy_warning(before, os.getloadavg()[0]),
                                  "when": time.strftime("%Y-%m-%d")}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table({key: results[key] for key in results if key.startswith(("real_model", "chapter_", "lab_"))}))
