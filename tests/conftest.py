@@ -1,5 +1,7 @@
 """Shared fixtures. Every test runs with its own workspace so nothing touches the learner's files."""
 
+from typing import NamedTuple
+
 import pytest
 
 from distillab.tokenizer import build_tokenizer
@@ -15,6 +17,22 @@ def isolated_workspace(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tokenizer():
     return build_tokenizer()
+
+
+class Teacher(NamedTuple):
+    model: object
+    tokenizer: object
+
+
+@pytest.fixture(scope="module")
+def teacher(request) -> Teacher:
+    """A shipped teacher and its tokenizer, loaded once per test module: the reference teacher, or
+    the one the module names in `TEACHER` (e.g. `workspace.HALF_BUDGET_TEACHER`)."""
+    from distillab.models import load_model
+    from distillab.workspace import REFERENCE_TEACHER
+
+    model, tokenizer, _ = load_model(getattr(request.module, "TEACHER", REFERENCE_TEACHER))
+    return Teacher(model, tokenizer)
 
 
 @pytest.fixture(autouse=True)

@@ -8,16 +8,9 @@ from distillab import world
 from distillab.distillation import (FULL, TOP_INDICES, TOP_LOG_PROBS, DistillationConfig, answer_prefix,
                                     answer_logits, cache_teacher, distill, kd_objective, soften,
                                     transfer_set)
-from distillab.models import build_model, load_model
+from distillab.models import build_model
 from distillab.tokenizer import build_tokenizer
 from distillab.training import TrainingConfig, sft_objective
-from distillab.workspace import REFERENCE_TEACHER
-
-
-@pytest.fixture(scope="module")
-def teacher():
-    model, tokenizer, _ = load_model(REFERENCE_TEACHER)
-    return model, tokenizer
 
 
 @pytest.fixture(scope="module")

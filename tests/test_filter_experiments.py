@@ -3,11 +3,11 @@
 from dataclasses import replace
 
 import pytest
+from helpers import assert_rows_match_their_runs
 
 from distillab import curation, sweeps, world
 from distillab import filter_experiments as fe
 from distillab.profiles import get_profile
-from distillab.students import VERDICTS
 
 
 def test_matched_draws_as_many_per_difficulty_as_it_is_asked():
@@ -33,7 +33,7 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert [row["traces"] for row in fe.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
     dropped, dropped_hard = fe.dropped_by_filter(results)
     assert dropped == 1 - traces[fe.FILTERED] / traces[fe.UNFILTERED] and 0 <= dropped_hard <= 1
-    assert {row["verdict"] for row in rows} <= set(VERDICTS)
+    assert assert_rows_match_their_runs(results["comparisons"], rows) == len(rows)  # verdicts and gains by hand
     path = tmp_path / "filter.json"
     path.write_text(sweeps.to_json(results, fe.measure_sweeps))
     assert fe.comparisons(fe.load_sweeps(path)) == rows

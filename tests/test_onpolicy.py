@@ -10,18 +10,11 @@ from distillab import world
 from distillab.cost import generation_flops
 from distillab.sampling import max_new_tokens
 from distillab.losses import reverse_kl
-from distillab.models import build_model, load_model, matmul_parameters
+from distillab.models import build_model, matmul_parameters
 from distillab.onpolicy import (OnPolicyBatches, OnPolicyConfig, distill_on_policy, onpolicy_objective,
                                 step_cost_ratio, student_rollouts, token_disagreement)
 from distillab.tokenizer import build_tokenizer
 from distillab.training import BatchSampler, TrainingConfig, TrainingSet, train
-from distillab.workspace import REFERENCE_TEACHER
-
-
-@pytest.fixture(scope="module")
-def teacher():
-    model, tokenizer, _ = load_model(REFERENCE_TEACHER)
-    return model, tokenizer
 
 
 @pytest.fixture(scope="module")

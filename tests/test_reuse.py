@@ -15,7 +15,7 @@ from distillab import records, reuse, world
 from distillab.architectures import LoraSettings
 from distillab.distillation import DistillationConfig, cache_teacher, kd_objective
 from distillab.ledger import Ledger
-from distillab.models import STUDENT_SIZE, build_model, load_model, state_sha256
+from distillab.models import STUDENT_SIZE, build_model, state_sha256
 from distillab.onpolicy import OnPolicyConfig
 from distillab.profiles import get_profile
 from distillab.records import TeacherRef
@@ -27,9 +27,7 @@ from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER
 PROFILE = replace(get_profile("fast"), seeds=(0, 1))
 
 
-@pytest.fixture(scope="module")
-def teacher():
-    return load_model(HALF_BUDGET_TEACHER)[0]
+TEACHER = HALF_BUDGET_TEACHER  # the one the conftest's teacher fixture loads here
 
 
 def small_setup(tokenizer, teacher=None, steps=3, held_out_seed=9) -> Setup:
@@ -59,12 +57,12 @@ def test_the_key_changes_with_each_ingredient_of_a_result(tokenizer, teacher, mo
         "family": (setup, replace(arm, family=records.TEACHER), 0),
         "objective": (setup, replace(arm, objective=kd_objective(DistillationConfig())), 0),
         "objective's knobs": (setup, replace(arm, objective=kd_objective(DistillationConfig(temperature=2.0))), 0),
-        "teacher on the fly": (setup, replace(arm, objective=kd_objective(DistillationConfig(), teacher)), 0),
+        "teacher on the fly": (setup, replace(arm, objective=kd_objective(DistillationConfig(), teacher.model)), 0),
         "on-policy settings": (setup, replace(arm, on_policy=OnPolicyConfig()), 0),
         "on-policy λ": (setup, replace(arm, on_policy=OnPolicyConfig(lmbda=0.5)), 0),
         "data content": (setup, replace(arm, data=TrainingSet(changed_ids, data.completion_mask, data.extras,
                                                                data.tokenizer_fingerprint)), 0),
-        "cached teacher log-probs": (setup, replace(arm, data=cache_teacher(teacher, data).data), 0),
+        "cached teacher log-probs": (setup, replace(arm, data=cache_teacher(teacher.model, data).data), 0),
         "budget": (setup, replace(arm, training=TrainingConfig(4, 4, warmup_steps=0)), 0),
         "batch": (setup, replace(arm, training=TrainingConfig(3, 2, warmup_steps=0)), 0),
         "seed": (setup, arm, 1),
@@ -101,15 +99,15 @@ def two_arms(tokenizer, temperature=1.0, teacher=None):
 
 
 def test_a_reused_run_equals_a_fresh_one_and_retrain_trains_again(tokenizer, teacher, capsys):
-    setup, ledger = small_setup(tokenizer, teacher), Ledger(PROFILE)
-    first = compare(setup, two_arms(tokenizer, teacher=teacher), ledger=ledger, workers=1)
+    setup, ledger = small_setup(tokenizer, teacher.model), Ledger(PROFILE)
+    first = compare(setup, two_arms(tokenizer, teacher=teacher.model), ledger=ledger, workers=1)
     assert first.timing["trained"] == 4 and len(ledger.entries()) == 4
     assert all(record.key and record.weights_sha256 for record in ledger.entries())
     capsys.readouterr()
-    again = compare(setup, two_arms(tokenizer, teacher=teacher), ledger=ledger, workers=1)
+    again = compare(setup, two_arms(tokenizer, teacher=teacher.model), ledger=ledger, workers=1)
     assert "4 of 4 runs reused from your ledger" in capsys.readouterr().out
     assert again.timing == {**again.timing, "reused": 4, "trained": 0} and len(ledger.entries()) == 4
-    fresh = compare(setup, two_arms(tokenizer, teacher=teacher), ledger=ledger, workers=1, retrain=True)
+    fresh = compare(setup, two_arms(tokenizer, teacher=teacher.model), ledger=ledger, workers=1, retrain=True)
     assert "RETRAIN" in capsys.readouterr().out and fresh.timing["trained"] == 4 and len(ledger.entries()) == 8
     for name in first:
         for reused, trained in zip(again[name], fresh[name]):
@@ -120,10 +118,10 @@ def test_a_reused_run_equals_a_fresh_one_and_retrain_trains_again(tokenizer, tea
 
 
 def test_changing_one_knob_trains_only_the_arm_it_touches(tokenizer, teacher, capsys):
-    setup, ledger = small_setup(tokenizer, teacher), Ledger(PROFILE)
-    compare(setup, two_arms(tokenizer, teacher=teacher), ledger=ledger, workers=1)
+    setup, ledger = small_setup(tokenizer, teacher.model), Ledger(PROFILE)
+    compare(setup, two_arms(tokenizer, teacher=teacher.model), ledger=ledger, workers=1)
     capsys.readouterr()
-    hotter = compare(setup, two_arms(tokenizer, temperature=2.0, teacher=teacher), ledger=ledger, workers=1)
+    hotter = compare(setup, two_arms(tokenizer, temperature=2.0, teacher=teacher.model), ledger=ledger, workers=1)
     assert hotter.timing["reused"] == 2 and hotter.timing["trained"] == 2
     assert [run.reused for run in hotter["SFT"]] == [True, True] and [run.reused for run in hotter["KD"]] == [False, False]
     out = capsys.readouterr().out
@@ -131,8 +129,8 @@ def test_changing_one_knob_trains_only_the_arm_it_touches(tokenizer, teacher, ca
 
 
 def test_an_interrupted_run_is_never_reused_and_missing_weights_are_trained_again(tokenizer, teacher):
-    setup, ledger = small_setup(tokenizer, teacher), Ledger(PROFILE)
-    arms = {"SFT": two_arms(tokenizer, teacher=teacher)["SFT"]}
+    setup, ledger = small_setup(tokenizer, teacher.model), Ledger(PROFILE)
+    arms = {"SFT": two_arms(tokenizer, teacher=teacher.model)["SFT"]}
     first = compare(setup, arms, seeds=(0,), ledger=ledger, workers=1)
     record = first["SFT"][0].record
     ledger.clear()
@@ -146,9 +144,9 @@ def test_an_interrupted_run_is_never_reused_and_missing_weights_are_trained_agai
 
 
 def test_workers_give_the_sequential_results(tokenizer, teacher):
-    setup = small_setup(tokenizer, teacher, steps=6)
-    here = compare(setup, two_arms(tokenizer, teacher=teacher), workers=1)
-    there = compare(setup, two_arms(tokenizer, teacher=teacher), workers=2)
+    setup = small_setup(tokenizer, teacher.model, steps=6)
+    here = compare(setup, two_arms(tokenizer, teacher=teacher.model), workers=1)
+    there = compare(setup, two_arms(tokenizer, teacher=teacher.model), workers=2)
     assert here.timing["workers"] == 1 and there.timing["workers"] == 2
     for name in here:
         for a, b in zip(here[name], there[name]):

@@ -3,16 +3,11 @@
 import pytest
 
 from distillab import world
-from distillab.models import load_model
 from distillab.sampling import TraceSamples, sample_traces
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.workspace import HALF_BUDGET_TEACHER
 
-
-@pytest.fixture(scope="module")
-def teacher():
-    model, tokenizer, _ = load_model(HALF_BUDGET_TEACHER)
-    return model, tokenizer
+TEACHER = HALF_BUDGET_TEACHER  # the one the conftest's teacher fixture loads here
 
 
 def problems():
@@ -25,7 +20,12 @@ def test_k_samples_per_prompt_are_verified(teacher):
     assert samples.k == 3 and len(samples.texts) == 30 and all(len(t) == 3 for t in samples.texts)
     for problem, texts, verdicts in zip(samples.problems, samples.texts, samples.correct):
         assert verdicts == [world.is_correct(text, problem) for text in texts]
-    assert samples.flops > 0 and samples.generated_tokens > 0 and set(samples.acceptance_by_difficulty()) == set(world.DIFFICULTIES)
+    assert samples.flops > 0 and samples.generated_tokens > 0
+    # acceptance by hand: of the 6 problems x 3 samples of each difficulty, the share the verifier accepted
+    by_hand = {d: sum(sum(v) for p, v in zip(samples.problems, samples.correct) if p.difficulty == d) / 18
+               for d in world.DIFFICULTIES}
+    assert samples.acceptance_by_difficulty() == pytest.approx(by_hand)
+    assert 0 < min(by_hand.values()) and max(by_hand.values()) < 1  # at T = 1 this teacher is sometimes wrong
 
 
 def test_greedy_sampling_is_the_teachers_evaluation_text(teacher):

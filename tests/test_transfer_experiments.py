@@ -134,3 +134,15 @@ def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand()
                                                   "2x: measured (%)": 90.0, "2x: p^k (%)": 100.0}
     assert tx.describe_compounding(compounded)[0] == ("1x: one step right 50.0 % of the time, so 3 steps 12.5 %; "
                                                      "mean over difficulties 29.2 % by p^k, 30.0 % measured")
+
+
+def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
+    from distillab.students import Comparison, StudentRun
+
+    def run(seed, mean):
+        return StudentRun(tx.SAME, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
+
+    headline = Comparison({tx.SAME: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
+    chapter_03 = {"comparisons": {"arms": {te.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
+    assert tx.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
+                                                        "seed 0 25.0 % against 75.0 %, seed 2 50.0 % against 100.0 %")

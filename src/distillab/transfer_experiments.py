@@ -224,6 +224,16 @@ def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
     return runs.table(baseline=ANSWERS_ACROSS)
 
 
+def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
+    """Chapter 03's student in this run's headline beside the stored one (`te.load_sweeps()`), seed by seed."""
+    live = {run.seed: 100 * run.mean_accuracy for run in headline[SAME]}
+    stored = {run.seed: 100 * run.mean_accuracy for run in chapter_03["comparisons"]["arms"][te.FILTERED]}
+    seeds = sorted(live.keys() & stored.keys())
+    return (f"chapter 03's student, your run against the stored one: "
+            + ", ".join(f"seed {seed} {live[seed]:.1f} % against {stored[seed]:.1f} %" for seed in seeds)
+            + (" (no seed in common)" if not seeds else ""))
+
+
 def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:
     """`gains` as the rows of a table, with their verdicts."""
     return [gain.row(*QUESTIONS[name]) for name, gain in gains(stored, chapter_03).items()]
