@@ -7,7 +7,7 @@ import pytest
 from distillab import kd_experiments, sweeps
 from distillab.distillation import DistillationConfig
 from distillab.profiles import get_profile
-from distillab.students import Comparison, StudentRun
+from distillab.comparison import Comparison, StudentRun
 
 
 def runs(arm, *accuracies):
@@ -67,14 +67,18 @@ def test_prepare_refuses_too_few_prompts():
 
 def test_comparisons_hold_on_every_seed_and_list_each_run_once():
     sft = runs("SFT", 0.30, 0.40)
-    stored = {"comparisons": {
+    # the forward-KL T = 1 arm is in every knob's sweep and is the headline of N: asked about once
+    stored = {"transfer_prompts": 500, "student_steps": 570, "comparisons": {
         "temperature": Comparison({"SFT": sft, "T=1": runs("a", 0.5, 0.6), "T=2": runs("b", 0.2, 0.5),
                                    "T=4": runs("c", 0.1, 0.2)}),
-        "top-k": Comparison({"SFT": sft, "k=1": runs("d", 0.30, 0.40), "full": runs("a", 0.5, 0.6)}),
-        "N": {"500": Comparison({"SFT": sft, "KD": runs("a", 0.5, 0.6)})},
+        "top-k": Comparison({"SFT": sft, "k=1": runs("d", 0.30, 0.40), "full distribution": runs("a", 0.5, 0.6)}),
+        "N": {"500": Comparison({"SFT": sft, "KD": runs("a", 0.5, 0.6)}),
+              "250": Comparison({"SFT": sft, "KD": runs("e", 0.2, 0.3)})},
     }}
     rows = {(row["question"], row["arm"]): row for row in kd_experiments.comparisons(stored)}
-    assert list(rows) == [("temperature", "T=1"), ("temperature", "T=2"), ("temperature", "T=4"), ("top-k", "k=1")]
+    assert list(rows) == [("temperature", "T=1"), ("temperature", "T=2"), ("temperature", "T=4"), ("top-k", "k=1"),
+                          ("N = 250", "KD")]
+    assert rows["N = 250", "KD"]["verdict"] == "worse on every seed"
     assert rows["temperature", "T=1"]["verdict"] == "better on every seed"
     assert rows["temperature", "T=1"]["gain (points)"] == pytest.approx(20.0)
     assert rows["temperature", "T=4"]["verdict"] == "worse on every seed"

@@ -11,7 +11,7 @@ from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import get_profile
-from distillab.students import Comparison, StudentRun
+from distillab.comparison import Comparison, StudentRun
 from distillab.workspace import REFERENCE_TEACHER
 
 TINY = replace(get_profile("fast"), trace_prompts=50, trace_student_steps=4, eval_per_difficulty=4, batch_size=4,

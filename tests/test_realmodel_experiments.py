@@ -10,7 +10,7 @@ from distillab.evaluation import Evaluation
 from distillab.profiles import get_profile
 from distillab.records import Compute, RunRecord
 from distillab.sampling import TraceSamples
-from distillab.students import Comparison, StudentRun
+from distillab.comparison import Comparison, StudentRun
 from distillab.workspace import REFERENCE_TEACHER
 
 

@@ -19,7 +19,8 @@ from distillab.models import STUDENT_SIZE, build_model, state_sha256
 from distillab.onpolicy import OnPolicyConfig
 from distillab.profiles import get_profile
 from distillab.records import TeacherRef
-from distillab.students import Arm, Setup, StudentRun, compare
+from distillab.comparison import StudentRun
+from distillab.students import Arm, Setup, compare
 from distillab.tokenizer import build_bpe_tokenizer, build_tokenizer
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER

@@ -9,8 +9,8 @@ from distillab import records, world
 from distillab.ledger import Ledger
 from distillab.profiles import get_profile
 from distillab.records import TeacherRef
-from distillab.students import (Arm, Comparison, Setup, StudentRun, check_seeds, compare, mean_accuracy_by_difficulty,
-                                paired_gain, spread)
+from distillab.comparison import Comparison, StudentRun, mean_accuracy_by_difficulty, paired_gain, spread
+from distillab.students import Arm, Setup, check_seeds, compare
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import HALF_BUDGET_TEACHER
 

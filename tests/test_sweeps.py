@@ -6,7 +6,7 @@ import json
 import pytest
 
 from distillab import sweeps
-from distillab.students import Comparison, StudentRun
+from distillab.comparison import Comparison, StudentRun
 
 
 def runs(arm, *means):

@@ -113,7 +113,7 @@ def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
 
 
 def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand():
-    from distillab.students import Comparison, StudentRun
+    from distillab.comparison import Comparison, StudentRun
 
     def run(arm, seed, accuracy):
         return StudentRun(arm, seed, dict(enumerate(accuracy, start=1)), 0.0, 0.0, 1, 1)
@@ -137,7 +137,7 @@ def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand()
 
 
 def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
-    from distillab.students import Comparison, StudentRun
+    from distillab.comparison import Comparison, StudentRun
 
     def run(seed, mean):
         return StudentRun(tx.SAME, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)

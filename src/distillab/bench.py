@@ -57,7 +57,7 @@ print(max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, re
       / (2**20 if sys.platform == "darwin" else 2**10))"""
 
 
-# Appended after that: how the chapter's headline comparison went (`students.Comparison.timing`).
+# Appended after that: how the chapter's headline comparison went (`comparison.Comparison.timing`).
 HEADLINE_TIMING_CELL = "import json; print(json.dumps(headline.timing))"
 
 

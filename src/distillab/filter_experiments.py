@@ -21,7 +21,8 @@ from distillab import curation, records, world
 from distillab import trace_experiments as te
 from distillab.profiles import Profile
 from distillab.sampling import by_difficulty
-from distillab.students import Arm, PairedGain, compare
+from distillab.comparison import PairedGain, Question
+from distillab.students import Arm, compare
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingSet
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR
@@ -67,23 +68,22 @@ def measure_sweeps(profile: Profile, temperature: float = te.RECIPE_TEMPERATURE,
             "comparisons": {"filter": compare(setup, arms)}, "seconds": time.perf_counter() - start}
 
 
-def questions(stored: dict) -> dict[str, tuple[str, str, str]]:
-    """name -> (the question, its baseline arm, the arm compared with it)."""
-    return {"wrong traces": ("wrong traces, same number per difficulty", MATCHED, FILTERED),
-            "k = 1": ("the filter at k = 1 (fewer traces)", UNFILTERED, FILTERED),
-            "best of k": (f"the filter at best of {stored['k']}", UNFILTERED, BEST_OF_K)}
+def questions(stored: dict) -> dict[str, Question]:
+    """The three questions of the filter study, by name."""
+    return {"wrong traces": Question("wrong traces, same number per difficulty", MATCHED, FILTERED),
+            "k = 1": Question("the filter at k = 1 (fewer traces)", UNFILTERED, FILTERED),
+            "best of k": Question(f"the filter at best of {stored['k']}", UNFILTERED, BEST_OF_K)}
 
 
 def gains(stored: dict) -> dict[str, PairedGain]:
     """The three questions, seed by seed: do wrong traces hurt (at equal numbers)? does the filter
     pay at k = 1, and at best of k?"""
-    arms = stored["comparisons"]["filter"]
-    return {name: arms.gain(baseline, arm) for name, (_, baseline, arm) in questions(stored).items()}
+    return {name: question.gain(stored["comparisons"]["filter"]) for name, question in questions(stored).items()}
 
 
 def comparisons(stored: dict) -> list[dict]:
-    """`gains` as the rows of a table, with their verdicts."""
-    return [gain.row(*questions(stored)[name]) for name, gain in gains(stored).items()]
+    """The questions as the rows of a table, with their verdicts."""
+    return [question.row(stored["comparisons"]["filter"]) for question in questions(stored).values()]
 
 
 def arms_table(stored: dict) -> list[dict]:

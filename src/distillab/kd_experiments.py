@@ -26,7 +26,8 @@ from distillab.models import STUDENT_SIZE, build_model, matmul_parameters, state
 from distillab.runtime import machine
 from distillab.tokenizer import fingerprint
 from distillab.profiles import Profile
-from distillab.students import Arm, Comparison, Setup, compare, load_teacher
+from distillab.comparison import Comparison, Question
+from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingSet, sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
@@ -201,23 +202,34 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
     return results
 
 
-def comparisons(sweeps: dict) -> list[dict]:
-    """Every arm of every stored sweep against its SFT baseline, seed by seed, with the verdict
-    that holds on *every* seed. An arm whose runs already appeared under another sweep is listed
-    once, under the first."""
-    pairs: list[tuple[str, Comparison, str]] = []
+def questions(sweeps: dict) -> list[tuple[Comparison, Question]]:
+    """Every arm of every stored sweep against its SFT baseline, with the comparison that answers
+    it. The runs every sweep shares are asked about once: the forward-KL T = 1 arm under its first
+    sweep only, and not again as the headline setting of N, steps and teacher."""
+    headline_setting = {"N": str(sweeps["transfer_prompts"]), "steps": str(sweeps["student_steps"]),
+                        "teacher": "half-budget"}
+    asked, base_asked = [], False
     for sweep, node in sweeps["comparisons"].items():
         if sweep in PAIRED_SWEEPS:
-            pairs += [(f"{sweep} = {setting}", comparison, KD) for setting, comparison in node.items()]
-        else:
-            pairs += [(sweep, node, arm) for arm in node if arm != SFT]
-    rows, seen = [], set()
-    for question, comparison, arm in pairs:
-        key = tuple((run.seed, run.mean_accuracy, run.flops) for run in comparison[arm])
-        if key not in seen:
-            seen.add(key)
-            rows.append(comparison.gain(SFT, arm).row(question, SFT, arm))
-    return rows
+            asked += [(comparison, Question(f"{sweep} = {setting}", SFT, KD)) for setting, comparison in node.items()
+                      if setting != headline_setting[sweep]]
+            continue
+        configs = sweep_configs()[sweep]
+        for arm in node:
+            if arm == SFT:
+                continue
+            if configs.get(arm) == DistillationConfig():
+                if base_asked:
+                    continue
+                base_asked = True
+            asked.append((node, Question(sweep, SFT, arm)))
+    return asked
+
+
+def comparisons(sweeps: dict) -> list[dict]:
+    """`questions` as the rows of a table: each arm against SFT seed by seed, with the verdict that
+    holds on *every* seed."""
+    return [question.row(runs) for runs, question in questions(sweeps)]
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:

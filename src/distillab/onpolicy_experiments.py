@@ -28,7 +28,8 @@ from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens
-from distillab.students import Arm, Comparison, StudentRun, check_seeds, compare, paired_gain, train_student
+from distillab.comparison import Comparison, StudentRun, paired_gain
+from distillab.students import Arm, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER

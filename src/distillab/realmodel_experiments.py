@@ -32,7 +32,8 @@ from distillab.profiles import Profile, RealModelBudget, get_profile
 from distillab.records import Compute, RunRecord
 from distillab.cost import H100, GpuAssumptions, dollars
 from distillab.sampling import TraceSamples, by_difficulty, generate, sample_traces
-from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher
+from distillab.comparison import Comparison, PairedGain, StudentRun
+from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet, train
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER

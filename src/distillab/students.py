@@ -1,11 +1,8 @@
-"""Students: the unit of every experiment in chapters 02-04. An `Arm` is one recipe (what the
+"""Students: the unit of every experiment in chapters 02-07. An `Arm` is one recipe (what the
 student learns from and how); `train_student` is the one path that trains, measures and records a
 student; `compare` runs every arm on every seed ("same student size, same data, same optimizer
-steps, one thing changed"), and a `Comparison` holds the runs, arm by arm.
-
-At these budgets one run is not evidence: the same recipe can land 30 points apart with another
-seed. So every comparison here runs each arm on the same seeds and reports the per-seed
-differences (min, mean, max), never one number alone.
+steps, one thing changed") and returns a `comparison.Comparison`, which holds the runs arm by arm
+and the statistics that compare them.
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTok
 
 from distillab import knobs, reuse, workers, world
 from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
+from distillab.comparison import Comparison, StudentRun
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.live import LiveComparison
@@ -30,7 +28,7 @@ from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_m
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
 from distillab.profiles import Profile
 from distillab.records import DISTILLED, FAMILIES, Compute, RunRecord, TeacherRef
-from distillab.training import History, Objective, TrainingConfig, TrainingSet, sft_objective, train
+from distillab.training import Objective, TrainingConfig, TrainingSet, sft_objective, train
 from distillab.workers import default_count as default_worker_count
 
 
@@ -73,41 +71,6 @@ class Arm:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-
-
-@dataclass
-class StudentRun:
-    arm: str  # the arm's name in its comparison, e.g. kd_experiments.KD
-    seed: int
-    accuracy: dict[int, float]  # difficulty -> fraction right on the held-out problems
-    flops: float  # its own training FLOPs, counted
-    seconds: float  # its own training wall time
-    steps: int
-    data_size: int
-    history: History | None = field(default=None, repr=False)  # None when read back from a stored sweep
-    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained student (in memory only)
-    record: RunRecord | None = field(default=None, repr=False)  # what the ledger got (None: from a stored sweep)
-    reused: bool = False  # read back from the ledger (same key), not trained in this comparison
-
-    @property
-    def mean_accuracy(self) -> float:
-        return world.mean_accuracy(self.accuracy)
-
-    def to_row(self) -> dict:
-        """The run as plain JSON, as the stored sweeps keep it (the model and history stay behind)."""
-        return {"arm": self.arm, "seed": self.seed, "mean_accuracy": self.mean_accuracy, "accuracy": self.accuracy,
-                "flops": self.flops, "seconds": self.seconds, "steps": self.steps, "data_size": self.data_size}
-
-    @classmethod
-    def from_record(cls, arm: str, record: RunRecord, model: torch.nn.Module | None = None) -> StudentRun:
-        """A finished run read back from the ledger, as `arm` of this comparison (and its saved model)."""
-        return cls(arm, record.seed, record.accuracy, record.compute.training, record.seconds, record.steps,
-                   record.data_size, model=model, record=record, reused=True)
-
-    @classmethod
-    def from_row(cls, row: dict) -> StudentRun:
-        return cls(row["arm"], row["seed"], {int(d): a for d, a in row["accuracy"].items()}, row["flops"],
-                   row["seconds"], row["steps"], row["data_size"])
 
 
 def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger | None = None,
@@ -155,44 +118,6 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
         ledger.record(record)
     return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
                       history.completed_steps, len(arm.data), history, student, record)
-
-
-class Comparison(dict):
-    """Arms run on the same seeds: arm name -> its runs (one per seed). The first arm is the
-    baseline unless a method is told another."""
-
-    timing: dict | None = None  # set by `compare`: its seconds, when its first seed was complete, runs reused
-
-    def gain(self, baseline: str, arm: str) -> PairedGain:
-        """`arm` minus `baseline`, seed by seed, in points of mean accuracy."""
-        for name in (baseline, arm):
-            if name not in self:
-                raise ValueError(f"{name!r} is not one of the arms {list(self)}")
-        return paired_gain(self[baseline], self[arm])
-
-    def table(self, baseline: str | None = None) -> list[dict]:
-        """Rows for a table: each arm's mean and range over seeds, and its gain over the `baseline`
-        arm (default: the first) seed by seed."""
-        baseline = next(iter(self)) if baseline is None else baseline
-        gain_column = f"gain over {baseline} (points)"
-        rows = []
-        for name, runs in self.items():
-            values = [100 * run.mean_accuracy for run in runs]
-            row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values),
-                   "max": max(values), gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
-            if name != baseline:
-                gain = self.gain(baseline, name)
-                row.update({gain_column: gain.mean, "gain min": gain.low, "gain max": gain.high,
-                            "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
-            rows.append(row)
-        return rows
-
-    def to_rows(self) -> dict[str, list[dict]]:
-        return {name: [run.to_row() for run in runs] for name, runs in self.items()}
-
-    @classmethod
-    def from_rows(cls, rows: dict[str, list[dict]]) -> Comparison:
-        return cls({name: [StudentRun.from_row(row) for row in runs] for name, runs in rows.items()})
 
 
 def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
@@ -368,79 +293,3 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
 def check_seeds(seeds) -> tuple[int, ...]:
     """The SEEDS knob of a chapter: distinct whole numbers, at least one."""
     return knobs.seeds("seeds", seeds)
-
-
-VERDICTS = ("better on every seed", "the same on every seed", "worse on every seed", "not settled")
-
-
-def verdict(lowest_gain: float, highest_gain: float) -> str:
-    """An arm is better (worse) than its baseline only if it is ahead (behind) on every seed, the
-    same only if it ties on every seed; anything else is not settled at this budget."""
-    if lowest_gain == highest_gain == 0:
-        return VERDICTS[1]
-    if lowest_gain > 0:
-        return VERDICTS[0]
-    return VERDICTS[2] if highest_gain < 0 else VERDICTS[3]
-
-
-@dataclass(frozen=True)
-class PairedGain:
-    """Arm B minus arm A, seed by seed, in points of mean accuracy."""
-    seeds: tuple[int, ...]
-    gains: tuple[float, ...]  # percentage points, one per seed
-
-    @property
-    def mean(self) -> float:
-        return sum(self.gains) / len(self.gains)
-
-    @property
-    def low(self) -> float:
-        return min(self.gains)
-
-    @property
-    def high(self) -> float:
-        return max(self.gains)
-
-    @property
-    def wins(self) -> int:
-        return sum(gain > 0 for gain in self.gains)
-
-    @property
-    def verdict(self) -> str:
-        """What holds on *every* seed: one of VERDICTS."""
-        return verdict(self.low, self.high)
-
-    def describe(self) -> str:
-        return (f"{self.mean:+.1f} points on average (per seed from {self.low:+.1f} to {self.high:+.1f}; "
-                f"ahead on {self.wins} of {len(self.gains)} seeds)")
-
-    def row(self, question: str, baseline: str, arm: str) -> dict:
-        """One row of a chapter's table of questions: what was compared and what held on every seed."""
-        return {"question": question, "baseline": baseline, "arm": arm, "gain (points)": self.mean,
-                "gain min": self.low, "gain max": self.high, "seeds ahead": f"{self.wins}/{len(self.gains)}",
-                "verdict": self.verdict}
-
-
-def paired_gain(baseline: list[StudentRun], other: list[StudentRun]) -> PairedGain:
-    """`other` minus `baseline` in mean accuracy (points), matched by seed."""
-    by_seed = {run.seed: run for run in baseline}
-    missing = [run.seed for run in other if run.seed not in by_seed]
-    if missing or len(other) != len(baseline) or not other:
-        raise ValueError(f"arms must run on the same seeds to be compared: {sorted(by_seed)} vs "
-                         f"{sorted(run.seed for run in other)}")
-    seeds = tuple(sorted(run.seed for run in other))
-    other_by_seed = {run.seed: run for run in other}
-    gains = tuple(100 * (other_by_seed[s].mean_accuracy - by_seed[s].mean_accuracy) for s in seeds)
-    return PairedGain(seeds, gains)
-
-
-def spread(runs: list[StudentRun]) -> str:
-    """'46.2 % (min 38.0, max 55.1; seeds 0, 1, 2)'."""
-    values = [100 * run.mean_accuracy for run in runs]
-    return (f"{sum(values) / len(values):.1f} % (min {min(values):.1f}, max {max(values):.1f}; "
-            f"seeds {', '.join(str(run.seed) for run in runs)})")
-
-
-def mean_accuracy_by_difficulty(runs: list[StudentRun]) -> dict[int, float]:
-    """Each difficulty's accuracy averaged over the runs (seeds) of one arm."""
-    return {d: sum(run.accuracy[d] for run in runs) / len(runs) for d in runs[0].accuracy}

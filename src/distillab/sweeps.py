@@ -3,7 +3,7 @@ once at the standard profile by a command and kept as JSON in `reference/`.
 
 Every file names its schema and the function that wrote it. Its comparisons sit under the key
 "comparisons", nested as the chapter likes, each one `{arm: [run, ...]}`; `write` and `load` are
-the one serialiser, so a chapter reads them back as `students.Comparison`s.
+the one serialiser, so a chapter reads them back as `comparison.Comparison`s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from distillab import knobs
 from distillab.profiles import Profile, get_profile
-from distillab.students import Comparison
+from distillab.comparison import Comparison
 
 SCHEMA = "distillab.sweeps/2"
 

@@ -25,7 +25,8 @@ from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_para
                              save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
-from distillab.students import Arm, Comparison, PairedGain, Setup, StudentRun, compare, load_teacher, paired_gain
+from distillab.comparison import Comparison, PairedGain, Question, StudentRun
+from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.teacher import teacher_problems
 from distillab.tokenizer import fingerprint
@@ -293,15 +294,15 @@ def comparisons(sweeps: dict) -> list[dict]:
     stored = sweeps["comparisons"]
     arms, hot, by_n, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["N"], stored["selection"]
     sizes = sorted(by_n, key=int)
-    rows = [arms.gain(ANSWER_ONLY, FILTERED).row("traces vs answers", ANSWER_ONLY, FILTERED),
-            arms.gain(UNFILTERED, FILTERED).row("the filter at T=1", UNFILTERED, FILTERED),
-            hot.gain(UNFILTERED, FILTERED).row(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED),
-            arms.gain(GOLD, FILTERED).row("the teacher's text vs the truth", GOLD, FILTERED),
-            stored["mix"].gain("batches by examples", "batches by tokens").row(
-                "batches by tokens vs by examples", "by examples", "by tokens")]
-    rows += [paired_gain(by_n[small][FILTERED], by_n[large][FILTERED]).row("more traces", f"N={small}", f"N={large}")
-             for small, large in zip(sizes, sizes[1:])]
-    rows += [selection.gain("random", rule).row("selection", "random", rule) for rule in ("hardest", "longest", "diverse")]
+    by_size = Comparison({f"N={n}": by_n[n][FILTERED] for n in sizes})  # the filtered-trace student at each N
+    asked = [(arms, Question("traces vs answers", ANSWER_ONLY, FILTERED)),
+             (arms, Question("the filter at T=1", UNFILTERED, FILTERED)),
+             (hot, Question(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED)),
+             (arms, Question("the teacher's text vs the truth", GOLD, FILTERED)),
+             (stored["mix"], Question("batches by tokens vs by examples", "batches by examples", "batches by tokens"))]
+    asked += [(by_size, Question("more traces", f"N={small}", f"N={large}")) for small, large in zip(sizes, sizes[1:])]
+    asked += [(selection, Question("selection", "random", rule)) for rule in ("hardest", "longest", "diverse")]
+    rows = [question.row(runs) for runs, question in asked]
     for temperature in sweeps["vote"]:
         seeds, by_k, greedy = vote_by_seed(sweeps, temperature)
         largest = max(by_k)

@@ -19,7 +19,8 @@ from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.runtime import machine
 from distillab.sampling import TraceSamples
-from distillab.students import Arm, Comparison, PairedGain, compare, mean_accuracy_by_difficulty, paired_gain
+from distillab.comparison import Comparison, PairedGain, Question, mean_accuracy_by_difficulty
+from distillab.students import Arm, compare
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
@@ -198,30 +199,32 @@ def measure_sweeps(profile: Profile) -> dict:
             "prompts": setup.num_prompts, "comparisons": {"across": runs}, "seconds": time.perf_counter() - start}
 
 
-QUESTIONS = {  # name -> (the question, its baseline arm, the arm compared with it)
-    "traces vs answers": ("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
-    "twice the steps": ("twice the steps", ACROSS, LONGER),
-    "vs chapter 03": ("twice the steps vs chapter 03's student", SAME, LONGER),
+QUESTIONS = {  # name -> the question: its label, its baseline arm, the arm compared with it
+    "traces vs answers": Question("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
+    "twice the steps": Question("twice the steps", ACROSS, LONGER),
+    "vs chapter 03": Question("twice the steps vs chapter 03's student", SAME, LONGER),
 }
+
+
+def with_chapter_03(stored: dict, chapter_03: dict | None = None) -> Comparison:
+    """The stored runs, with chapter 03's own stored student (`te.load_sweeps()`: the same traces,
+    budget and seeds) first, under the live comparison's name, when it is given."""
+    runs = stored["comparisons"]["across"]
+    return runs if chapter_03 is None else Comparison({SAME: chapter_03["comparisons"]["arms"][te.FILTERED], **runs})
 
 
 def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]:
     """Does trace distillation survive the tokenizer change (traces against answers, both through
-    the BPE tokenizer), and how much do twice the steps add? With chapter 03's stored comparisons
-    (`te.load_sweeps()`: the same traces and seeds), also: do twice the steps catch up with chapter
-    03's own student?"""
-    runs = stored["comparisons"]["across"]
-    out = {name: runs.gain(*QUESTIONS[name][1:]) for name in ("traces vs answers", "twice the steps")}
-    if chapter_03 is not None:
-        out["vs chapter 03"] = paired_gain(chapter_03["comparisons"]["arms"][te.FILTERED], runs[LONGER])
-    return out
+    the BPE tokenizer), and how much do twice the steps add? With chapter 03's stored comparisons,
+    also: do twice the steps catch up with chapter 03's own student?"""
+    runs = with_chapter_03(stored, chapter_03)
+    return {name: question.gain(runs) for name, question in QUESTIONS.items() if question.baseline in runs}
 
 
 def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
     """The stored runs, each against the answers alone through the BPE tokenizer, with chapter 03's
-    own stored student (the same traces, budget and seeds) first, under the live comparison's name."""
-    runs = Comparison({SAME: chapter_03["comparisons"]["arms"][te.FILTERED], **stored["comparisons"]["across"]})
-    return runs.table(baseline=ANSWERS_ACROSS)
+    own stored student first, under the live comparison's name."""
+    return with_chapter_03(stored, chapter_03).table(baseline=ANSWERS_ACROSS)
 
 
 def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
@@ -235,8 +238,9 @@ def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
 
 
 def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:
-    """`gains` as the rows of a table, with their verdicts."""
-    return [gain.row(*QUESTIONS[name]) for name, gain in gains(stored, chapter_03).items()]
+    """The questions as the rows of a table, with their verdicts."""
+    runs = with_chapter_03(stored, chapter_03)
+    return [question.row(runs) for question in QUESTIONS.values() if question.baseline in runs]
 
 
 STEP_BUDGETS = {"1x steps": ACROSS, "2x steps": LONGER}  # the stored trace arms, by their budget
