@@ -86,3 +86,15 @@ def test_compare_trains_every_arm_on_every_seed_and_records_typed_runs(tokenizer
     assert traces == results["traces"][0].record
     with pytest.raises(ValueError, match="family must be one of"):
         Arm("copied", data)
+
+
+def test_a_gain_over_some_difficulties_and_runs_by_seed_pair_by_seed_number_not_position():
+    def run(arm, seed, accuracy):
+        return StudentRun(arm, seed, dict(enumerate(accuracy, start=1)), 0.0, 0.0, 1, 1)
+
+    runs = Comparison({"A": [run("A", 0, [1.0, 0.0, 0.0, 0.2, 0.4]), run("A", 1, [1.0, 0.0, 0.0, 0.0, 0.0])],
+                       "B": [run("B", 1, [0.0, 0.0, 0.0, 0.5, 0.5]), run("B", 0, [0.0, 0.0, 0.0, 0.4, 0.6])]})
+    hard = runs.gain("A", "B", difficulties=(4, 5))  # by hand: seed 0 50 - 30 = +20, seed 1 50 - 0 = +50
+    assert hard.seeds == (0, 1) and hard.gains == pytest.approx((20.0, 50.0))
+    assert runs.gain("A", "B").gains == pytest.approx((-12.0, 0.0))  # all five: seed 0 20 - 32, seed 1 20 - 20
+    assert runs.by_seed("B")[0].accuracy[5] == 0.6

@@ -59,12 +59,17 @@ class Comparison(dict):
 
     timing: dict | None = None  # set by `compare`: its seconds, when its first seed was complete, runs reused
 
-    def gain(self, baseline: str, arm: str) -> PairedGain:
-        """`arm` minus `baseline`, seed by seed, in points of mean accuracy."""
+    def gain(self, baseline: str, arm: str, difficulties: tuple[int, ...] | None = None) -> PairedGain:
+        """`arm` minus `baseline`, seed by seed, in points of mean accuracy (over `difficulties`
+        only, when given: e.g. (4, 5), the hardest problems)."""
         for name in (baseline, arm):
             if name not in self:
                 raise ValueError(f"{name!r} is not one of the arms {list(self)}")
-        return paired_gain(self[baseline], self[arm])
+        return paired_gain(self[baseline], self[arm], difficulties)
+
+    def by_seed(self, arm: str) -> dict[int, StudentRun]:
+        """`arm`'s runs by their seed, for pairing them with another arm's."""
+        return {run.seed: run for run in self[arm]}
 
     def table(self, baseline: str | None = None) -> list[dict]:
         """Rows for a table: each arm's mean and range over seeds, and its gain over the `baseline`
@@ -141,8 +146,10 @@ class PairedGain:
                 "verdict": self.verdict}
 
 
-def paired_gain(baseline: list[StudentRun], other: list[StudentRun]) -> PairedGain:
-    """`other` minus `baseline` in mean accuracy (points), matched by seed."""
+def paired_gain(baseline: list[StudentRun], other: list[StudentRun],
+                difficulties: tuple[int, ...] | None = None) -> PairedGain:
+    """`other` minus `baseline` in mean accuracy (points; over `difficulties` only, when given),
+    matched by seed."""
     by_seed = {run.seed: run for run in baseline}
     missing = [run.seed for run in other if run.seed not in by_seed]
     if missing or len(other) != len(baseline) or not other:
@@ -150,7 +157,12 @@ def paired_gain(baseline: list[StudentRun], other: list[StudentRun]) -> PairedGa
                          f"{sorted(run.seed for run in other)}")
     seeds = tuple(sorted(run.seed for run in other))
     other_by_seed = {run.seed: run for run in other}
-    gains = tuple(100 * (other_by_seed[s].mean_accuracy - by_seed[s].mean_accuracy) for s in seeds)
+    def accuracy(run: StudentRun) -> float:
+        if difficulties is None:
+            return run.mean_accuracy
+        return sum(run.accuracy[d] for d in difficulties) / len(difficulties)
+
+    gains = tuple(100 * (accuracy(other_by_seed[s]) - accuracy(by_seed[s])) for s in seeds)
     return PairedGain(seeds, gains)
 
 

@@ -292,15 +292,15 @@ def comparisons(sweeps: dict) -> list[dict]:
     """Every question chapter 03 asks of the stored runs, as table rows: the arm against its
     baseline seed by seed (points of mean accuracy) and the verdict that holds on every seed."""
     stored = sweeps["comparisons"]
-    arms, hot, by_n, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["N"], stored["selection"]
-    sizes = sorted(by_n, key=int)
-    by_size = Comparison({f"N={n}": by_n[n][FILTERED] for n in sizes})  # the filtered-trace student at each N
+    arms, hot, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["selection"]
+    by_size = by_number_of_traces(sweeps)
+    sizes = list(by_size)
     asked = [(arms, Question("traces vs answers", ANSWER_ONLY, FILTERED)),
              (arms, Question("the filter at T=1", UNFILTERED, FILTERED)),
              (hot, Question(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED)),
              (arms, Question("the teacher's text vs the truth", GOLD, FILTERED)),
              (stored["mix"], Question("batches by tokens vs by examples", "batches by examples", "batches by tokens"))]
-    asked += [(by_size, Question("more traces", f"N={small}", f"N={large}")) for small, large in zip(sizes, sizes[1:])]
+    asked += [(by_size, Question("more traces", small, large)) for small, large in zip(sizes, sizes[1:])]
     asked += [(selection, Question("selection", "random", rule)) for rule in ("hardest", "longest", "diverse")]
     rows = [question.row(runs) for runs, question in asked]
     for temperature in sweeps["vote"]:
@@ -310,6 +310,13 @@ def comparisons(sweeps: dict) -> list[dict]:
         rows.append(PairedGain(seeds, gains).row(f"majority vote (T={float(temperature):g})", "greedy",
                                                  f"vote@{largest}"))
     return rows
+
+
+def by_number_of_traces(sweeps: dict) -> Comparison:
+    """The stored filtered-trace student at each number of traces N, as one comparison whose arms
+    are "N=250", "N=1000", ... (smallest first)."""
+    by_n = sweeps["comparisons"]["N"]
+    return Comparison({f"N={n}": by_n[n][FILTERED] for n in sorted(by_n, key=int)})
 
 
 def vote_by_seed(sweeps: dict, temperature: str) -> tuple[tuple[int, ...], dict[int, list[float]], list[float]]:
