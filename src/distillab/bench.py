@@ -37,6 +37,7 @@ import torch
 from distillab import (cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments,
                        trace_experiments, transfer_experiments, world)
 from distillab.chapter_times import BENCH_FILE
+from distillab.comparison import PairedGain
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
@@ -175,8 +176,7 @@ def paired_points(ledger: Ledger, chapter: str, baseline: str, arm: str) -> dict
     if not seeds:
         raise ValueError(f"the ledger {ledger.path} holds no chapter {chapter} {baseline!r} and {arm!r} runs on a "
                          "common seed: run the chapter first")
-    gains = [100 * (by_arm[arm][s] - by_arm[baseline][s]) for s in seeds]
-    return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(seeds)}
+    return PairedGain(tuple(seeds), tuple(100 * (by_arm[arm][s] - by_arm[baseline][s]) for s in seeds)).summary()
 
 
 def trace_generation_seconds(profile: Profile) -> float:

@@ -79,7 +79,7 @@ class Comparison(dict):
         rows = []
         for name, runs in self.items():
             values = [100 * run.mean_accuracy for run in runs]
-            row = {"arm": name, "mean accuracy (%)": sum(values) / len(values), "min": min(values),
+            row = {"arm": name, "mean accuracy (%)": mean_over_seeds(runs), "min": min(values),
                    "max": max(values), gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
             if name != baseline:
                 gain = self.gain(baseline, name)
@@ -135,6 +135,10 @@ class PairedGain:
         """What holds on *every* seed: one of VERDICTS."""
         return verdict(self.low, self.high)
 
+    def summary(self) -> dict:
+        """The gain as plain JSON, as make bench stores a headline: mean, min, max (points), seeds."""
+        return {"mean": self.mean, "min": self.low, "max": self.high, "seeds": len(self.gains)}
+
     def describe(self) -> str:
         return (f"{self.mean:+.1f} points on average (per seed from {self.low:+.1f} to {self.high:+.1f}; "
                 f"ahead on {self.wins} of {len(self.gains)} seeds)")
@@ -166,10 +170,15 @@ def paired_gain(baseline: list[StudentRun], other: list[StudentRun],
     return PairedGain(seeds, gains)
 
 
+def mean_over_seeds(runs: list[StudentRun]) -> float:
+    """One arm's mean accuracy, in %, averaged over its runs (one per seed)."""
+    return sum(100 * run.mean_accuracy for run in runs) / len(runs)
+
+
 def spread(runs: list[StudentRun]) -> str:
     """'46.2 % (min 38.0, max 55.1; seeds 0, 1, 2)'."""
     values = [100 * run.mean_accuracy for run in runs]
-    return (f"{sum(values) / len(values):.1f} % (min {min(values):.1f}, max {max(values):.1f}; "
+    return (f"{mean_over_seeds(runs):.1f} % (min {min(values):.1f}, max {max(values):.1f}; "
             f"seeds {', '.join(str(run.seed) for run in runs)})")
 
 

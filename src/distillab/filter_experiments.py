@@ -21,7 +21,7 @@ from distillab import curation, records, world
 from distillab import trace_experiments as te
 from distillab.profiles import Profile
 from distillab.sampling import by_difficulty
-from distillab.comparison import PairedGain, Question
+from distillab.comparison import PairedGain, Question, mean_over_seeds
 from distillab.students import Arm, compare
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingSet
@@ -91,7 +91,7 @@ def arms_table(stored: dict) -> list[dict]:
     teacher, and the student's mean accuracy over the seeds."""
     return [{"arm": arm, "traces": stored["traces"][arm], "wrong (%)": 100 * stored["wrong_share"][arm],
              "4-5 steps (%)": 100 * stored["hard_share"][arm], "teacher FLOPs": stored["teacher_flops"][arm],
-             "student, mean (%)": sum(100 * r.mean_accuracy for r in runs) / len(runs)}
+             "student, mean (%)": mean_over_seeds(runs)}
             for arm, runs in stored["comparisons"]["filter"].items()]
 
 

@@ -28,7 +28,7 @@ from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens
-from distillab.comparison import Comparison, StudentRun, paired_gain
+from distillab.comparison import Comparison, StudentRun, mean_over_seeds, paired_gain
 from distillab.students import Arm, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
@@ -171,7 +171,7 @@ def comparisons(sweeps: dict) -> list[dict]:
     for name, runs in added.items():
         over_warm = paired_gain(warm, runs)
         row = {"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(r.flops for r in runs) / len(runs),
-               "mean accuracy (%)": 100 * sum(r.mean_accuracy for r in runs) / len(runs),
+               "mean accuracy (%)": mean_over_seeds(runs),
                "gain over warm start": over_warm.mean, "over warm: verdict": over_warm.verdict,
                "gain over more SFT": None, "gain min": None, "gain max": None, "verdict": None}
         if name != MORE_SFT:

@@ -88,16 +88,17 @@ def paired_from_ledger(ledger: Ledger) -> dict:
     course's student on the same traces (points of mean accuracy, seed by seed: mean, min, max)."""
     entries = ledger.entries()
     across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", ACROSS, False)}
-    gains = []
+    seeds, gains = [], []
     for seed, run in sorted(across.items()):
         settings = {"temperature": run.settings["temperature"], "k": 1, "keep": "first", "mix": te.TRACE_MIX}
         same = [r for r in entries if r.seed == seed
                 and _same_recipe(r, run.teacher.weights_sha256, settings, run.steps, run.data_size)]
         if same:
+            seeds.append(seed)
             gains.append(100 * (run.mean_accuracy - same[-1].mean_accuracy))
     if not gains:
         raise ValueError(f"the ledger {ledger.path} holds no chapter 06 runs paired by seed: run chapter 06 first")
-    return {"mean": sum(gains) / len(gains), "min": min(gains), "max": max(gains), "seeds": len(gains)}
+    return PairedGain(tuple(seeds), tuple(gains)).summary()
 
 
 def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=None,
