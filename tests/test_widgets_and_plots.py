@@ -1,4 +1,5 @@
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -93,3 +94,19 @@ def test_frontier_plot_has_two_labelled_log_panels_and_a_frontier_line():
     assert "teacher's training included" in left.get_xlabel() and "5-step" in right.get_ylabel()
     assert [line.get_label() for line in left.get_lines()] == ["Pareto frontier"]
     assert "taken as given" in plots.plot_frontier(points, teacher_training=False, title="t").axes[0].get_xlabel()
+
+
+def test_the_seed_plots_take_a_comparison_and_pair_its_runs_by_seed():
+    from distillab.comparison import Comparison, StudentRun
+
+    def run(arm, seed, mean):
+        return StudentRun(arm, seed, {1: mean, 2: mean / 2}, 0.0, 0.0, 1, 1)
+
+    runs = Comparison({"A": [run("A", 1, 0.4), run("A", 0, 0.2)], "B": [run("B", 0, 0.6), run("B", 1, 0.8)]})
+    assert runs.accuracies() == {"A": pytest.approx([15.0, 30.0]), "B": pytest.approx([45.0, 60.0])}  # seeds 0, 1
+    fig = plots.plot_seed_spread(runs, "t")
+    lines = [line.get_ydata().tolist() for line in fig.axes[0].lines]  # one grey line per seed, A to B
+    assert lines == [pytest.approx([15.0, 45.0]), pytest.approx([30.0, 60.0])]
+    assert [text.get_text() for text in fig.axes[0].texts] == ["seed 0", "seed 1"]
+    bars = plots.plot_accuracy_by_difficulty(runs, "t").axes[0].patches
+    assert [bar.get_height() for bar in bars] == pytest.approx([30.0, 15.0, 70.0, 35.0])  # A by level, then B

@@ -67,6 +67,15 @@ class Comparison(dict):
                 raise ValueError(f"{name!r} is not one of the arms {list(self)}")
         return paired_gain(self[baseline], self[arm], difficulties)
 
+    def accuracies(self) -> dict[str, list[float]]:
+        """Each arm's mean accuracy (%) per seed, in seed order: what a plot of the seeds draws."""
+        return {name: [100 * run.mean_accuracy for run in sorted(runs, key=lambda run: run.seed)]
+                for name, runs in self.items()}
+
+    def by_difficulty(self) -> dict[str, dict[int, float]]:
+        """Each arm's accuracy per difficulty, averaged over its seeds."""
+        return {name: mean_accuracy_by_difficulty(runs) for name, runs in self.items()}
+
     def by_seed(self, arm: str) -> dict[int, StudentRun]:
         """`arm`'s runs by their seed, for pairing them with another arm's."""
         return {run.seed: run for run in self[arm]}

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from distillab.comparison import Comparison
 from distillab.tables import markdown_table  # noqa: F401 (the chapters' tables: plots.markdown_table)
 from distillab.training import History
 
@@ -26,9 +27,12 @@ def plot_training(history: History, title: str) -> Figure:
     return fig
 
 
-def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]], title: str,
+def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]] | Comparison, title: str,
                                 ylabel: str = "accuracy on held-out problems (%)") -> Figure:
-    """Grouped bars: a fraction (shown in %) per difficulty, one bar colour per model or setting."""
+    """Grouped bars: a fraction (shown in %) per difficulty, one bar colour per model or setting (a
+    `Comparison`: each arm's mean over its seeds)."""
+    if isinstance(accuracy, Comparison):
+        accuracy = accuracy.by_difficulty()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     names = list(accuracy)
     width = 0.8 / max(len(names), 1)
@@ -70,10 +74,14 @@ def plot_next_token_distributions(distributions: dict[str, list[tuple[str, float
     return fig
 
 
-def plot_seed_spread(results: dict[str, list[float]], title: str, ylabel: str = "mean accuracy (%)",
+def plot_seed_spread(results: dict[str, list[float]] | Comparison, title: str, ylabel: str = "mean accuracy (%)",
                      seeds: list[int] | None = None) -> Figure:
     """One column per arm: a dot per seed (the same seed joined by a grey line across arms, so a
-    paired comparison reads as the slope of each line) and a bar at the mean."""
+    paired comparison reads as the slope of each line) and a bar at the mean. A `Comparison` is
+    drawn seed by seed, its seeds named."""
+    if isinstance(results, Comparison):
+        seeds = seeds or sorted(run.seed for run in next(iter(results.values())))
+        results = results.accuracies()
     fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2.5, 3.6))
     names = list(results)
     for i, name in enumerate(names):
