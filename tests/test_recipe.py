@@ -314,3 +314,21 @@ def test_the_commands_help_shows_every_key_a_recipe_file_may_hold():
     missing = [f"[{table}] {key}" if table else key for table, key in recipe.FILE_KEYS
                if not re.search(rf"(?<!\w){re.escape(key)}\s*=", recipe.__doc__)]
     assert not missing, f"python -m distillab.recipe --help does not show {missing}"
+
+
+def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_hand():
+    from distillab import recipe as recipe_module
+    from distillab.cost import GpuAssumptions
+
+    real = recipe_module.load_recipe(recipe_module.RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
+    gpu = GpuAssumptions(peak_tflops=1000.0, utilization=0.5, dollars_per_hour=2.0)  # 1.8e18 FLOPs an hour
+    price = recipe_module.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
+    # by hand: 2,000 prompts x 5 difficulties x 4 samples = 40,000 samples of 300 tokens at 2 x 1.5e9 per token;
+    # 1,000 steps x 32 rows x 300 tokens at 6 x 0.5e9 per token, on 1 seed
+    assert price.samples == 40_000
+    assert price.teacher_flops == pytest.approx(2 * 1.5e9 * 40_000 * 300)  # 3.6e16
+    assert price.student_flops == pytest.approx(6 * 0.5e9 * 1_000 * 32 * 300)  # 2.88e16
+    assert price.gpu_hours == pytest.approx((3.6e16 + 2.88e16) / 1.8e18)
+    assert price.dollars == pytest.approx(2.0 * price.gpu_hours)
+    with pytest.raises(ValueError, match="tokens_per_example"):
+        recipe_module.price(real, 1.5e9, 0.5e9, 0)

@@ -554,6 +554,7 @@ def launch(path: str | Path, processes: int = 1) -> float:
 @dataclass(frozen=True)
 class Price:
     """What a recipe costs at real sizes, by the rules of thumb of chapter 00."""
+    samples: int  # the teacher's samples: prompts x samples per prompt
     teacher_flops: float  # the teacher writing every sample: 2·N per token
     student_flops: float  # every seed's training: 6·N per token
     gpu_hours: float
@@ -573,7 +574,7 @@ def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, 
     teacher = generation_flops(teacher_parameters, samples * tokens_per_example)
     student = training_flops(student_parameters, recipe.steps * recipe.batch_size * tokens_per_example) \
         * len(recipe.seeds)
-    return Price(teacher, student, gpu_hours(teacher + student, gpu), dollars(teacher + student, gpu))
+    return Price(samples, teacher, student, gpu_hours(teacher + student, gpu), dollars(teacher + student, gpu))
 
 
 def main(argv: list[str] | None = None) -> int:
