@@ -95,3 +95,8 @@ def test_run_counting_flops_returns_the_result_too():
 def test_cpu_time_refuses_nonsense(peak, utilization, message):
     with pytest.raises(ValueError, match=message):
         cost.seconds_on_this_machine(1e12, peak, utilization)
+
+
+def test_tokens_trained_reads_the_six_n_d_rule_backwards():
+    assert cost.tokens_trained(6 * 32e9 * 1e12, 32e9) == pytest.approx(1e12)  # by hand: D = C / (6 N)
+    assert cost.tokens_trained(cost.training_flops(1e6, 5e4), 1e6) == pytest.approx(5e4)

@@ -55,6 +55,11 @@ def training_flops(num_parameters: float, num_tokens: float) -> float:
     return 6.0 * num_parameters * num_tokens
 
 
+def tokens_trained(flops: float, num_parameters: float) -> float:
+    """The training tokens `flops` pay for in a model of `num_parameters`: 6·N·D read backwards."""
+    return flops / (6.0 * num_parameters)
+
+
 def generation_flops(num_parameters: float, num_tokens: float) -> float:
     """Rule of thumb for inference: 2·N per token processed (prompt or generated)."""
     return 2.0 * num_parameters * num_tokens
