@@ -172,7 +172,7 @@ def state_sha256(model: torch.nn.Module) -> str:
 
 
 def _aside(path: Path) -> Path:
-    """Where `save_model` keeps the previous model while the new one moves in."""
+    """Where `replace_folder` keeps the previous folder while the new one moves in."""
     return path.with_name(f".{path.name}.previous")
 
 
@@ -185,6 +185,17 @@ def _recover(path: Path) -> None:
             shutil.rmtree(aside, ignore_errors=True)
         else:
             aside.rename(path)
+
+
+def replace_folder(staging: Path, path: Path) -> None:
+    """Put the finished folder `staging` at `path` in three renames: the old folder (if any) steps
+    aside, the new one moves in, the old one goes. An interrupt at any point leaves a whole folder
+    at `path` or beside it, which the next replace (or `load_model`) puts right."""
+    _recover(path)
+    if path.exists():
+        path.rename(_aside(path))  # 1. the old folder steps aside
+    staging.rename(path)  # 2. the new one moves in
+    shutil.rmtree(_aside(path), ignore_errors=True)  # 3. the old one goes
 
 
 def save_model(
@@ -223,10 +234,7 @@ def save_model(
         staging.chmod(0o755)  # mkdtemp made it private; a saved model is an ordinary folder
         for file in staging.iterdir():
             file.chmod(0o644)
-        if path.exists():
-            path.rename(_aside(path))  # 1. the old model steps aside
-        staging.rename(path)  # 2. the new one moves in
-        shutil.rmtree(_aside(path), ignore_errors=True)  # 3. the old one goes
+        replace_folder(staging, path)
     except OSError as error:
         _recover(path)
         raise _explain(error, path) from None

@@ -82,7 +82,8 @@ from distillab.architectures import (ARCHITECTURES, PROMPT_FORMATS, build_causal
 from distillab.distillation import LOSSES, DistillationConfig, kd_objective
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
-from distillab.models import PROVENANCE_FILE, SIZES, Provenance, count_parameters, file_sha256, save_model
+from distillab.models import (PROVENANCE_FILE, SIZES, Provenance, count_parameters, file_sha256, replace_folder,
+                             save_model)
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
 from distillab.parallel import DataParallel, sum_over_processes
 from distillab.profiles import PROFILES, get_profile
@@ -384,13 +385,16 @@ def teacher_samples(recipe: Recipe, teacher, tokenizer, problems: list[world.Pro
     share = problems[processes.rank::processes.count]
     mine = sample_traces(teacher, tokenizer, share, k, temperature, seed=DATA_SEED + processes.rank,
                          prompt_format=recipe.teacher_prompt_format, max_new=recipe.max_new_tokens)
-    texts, correct = processes.gather(mine.texts), processes.gather(mine.correct)
-    order = [i for rank in range(processes.count) for i in range(rank, len(problems), processes.count)]
-    by_index = dict(zip(order, zip(texts, correct)))
-    return TraceSamples(problems, [by_index[i][0] for i in range(len(problems))],
-                        [by_index[i][1] for i in range(len(problems))], temperature,
-                        int(sum_over_processes(mine.generated_tokens)), int(sum_over_processes(mine.prompt_tokens)),
-                        sum_over_processes(mine.flops), mine.seconds, recipe.teacher_prompt_format)
+    # gathered in rank order: rank 0's share (problems 0, n, 2n, ...), then rank 1's (1, n + 1, ...), ...
+    gathered = list(zip(processes.gather(mine.texts), processes.gather(mine.correct)))
+    problem_of = [i for rank in range(processes.count) for i in range(rank, len(problems), processes.count)]
+    in_order = [pair for _, pair in sorted(zip(problem_of, gathered), key=lambda item: item[0])]
+    return TraceSamples(problems=problems, texts=[texts for texts, _ in in_order],
+                        correct=[correct for _, correct in in_order], temperature=temperature,
+                        generated_tokens=int(sum_over_processes(mine.generated_tokens)),
+                        prompt_tokens=int(sum_over_processes(mine.prompt_tokens)),
+                        flops=sum_over_processes(mine.flops), seconds=mine.seconds,
+                        prompt_format=recipe.teacher_prompt_format)
 
 
 def training_data(recipe: Recipe, samples: TraceSamples, tokenizer: PreTrainedTokenizerBase) -> TrainingSet:
@@ -446,7 +450,7 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
                 if d in recipe.difficulties}
     prompts = world.training_problems(recipe.prompts_per_difficulty, DATA_SEED, held_out, recipe.difficulties)
     problems = [p for d in recipe.difficulties for p in prompts[d]]
-    samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems, processes)
+    samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems=problems, processes=processes)
     data = training_data(recipe, samples, tokenizer)
     teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.teacher_prompt_format,
                             max_new=recipe.max_new_tokens) if processes.is_main else None
@@ -464,8 +468,9 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
             history = train_one(recipe, student, teacher, tokenizer, data, seed, processes, progress)
             flops = sum_over_processes(history.total_flops)
             if processes.is_main:
-                result, record = _finish_student(recipe, student, tokenizer, history, flops, held_out, samples,
-                                                 teacher_ref, len(data), seed, staging)
+                result, record = _finish_student(recipe, student, tokenizer, history=history, flops=flops,
+                                                 held_out=held_out, samples=samples, teacher_ref=teacher_ref,
+                                                 data_size=len(data), seed=seed, staging=staging)
                 report.students.append(result)
                 records.append(record)
         processes.wait()
@@ -476,15 +481,16 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
             report.seconds = time.perf_counter() - start
             (staging / "report.md").write_text(report.to_markdown())
             (staging / "report.json").write_text(json.dumps(asdict(report), indent=1, default=str) + "\n")
-            _move_into_place(staging, recipe.output)
+            staging.chmod(0o755)  # mkdtemp made it private; the output is an ordinary folder
+            replace_folder(staging, recipe.output)
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
-def _finish_student(recipe, student, tokenizer, history, flops, held_out, samples, teacher_ref, data_size, seed,
-                    staging) -> tuple[StudentResult, RunRecord]:
+def _finish_student(recipe: Recipe, student, tokenizer, *, history, flops: float, held_out: dict, samples,
+                    teacher_ref: TeacherRef, data_size: int, seed: int, staging: Path) -> tuple[StudentResult, RunRecord]:
     """Evaluate and save one trained student (main process); its result and ledger record."""
     evaluation = evaluate(student, tokenizer, held_out, prompt_format=recipe.prompt_format,
                           max_new=recipe.max_new_tokens)
@@ -503,17 +509,6 @@ def _finish_student(recipe, student, tokenizer, history, flops, held_out, sample
     result = StudentResult(seed, evaluation.accuracy, flops, history.total_seconds,
                            str(recipe.output / folder.name), history.loss)
     return result, record
-
-
-def _move_into_place(staging: Path, output: Path) -> None:
-    """Replace `output` by the finished `staging` folder: the old output moves aside, the new one in."""
-    aside = output.with_name(f".{output.name}.previous")
-    if output.exists():
-        shutil.rmtree(aside, ignore_errors=True)
-        output.rename(aside)
-    staging.chmod(0o755)
-    staging.rename(output)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def load_report(output: str | Path) -> Report:
