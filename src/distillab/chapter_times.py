@@ -42,5 +42,5 @@ def expected(chapter: str, profile: Profile, bench_file: Path = BENCH_FILE) -> s
     here_peak = reuse.matmul_peak_gflops(profile)
     return (f"Time: a first run at the {profile.name} profile took {duration(seconds)} on the bench machine "
             f"(matmul peak {bench_peak:.0f} GFLOP/s); this CPU's peak is {here_peak:.0f} GFLOP/s, so expect about "
-            f"{duration(seconds * bench_peak / here_peak)} here. That is a rough guide: the peak is not all a chapter "
-            "depends on, so a third more or less is normal, and more while other programs keep the cores busy.")
+            f"{duration(seconds * bench_peak / here_peak)} here. That is a rough guide, off either way on another "
+            "machine (the peak is not all a chapter depends on), and longer while other programs keep the cores busy.")

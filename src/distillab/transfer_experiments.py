@@ -62,6 +62,13 @@ def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, archite
                          "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
 
 
+def longer_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE,
+               factor: float = 2.0) -> Arm:
+    """The other family's arm trained for `factor` times chapter 03's steps (the stored runs: 2)."""
+    across = across_arm(setup, samples, tokenizer, architecture)
+    return replace(across, training=replace(across.training, num_steps=round(factor * across.training.num_steps)))
+
+
 def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
     """How each tokenizer cuts `problem`'s trace: its vocabulary, the trace's tokens, the first few of them."""
     text = problem.trace
@@ -192,9 +199,8 @@ def measure_sweeps(profile: Profile) -> dict:
     start = time.perf_counter()
     setup = prepare(REFERENCE_TEACHER, "the reference", profile)
     samples, bpe = setup.traces(), build_bpe_tokenizer()
-    across = across_arm(setup, samples, bpe)
-    longer = replace(across, training=replace(across.training, num_steps=2 * across.training.num_steps))
-    runs = compare(setup, {ANSWERS_ACROSS: answers_across_arm(setup, bpe), ACROSS: across, LONGER: longer})
+    runs = compare(setup, {ANSWERS_ACROSS: answers_across_arm(setup, bpe), ACROSS: across_arm(setup, samples, bpe),
+                           LONGER: longer_arm(setup, samples, bpe)})
     return {"profile": profile.name, "seeds": list(profile.seeds), "architecture": ARCHITECTURE,
             "student_steps": profile.trace_student_steps, "batch_size": profile.batch_size,
             "prompts": setup.num_prompts, "comparisons": {"across": runs}, "seconds": time.perf_counter() - start}
@@ -282,7 +288,7 @@ def describe_compounding(compounded: dict[str, dict[int, tuple[float, float]]]) 
     lines = []
     for label, levels in compounded.items():
         p, longest = levels[1][1], max(levels)
-        measured, predicted = (100 * sum(pair[i] for pair in levels.values()) / len(levels) for i in (0, 1))
+        measured, predicted = (100 * world.mean_accuracy({d: pair[i] for d, pair in levels.items()}) for i in (0, 1))
         lines.append(f"{label}: one step right {100 * p:.1f} % of the time, so {longest} steps {100 * p ** longest:.1f} %; "
                      f"mean over difficulties {predicted:.1f} % by p^k, {measured:.1f} % measured")
     return lines
