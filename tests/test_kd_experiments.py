@@ -91,3 +91,24 @@ def test_step_cost_times_the_three_kinds_of_step():
                                    replace(get_profile("fast"), eval_per_difficulty=1), num_prompts=10)
     seconds = kd_experiments.step_cost(setup, num_steps=2)
     assert set(seconds) == {"SFT", "KD, cached teacher", "KD, teacher on the fly"} and all(v > 0 for v in seconds.values())
+
+
+def test_neighbour_ratios_worked_out_by_hand():
+    rows = [{"teacher": "half-budget", "T": 1, "right answer": 0.9, "right ± 1": 0.06, "everything else": 0.04},
+            {"teacher": "fully trained", "T": 1, "right answer": 0.99, "right ± 1": 0.006, "everything else": 0.004},
+            {"teacher": "half-budget", "T": 2, "right answer": 0.5, "right ± 1": 0.3, "everything else": 0.2}]
+    ratio, per_token = kd_experiments.neighbour_ratios(rows, vocab_size=23)  # 20 tokens besides the answer and its two neighbours
+    assert ratio == pytest.approx(10.0)  # 0.06 / 0.006, at T = 1 only
+    assert per_token == pytest.approx((0.06 / 2) / (0.04 / 20))  # 15
+
+
+def test_a_sweep_of_settings_is_one_table_with_the_setting_as_its_first_column():
+    sft = runs("SFT", 0.30, 0.40)
+    stored = {"comparisons": {"teacher": {"half-budget": Comparison({"SFT": sft, "KD": runs("KD", 0.5, 0.6)}),
+                                          "fully trained": Comparison({"SFT": sft, "KD": runs("KD", 0.3, 0.5)})},
+                              "alpha": Comparison({"SFT": sft, "α=1": runs("a", 0.5, 0.6)})}}
+    rows = kd_experiments.sweep_table(stored, "teacher")
+    assert [(row["teacher"], row["arm"]) for row in rows] == [("half-budget", "SFT"), ("half-budget", "KD"),
+                                                              ("fully trained", "SFT"), ("fully trained", "KD")]
+    assert rows[3]["gain over SFT (points)"] == pytest.approx(5.0)  # +0 and +10
+    assert kd_experiments.sweep_table(stored, "alpha") == stored["comparisons"]["alpha"].table()

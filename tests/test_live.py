@@ -2,7 +2,7 @@
 difference once every arm of that seed is done, as Markdown in a notebook and as lines elsewhere."""
 
 from distillab.live import REUSED_MARK, LiveComparison
-from distillab.tables import markdown_table, text_table
+from distillab.tables import column_format, markdown_table, text_table
 
 
 def test_the_table_fills_in_and_pairs_each_seed_once_both_arms_are_done(capsys):
@@ -47,6 +47,16 @@ def test_in_a_notebook_it_is_one_output_drawn_again_in_place(monkeypatch):
 def test_tables_as_markdown_and_as_aligned_text():
     rows = [{"arm": "SFT", "accuracy": 0.5, "gain": None}, {"arm": "KD", "accuracy": 0.625, "gain": 12.5}]
     assert markdown_table(rows, {"accuracy": ".2f"}).splitlines() == [
-        "| arm | accuracy | gain |", "|---|---|---|", "| SFT | 0.50 | – |", "| KD | 0.62 | 12.5 |"]
-    assert text_table(rows, {"accuracy": ".2f"}).splitlines() == ["arm  accuracy  gain", "SFT  0.50      –",
-                                                                  "KD   0.62      12.5"]
+        "| arm | accuracy | gain |", "|---|---|---|", "| SFT | 0.50 | – |", "| KD | 0.62 | +12.5 |"]
+    assert text_table(rows, {"accuracy": ".2f", "gain": ".2f"}).splitlines() == [
+        "arm  accuracy  gain", "SFT  0.50      –", "KD   0.62      12.50"]
+
+
+def test_a_comparisons_columns_have_one_format_everywhere_unless_told_otherwise():
+    row = {"arm": "KD", "mean accuracy (%)": 46.25, "min": 40, "max": 52.5, "gain over SFT (points)": 7.25,
+           "gain min": -1.0, "gain max": 3, "seeds ahead": "2/3", "verdict": "not settled", "steps": 570,
+           "reused": True}
+    assert markdown_table([row]).splitlines()[-1] == (
+        "| KD | 46.2 | 40.0 | 52.5 | +7.2 | -1.0 | +3.0 | 2/3 | not settled | 570 | True |")
+    assert markdown_table([row], {"min": ".0f"}).splitlines()[-1].startswith("| KD | 46.2 | 40 | 52.5 |")
+    assert column_format("gain over the warm start") == "+.1f" and column_format("teacher FLOPs") == ""

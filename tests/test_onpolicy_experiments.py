@@ -91,17 +91,44 @@ def runs(arm, *means, steps=10):
     return [StudentRun(arm, seed, {1: mean}, 1e11, 1.0, steps, 10) for seed, mean in enumerate(means)]
 
 
-def test_comparisons_pair_every_arm_with_more_sft_and_the_warm_start():
-    stored = {"comparisons": {"warm start": Comparison({ope.WARM_START: runs(ope.WARM_START, 0.8, 0.6)}),
-                              "added compute": Comparison({ope.MORE_SFT: runs(ope.MORE_SFT, 0.9, 0.7),
-                                                           ope.ON_POLICY: runs(ope.ON_POLICY, 0.85, 0.5, steps=3)})}}
-    rows = {r["arm"]: r for r in ope.comparisons(stored)}
-    assert rows[ope.MORE_SFT]["gain over warm start"] == pytest.approx(10.0)
-    assert rows[ope.MORE_SFT]["over warm: verdict"] == "better on every seed" and rows[ope.MORE_SFT]["verdict"] is None
-    assert list(rows[ope.MORE_SFT]) == list(rows[ope.ON_POLICY])  # every row has every column
-    assert rows[ope.ON_POLICY]["gain over more SFT"] == pytest.approx(-12.5)
-    assert rows[ope.ON_POLICY]["verdict"] == "worse on every seed" and rows[ope.ON_POLICY]["added steps"] == 3
-    assert rows[ope.ON_POLICY]["over warm: verdict"] == "not settled"
+def runs_by_hand() -> dict:
+    """A stored comparison small enough to work out by hand: two seeds, accuracies in points."""
+    added = Comparison({ope.MORE_SFT: runs(ope.MORE_SFT, 0.9, 0.7),
+                        ope.ON_POLICY: runs(ope.ON_POLICY, 0.85, 0.5, steps=3),
+                        "mix λ=0.5": runs("mix λ=0.5", 0.95, 0.6, steps=4),
+                        ope.EQUAL_STEPS: [replace(run, flops=3e11) for run in runs(ope.EQUAL_STEPS, 0.9, 0.75)]})
+    return {"comparisons": {"warm start": Comparison({ope.WARM_START: runs(ope.WARM_START, 0.8, 0.6)}),
+                            "added compute": added}}
+
+
+def test_every_arm_is_asked_against_the_warm_start_then_against_more_sft_worked_out_by_hand():
+    rows = {(r["baseline"], r["arm"]): r for r in ope.comparisons(runs_by_hand())}
+    assert list(rows)[:4] == [(ope.WARM_START, arm) for arm in (ope.MORE_SFT, ope.ON_POLICY, "mix λ=0.5", ope.EQUAL_STEPS)]
+    assert (ope.MORE_SFT, ope.MORE_SFT) not in rows and len(rows) == 7
+    more_sft = rows[ope.WARM_START, ope.MORE_SFT]  # +10 and +10 points
+    assert more_sft["gain (points)"] == pytest.approx(10.0) and more_sft["verdict"] == "better on every seed"
+    on_policy = rows[ope.MORE_SFT, ope.ON_POLICY]  # -5 and -20 points
+    assert (on_policy["gain min"], on_policy["gain max"]) == pytest.approx((-20.0, -5.0))
+    assert on_policy["verdict"] == "worse on every seed" and on_policy["seeds ahead"] == "0/2"
+    assert rows[ope.WARM_START, ope.ON_POLICY]["verdict"] == "not settled"  # +5 and -10
+    assert rows[ope.MORE_SFT, "mix λ=0.5"]["verdict"] == "not settled"  # +5 and -10
+
+
+def test_the_arms_table_gives_each_arms_added_steps_flops_and_accuracy():
+    table = {row["arm"]: row for row in ope.arms_table(runs_by_hand())}
+    assert list(table) == [ope.MORE_SFT, ope.ON_POLICY, "mix λ=0.5", ope.EQUAL_STEPS]
+    assert table[ope.ON_POLICY] == {"arm": ope.ON_POLICY, "added steps": 3, "added FLOPs": 1e11,
+                                    "mean accuracy (%)": pytest.approx(67.5), "min": pytest.approx(50.0),
+                                    "max": pytest.approx(85.0)}
+
+
+def test_the_findings_chapter_04_asserts_worked_out_by_hand():
+    found = ope.findings(runs_by_hand())
+    assert found.behind_on_every_seed == (ope.ON_POLICY,)  # the mix leads on seed 0, so it is not behind on all
+    assert found.best_lead == pytest.approx(5.0)  # the mix, seed 0: 95 - 90
+    assert found.equal_steps_cost == pytest.approx(3.0)  # 3e11 against 1e11 FLOPs per seed
+    assert found.equal_steps_over_warm.gains == pytest.approx((10.0, 15.0))
+    assert found.equal_steps_against_sft.gains == pytest.approx((0.0, 5.0))
 
 
 def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():

@@ -9,7 +9,8 @@ from distillab import records, world
 from distillab.ledger import Ledger
 from distillab.profiles import get_profile
 from distillab.records import TeacherRef
-from distillab.comparison import Comparison, StudentRun, mean_accuracy_by_difficulty, paired_gain, spread
+from distillab.comparison import (Comparison, StudentRun, accuracies_by_setting, mean_accuracy_by_difficulty, paired_gain,
+                                  setting, spread, table_by_setting)
 from distillab.students import Arm, Setup, check_seeds, compare
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import HALF_BUDGET_TEACHER
@@ -98,3 +99,19 @@ def test_a_gain_over_some_difficulties_and_runs_by_seed_pair_by_seed_number_not_
     assert hard.seeds == (0, 1) and hard.gains == pytest.approx((20.0, 50.0))
     assert runs.gain("A", "B").gains == pytest.approx((-12.0, 0.0))  # all five: seed 0 20 - 32, seed 1 20 - 20
     assert runs.by_seed("B")[0].accuracy[5] == 0.6
+
+
+def test_a_knobs_settings_read_back_as_numbers_in_order_with_each_settings_table():
+    def pair(sft, kd):
+        return Comparison({"SFT": [run("SFT", 0, sft[0]), run("SFT", 1, sft[1])],
+                           "KD": [run("KD", 1, kd[1]), run("KD", 0, kd[0])]})
+    by_n = {"1000": pair((0.5, 0.6), (0.7, 0.6)), "250": pair((0.2, 0.3), (0.3, 0.2))}  # as JSON keeps them
+    rows = table_by_setting(by_n, "N")
+    assert [(row["N"], row["arm"]) for row in rows] == [(250, "SFT"), (250, "KD"), (1000, "SFT"), (1000, "KD")]
+    assert rows[1]["gain over SFT (points)"] == pytest.approx(0.0) and rows[1]["seeds ahead"] == "1/2"
+    assert rows[3]["gain over SFT (points)"] == pytest.approx(10.0) and rows[3]["gain min"] == pytest.approx(0.0)
+    assert accuracies_by_setting(by_n, ("KD",)) == {"KD": {250: pytest.approx([30.0, 20.0]),
+                                                           1000: pytest.approx([70.0, 60.0])}}  # in seed order
+    by_teacher = {"half-budget": pair((0.2, 0.3), (0.3, 0.4)), "fully trained": pair((0.5, 0.6), (0.7, 0.6))}
+    assert [row["teacher"] for row in table_by_setting(by_teacher, "teacher")][::2] == ["half-budget", "fully trained"]
+    assert [setting(key) for key in ("250", "1.6", "top-5")] == [250, 1.6, "top-5"]

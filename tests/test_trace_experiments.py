@@ -7,6 +7,7 @@ from helpers import assert_rows_match_their_runs
 
 from distillab import sweeps, world
 from distillab import trace_experiments as te
+from distillab.comparison import Comparison, StudentRun
 from distillab.profiles import get_profile
 from distillab.teacher import teacher_problems
 
@@ -47,7 +48,14 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert rows[-1]["question"] == "majority vote (T=1)" and rows[-1]["arm"] == "vote@2"
     path = tmp_path / "trace.json"
     path.write_text(sweeps.to_json(results, te.measure_sweeps))
-    assert te.comparisons(te.load_sweeps(path)) == rows
+    back = te.load_sweeps(path)
+    assert te.comparisons(back) == rows
+    for read in (te.filter_tables, te.selection_table, te.accuracy_against_n, te.accuracy_against_total_flops,
+                 te.describe_selection_overlap):  # the same whether measured now or read back (JSON keys are text)
+        assert read(back) == read(results), read.__name__
+    assert set(te.selection_compared(back)) == {"random", "hardest", "diverse"}  # "longest" trained the same traces
+    assert [row["traces"] for row in te.filter_tables(back)[1.0]] == [
+        comparisons["arms"][arm][0].data_size for arm in (te.UNFILTERED, te.FILTERED)]
 
 
 def test_the_headline_arms_name_what_the_student_learns_from():
@@ -113,3 +121,13 @@ def test_a_students_vote_at_k_is_measured_once_per_student_then_read_back(monkey
     assert (again.ks, again.accuracy, again.flops, again.temperature) == (first.ks, first.accuracy, first.flops, 0.5)
     with pytest.raises(AssertionError, match="read back"):  # another student: measured
         te.remembered_vote(setup, build_model(STUDENT_SIZE, setup.tokenizer, seed=1), per_difficulty=2, ks=(1, 2), temperature=0.5)
+
+
+def test_accuracy_against_n_and_against_total_compute_worked_out_by_hand():
+    def filtered(accuracies, flops):
+        return Comparison({te.FILTERED: [StudentRun(te.FILTERED, seed, {1: a}, flops, 1.0, 10, 5)
+                                         for seed, a in enumerate(accuracies)]})
+    stored = {"teacher_flops_per_trace": 1e9,
+              "comparisons": {"N": {"1000": filtered((0.5, 0.7), 3e12), "250": filtered((0.2, 0.4), 2e12)}}}
+    assert te.accuracy_against_n(stored) == {250: pytest.approx([20.0, 40.0]), 1000: pytest.approx([50.0, 70.0])}
+    assert list(te.accuracy_against_total_flops(stored)) == [2e12 + 250 * 1e9, 3e12 + 1000 * 1e9]

@@ -21,12 +21,13 @@ from transformers import PreTrainedTokenizerFast
 
 from distillab import knobs, records, reuse, world
 from distillab.distillation import (DistillationConfig, TeacherCache, TeacherLogProbs, TransferSet, answer_logits,
-                                    answer_mass, cache_teacher, kd_objective, teacher_log_probs, transfer_set)
+                                    answer_mass, cache_teacher, id_dtype, kd_objective, teacher_log_probs,
+                                    transfer_set)
 from distillab.models import STUDENT_SIZE, build_model, matmul_parameters, state_sha256
 from distillab.runtime import machine
 from distillab.tokenizer import fingerprint
 from distillab.profiles import Profile
-from distillab.comparison import Comparison, Question
+from distillab.comparison import Comparison, Question, table_by_setting
 from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingSet, sft_objective, train
@@ -150,6 +151,30 @@ def dark_knowledge(teachers: dict[str, torch.nn.Module], tokenizer: PreTrainedTo
     return reuse.remembered(profile, "the teachers' answer distributions", ingredients, measure, refresh)["rows"]
 
 
+def neighbour_ratios(rows: list[dict], vocab_size: int) -> tuple[float, float]:
+    """What `dark_knowledge` says at T = 1: how many times more probability the half-budget teacher
+    puts on the right answer's two neighbours than the fully trained one does, and how many times
+    more the half-budget teacher puts on each neighbour than on each other token (every token but
+    the right number and its two neighbours)."""
+    mass = {(row["teacher"], row["T"]): row for row in rows}
+    half, full = mass["half-budget", 1], mass["fully trained", 1]
+    per_neighbour, per_other = half["right ± 1"] / 2, half["everything else"] / (vocab_size - 3)
+    return half["right ± 1"] / full["right ± 1"], per_neighbour / per_other
+
+
+def cache_table(setup: KDSetup, top_ks: tuple[int | None, ...] = (None, 20, 5, 1)) -> list[dict]:
+    """What each cache of the teacher's log-probs on the transfer set takes (full, and the top-k
+    for each k), and what it cost the teacher: every one is cut from the same forward pass."""
+    vocab_size, rows = len(setup.tokenizer), []
+    for k in top_ks:
+        cache = setup.cache(k)
+        ids = str(id_dtype(vocab_size)).removeprefix("torch.")
+        rows.append({"cache": f"all {vocab_size} tokens (float16)" if k is None else f"top-{k} (float16 values, {ids} ids)",
+                     "bytes per token": format(cache.bytes_per_token, ".0f"), "total": f"{cache.bytes / 1e6:.2f} MB",
+                     "teacher FLOPs": f"{cache.flops:.2e}", "seconds": f"{cache.seconds:.2f}"})
+    return rows
+
+
 def sweep_configs() -> dict[str, dict[str, DistillationConfig]]:
     """The knobs chapter 02 turns, one sweep each; every sweep shares the forward-KL T = 1 arm."""
     base = DistillationConfig()
@@ -230,6 +255,13 @@ def comparisons(sweeps: dict) -> list[dict]:
     """`questions` as the rows of a table: each arm against SFT seed by seed, with the verdict that
     holds on *every* seed."""
     return [question.row(runs) for runs, question in questions(sweeps)]
+
+
+def sweep_table(sweeps: dict, sweep: str) -> list[dict]:
+    """One stored sweep as table rows: each arm's mean and range over seeds and its gain over SFT.
+    A sweep of N, steps or teacher gives one SFT-and-KD comparison per setting, the setting first."""
+    node = sweeps["comparisons"][sweep]
+    return table_by_setting(node, sweep) if sweep in PAIRED_SWEEPS else node.table()
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:

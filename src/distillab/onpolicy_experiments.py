@@ -28,7 +28,7 @@ from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens
-from distillab.comparison import Comparison, StudentRun, mean_over_seeds, paired_gain
+from distillab.comparison import Comparison, PairedGain, Question, StudentRun, paired_gain
 from distillab.students import Arm, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
@@ -162,24 +162,65 @@ def greedy_samples(model: torch.nn.Module, tokenizer, held_out: dict, difficulti
     return out
 
 
-def comparisons(sweeps: dict) -> list[dict]:
-    """Every arm of the stored comparison against its warm start and against more SFT at equal
-    added compute, seed by seed. Every row has every column (empty where it does not apply)."""
-    warm = sweeps["comparisons"]["warm start"][WARM_START]
+def with_warm_start(setup: OnPolicySetup, runs: Comparison) -> Comparison:
+    """The warm start the arms of `runs` continued, on their seeds, first, then those arms: one
+    comparison on the same seeds."""
+    seeds = sorted(run.seed for run in next(iter(runs.values())))
+    return Comparison({WARM_START: [setup.warm[seed] for seed in seeds], **runs})
+
+
+def stored_comparison(sweeps: dict) -> Comparison:
+    """The stored warm start and every arm of added compute, as one comparison on the same seeds."""
+    return Comparison({**sweeps["comparisons"]["warm start"], **sweeps["comparisons"]["added compute"]})
+
+
+def questions(sweeps: dict) -> list[Question]:
+    """Every arm of added compute against the warm start it continued, then every other arm against
+    more SFT at equal added compute."""
     added = sweeps["comparisons"]["added compute"]
-    rows = []
-    for name, runs in added.items():
-        over_warm = paired_gain(warm, runs)
-        row = {"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(r.flops for r in runs) / len(runs),
-               "mean accuracy (%)": mean_over_seeds(runs),
-               "gain over warm start": over_warm.mean, "over warm: verdict": over_warm.verdict,
-               "gain over more SFT": None, "gain min": None, "gain max": None, "verdict": None}
-        if name != MORE_SFT:
-            gain = added.gain(MORE_SFT, name)
-            row.update({"gain over more SFT": gain.mean, "gain min": gain.low, "gain max": gain.high,
-                        "verdict": gain.verdict})
-        rows.append(row)
-    return rows
+    return ([Question("over the warm start", WARM_START, name) for name in added]
+            + [Question("against more SFT", MORE_SFT, name) for name in added if name != MORE_SFT])
+
+
+def comparisons(sweeps: dict) -> list[dict]:
+    """`questions` as the rows of a table: each arm against its baseline seed by seed, with the
+    verdict that holds on *every* seed."""
+    runs = stored_comparison(sweeps)
+    return [question.row(runs) for question in questions(sweeps)]
+
+
+def arms_table(sweeps: dict) -> list[dict]:
+    """One row per arm of added compute: its added steps and FLOPs (mean over seeds), and its mean
+    accuracy and range over seeds."""
+    added = sweeps["comparisons"]["added compute"]
+    accuracy = {row["arm"]: row for row in added.table()}
+    return [{"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(run.flops for run in runs) / len(runs),
+             **{column: accuracy[name][column] for column in ("mean accuracy (%)", "min", "max")}}
+            for name, runs in added.items()]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the stored comparison says about on-policy distillation at equal added compute, and
+    with as many steps as SFT."""
+    behind_on_every_seed: tuple[str, ...]  # the on-policy arms at equal compute behind more SFT on every seed
+    best_lead: float  # the most any of them led more SFT by, on any seed (points)
+    equal_steps_cost: float  # the added FLOPs of as many steps as SFT, over more SFT's
+    equal_steps_over_warm: PairedGain
+    equal_steps_against_sft: PairedGain
+
+
+def findings(sweeps: dict) -> Findings:
+    """What the stored comparison says, seed by seed: the figures chapter 04's text rests on."""
+    runs = stored_comparison(sweeps)
+    equal_compute = [name for name in sweeps["comparisons"]["added compute"] if name not in (MORE_SFT, EQUAL_STEPS)]
+    against_sft = {name: runs.gain(MORE_SFT, name) for name in equal_compute}
+    flops = {name: sum(r.flops for r in runs[name]) for name in (MORE_SFT, EQUAL_STEPS)}
+    return Findings(behind_on_every_seed=tuple(name for name, gain in against_sft.items() if gain.high < 0),
+                    best_lead=max(gain.high for gain in against_sft.values()),
+                    equal_steps_cost=flops[EQUAL_STEPS] / flops[MORE_SFT],
+                    equal_steps_over_warm=runs.gain(WARM_START, EQUAL_STEPS),
+                    equal_steps_against_sft=runs.gain(MORE_SFT, EQUAL_STEPS))
 
 
 def from_scratch_comparison(sweeps: dict) -> dict:

@@ -25,7 +25,7 @@ from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_para
                              save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, by_difficulty, sample_traces
-from distillab.comparison import Comparison, PairedGain, Question, StudentRun
+from distillab.comparison import Comparison, PairedGain, Question, StudentRun, accuracies_by_setting, setting
 from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.teacher import teacher_problems
@@ -319,6 +319,62 @@ def by_number_of_traces(sweeps: dict) -> Comparison:
     return Comparison({f"N={n}": by_n[n][FILTERED] for n in sorted(by_n, key=int)})
 
 
+def acceptance(sweeps: dict, temperature: float) -> float:
+    """The share of the teacher's stored samples at `temperature` that the verifier kept, averaged
+    over the difficulties."""
+    return world.mean_accuracy(sweeps["sampling"][str(temperature)]["acceptance"])
+
+
+def filter_tables(sweeps: dict) -> dict[float, list[dict]]:
+    """The filter at each stored teacher temperature: the unfiltered and filtered arms (traces kept,
+    mean and range over seeds) and the filter's gain, seed by seed."""
+    return {setting(temperature): [{**row, "traces": pair[row["arm"]][0].data_size}
+                                   for row in pair.table(baseline=UNFILTERED)]
+            for temperature, pair in sweeps["comparisons"]["filter"].items()}
+
+
+def accuracy_against_n(sweeps: dict) -> dict[int, list[float]]:
+    """The filtered-trace student's accuracy (%) per seed at each number of traces N."""
+    return accuracies_by_setting(sweeps["comparisons"]["N"], (FILTERED,))[FILTERED]
+
+
+def accuracy_against_total_flops(sweeps: dict) -> dict[float, list[float]]:
+    """The same runs as `accuracy_against_n`, each at its total compute: the student's training
+    FLOPs (mean over seeds) plus the teacher's generation FLOPs for its N traces."""
+    per_trace, by_n = sweeps["teacher_flops_per_trace"], sweeps["comparisons"]["N"]
+    total = {n: sum(run.flops for run in by_n[str(n)][FILTERED]) / len(by_n[str(n)][FILTERED]) + n * per_trace
+             for n in accuracy_against_n(sweeps)}
+    return {total[n]: values for n, values in accuracy_against_n(sweeps).items()}
+
+
+def describe_selection_overlap(sweeps: dict) -> str:
+    """How many traces the "longest" and "hardest" selections share (in this world, often all)."""
+    selection = sweeps["selection"]
+    size = sum(selection["hardest"]["by_difficulty"].values())
+    same = " (the same traces in the same order: trained once, reported twice)" if selection["longest_equals_hardest"] else ""
+    return f"longest and hardest share {selection['longest_and_hardest_share']} of their {size:,} traces{same}"
+
+
+def selection_table(sweeps: dict) -> list[dict]:
+    """Each selection rule's student (mean and range over seeds, gain over random seed by seed)
+    beside what it chose: traces per difficulty and problem types covered."""
+    selection = sweeps["selection"]
+    rows = []
+    for row in sweeps["comparisons"]["selection"].table():
+        chosen = selection[row["arm"]]
+        per_difficulty = {int(d): count for d, count in chosen["by_difficulty"].items()}
+        rows.append({**row, **{f"{d}-step": per_difficulty[d] for d in world.DIFFICULTIES}, "types": chosen["types"]})
+    return rows
+
+
+def selection_compared(sweeps: dict) -> Comparison:
+    """The selection rules' students, each once: "longest" is left out when it chose exactly the
+    traces "hardest" did (the same runs, reported twice in the table)."""
+    twice = sweeps["selection"]["longest_equals_hardest"]
+    return Comparison({rule: runs for rule, runs in sweeps["comparisons"]["selection"].items()
+                       if not (twice and rule == "longest")})
+
+
 def vote_by_seed(sweeps: dict, temperature: str) -> tuple[tuple[int, ...], dict[int, list[float]], list[float]]:
     """The stored majority vote at `temperature`: (seeds, {k: mean accuracy (%) per seed}, greedy
     accuracy (%) per seed), each seed's trace student scored on the whole test set."""
@@ -326,6 +382,18 @@ def vote_by_seed(sweeps: dict, temperature: str) -> tuple[tuple[int, ...], dict[
     mean = lambda accuracy: 100 * world.mean_accuracy({int(d): a for d, a in accuracy.items()})  # noqa: E731
     by_k = {int(k): [mean(seed["accuracy"][k]) for seed in per_seed] for k in per_seed[0]["accuracy"]}
     return tuple(seed["seed"] for seed in per_seed), by_k, [mean(seed["greedy"]) for seed in per_seed]
+
+
+def vote_series(sweeps: dict, temperature: str) -> dict[str, dict[int, list[float]]]:
+    """The stored majority vote at `temperature` and greedy decoding, accuracy (%) per seed at each
+    k: what `plots.plot_mean_and_range` draws."""
+    _, by_k, greedy = vote_by_seed(sweeps, temperature)
+    return {f"vote@k, T = {temperature}": by_k, "greedy (k = 1)": {k: greedy for k in by_k}}
+
+
+def flops_per_vote_sample(sweeps: dict) -> float:
+    """What one sample of every test problem cost the first seed's student at the recipe's temperature."""
+    return sweeps["vote"][str(RECIPE_TEMPERATURE)][0]["flops"]["1"]
 
 
 def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
