@@ -17,7 +17,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, Llama
 from distillab import knobs
 from distillab import tokenizer as tok
 from distillab import world
-from distillab.models import MAX_SEQUENCE_LENGTH, get_size
+from distillab.models import MAX_SEQUENCE_LENGTH, get_size, initialised, llama_config
 from distillab.runtime import seed_everything
 
 ARCHITECTURES = ("llama", "qwen2", "gpt2")
@@ -25,19 +25,14 @@ PROMPT_FORMATS = ("world", "natural")  # the course's terse prompt, or a plain-E
 
 
 def _config(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str):
-    shape = get_size(size)
-    ids = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
-           "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
-    if architecture == "gpt2":  # learned absolute positions, LayerNorm, GELU MLP, biases
-        return GPT2Config(n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
-                          n_inner=shape.intermediate_size, n_positions=MAX_SEQUENCE_LENGTH,
-                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout, like the Llamas
-                          **ids)
-    family = LlamaConfig if architecture == "llama" else Qwen2Config  # Qwen2: Llama with q/k/v biases
-    return family(hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
-                  num_hidden_layers=shape.num_layers, num_attention_heads=shape.num_heads,
-                  num_key_value_heads=shape.num_heads, max_position_embeddings=MAX_SEQUENCE_LENGTH,
-                  tie_word_embeddings=True, **ids)
+    if architecture != "gpt2":
+        return llama_config(size, tokenizer, LlamaConfig if architecture == "llama" else Qwen2Config)
+    shape = get_size(size)  # GPT-2: learned absolute positions, LayerNorm, GELU MLP, biases
+    return GPT2Config(n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
+                      n_inner=shape.intermediate_size, n_positions=MAX_SEQUENCE_LENGTH,
+                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout, like the Llamas
+                      vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
 
 
 def build_causal_lm(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str = "small",
@@ -45,13 +40,7 @@ def build_causal_lm(architecture: str, tokenizer: PreTrainedTokenizerBase, size:
     """A freshly initialised causal LM of a real architecture, at one of the course's sizes, for
     `tokenizer`'s vocabulary."""
     knobs.choice("architecture", architecture, ARCHITECTURES)
-    config = _config(architecture, tokenizer, size)
-    config._attn_implementation = "sdpa"
-    seed_everything(seed)
-    model = AutoModelForCausalLM.from_config(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)
-    return model
+    return initialised(_config(architecture, tokenizer, size), tokenizer, seed)
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:

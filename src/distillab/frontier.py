@@ -128,9 +128,12 @@ def best(candidates: list[Point], families: tuple[str, ...], max_flops: float | 
     return max(fits, key=lambda p: p.mean_accuracy, default=None)
 
 
+FAMILY_TABLE_FORMATS = {"best mean (%)": ".1f", "best hardest (%)": ".1f", "cheapest (FLOPs)": ".3g", "dearest (FLOPs)": ".3g"}
+
+
 def family_table(candidates: list[Point], teacher_training: bool = True) -> list[dict]:
     """One row per family present: how many runs, the best mean and hardest-level accuracy, the
-    cheapest and dearest total compute."""
+    cheapest and dearest total compute (shown in `FAMILY_TABLE_FORMATS`)."""
     rows = []
     for name in FAMILIES:
         group = [p for p in candidates if p.family == name]

@@ -54,10 +54,11 @@ def get_size(name: str) -> ModelSize:
     return SIZES[name]
 
 
-def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
-    """A freshly initialised Llama-family causal LM of the named size for `tokenizer`'s vocabulary."""
+def llama_config(size: str, tokenizer, family: type[LlamaConfig] = LlamaConfig) -> LlamaConfig:
+    """The course's decoder at the named size for `tokenizer`'s vocabulary: a Llama, or another
+    config class with the same fields (Qwen2's: a Llama with q/k/v biases)."""
     shape = get_size(size)
-    config = LlamaConfig(
+    return family(
         vocab_size=len(tokenizer),
         hidden_size=shape.hidden_size,
         intermediate_size=shape.intermediate_size,
@@ -69,13 +70,23 @@ def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0) ->
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        attn_implementation="sdpa",
     )
+
+
+def initialised(config, tokenizer, seed: int = 0):
+    """A freshly initialised causal LM of `config` (any architecture), seeded, that knows the
+    tokenizer it reads: its padding id for generation, and its fingerprint (checked by train)."""
+    config._attn_implementation = "sdpa"
     seed_everything(seed)
-    model = LlamaForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)  # which ids it reads (checked by train)
     return model
+
+
+def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
+    """A freshly initialised Llama-family causal LM of the named size for `tokenizer`'s vocabulary."""
+    return initialised(llama_config(size, tokenizer), tokenizer, seed)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

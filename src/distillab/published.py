@@ -44,10 +44,14 @@ QWEN3_GPU_HOURS = {"on-policy distillation": 1_800, "reinforcement learning": 17
 H100_PRICE_RANGE = (2.0, 3.5)  # dollars per GPU-hour, rented, 2025
 
 
+COST_TABLE_FORMATS = {"GPU-hours": ".1f", "dollars_low": ",.0f", "dollars_high": ",.0f", "reported_dollars": ",.0f",
+                      "flops": ".2e", "tokens_per_example": ",.0f"}
+
+
 def cost_table(gpu, price_range: tuple[float, float] = H100_PRICE_RANGE) -> list[dict]:
     """Each published run recomputed: GPU-hours, the rental cost over `price_range`, the FLOPs the
     GPU-hours imply under `gpu`'s assumptions, and the training tokens per example that implies
-    (FLOPs / 6·N / examples, epochs included)."""
+    (FLOPs / 6·N / examples, epochs included). Shown in `COST_TABLE_FORMATS`."""
     from distillab.cost import flops_from_gpu_hours
 
     rows = []

@@ -253,9 +253,12 @@ def system_prompt_tokens(tokenizer: PreTrainedTokenizerBase, problem: world.Prob
     return {"as the template comes": lengths[0], "as the course asks": min(lengths)}
 
 
+ACCEPTANCE_FORMATS = {"all (%)": ".1f", "GFLOPs per kept sample": ".3g"} | {f"{d} steps (%)": ".0f" for d in world.DIFFICULTIES}
+
+
 def acceptance_rows(samples: dict[float, TraceSamples]) -> list[dict]:
     """Per temperature: the share of samples the verifier accepts, by difficulty, and the cost of
-    one kept sample."""
+    one kept sample (shown in `ACCEPTANCE_FORMATS`)."""
     rows = []
     for temperature, drawn in sorted(samples.items()):
         by_level = drawn.acceptance_by_difficulty()

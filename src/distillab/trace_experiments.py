@@ -179,11 +179,16 @@ def answer_only_arm(setup: TraceSetup, mix: str = TRACE_MIX) -> Arm:
     return Arm(records.ANSWERS_ONLY, setup.answer_only(), training=student_config(setup.profile, mix), settings={"mix": mix})
 
 
+def traces_settings(temperature: float, k: int = 1, keep: str = "first", mix: str = TRACE_MIX) -> dict:
+    """The knobs a traces arm records in the ledger: `traces_arm` writes them, and whoever looks for
+    that arm's runs there (chapter 06, make bench) asks for these very ones."""
+    return {"temperature": temperature, "k": k, "keep": keep, "mix": mix}
+
+
 def traces_arm(setup: TraceSetup, samples: TraceSamples, keep: str = "first", mix: str = TRACE_MIX) -> Arm:
     """SFT on the teacher's sampled traces, kept by `keep` (the verifier's filter, or none)."""
     return Arm(records.TRACES, samples.training_set(setup.tokenizer, keep), training=student_config(setup.profile, mix),
-               teacher_data_flops=samples.flops,
-               settings={"temperature": samples.temperature, "k": samples.k, "keep": keep, "mix": mix})
+               teacher_data_flops=samples.flops, settings=traces_settings(samples.temperature, samples.k, keep, mix))
 
 
 def selected_arm(setup: TraceSetup, samples: TraceSamples, traces: list[curation.Trace]) -> Arm:

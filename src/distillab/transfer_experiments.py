@@ -97,7 +97,7 @@ def paired_from_ledger(ledger: Ledger) -> dict:
     across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", ACROSS, False)}
     seeds, gains = [], []
     for seed, run in sorted(across.items()):
-        settings = {"temperature": run.settings["temperature"], "k": 1, "keep": "first", "mix": te.TRACE_MIX}
+        settings = te.traces_settings(run.settings["temperature"])  # chapter 03's recipe: what same_arm records
         same = [r for r in entries if r.seed == seed
                 and _same_recipe(r, run.teacher.weights_sha256, settings, run.steps, run.data_size)]
         if same:
