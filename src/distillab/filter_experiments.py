@@ -20,11 +20,10 @@ import time
 from distillab import curation, records, world
 from distillab import trace_experiments as te
 from distillab.profiles import Profile
-from distillab.sampling import by_difficulty
+from distillab.sampling import training_set
 from distillab.comparison import PairedGain, Question, mean_over_seeds
 from distillab.students import Arm, compare
 from distillab.sweeps import load, sweep_command
-from distillab.training import TrainingSet
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR
 
 BEST_OF = 4  # samples per prompt for the best-of-k arm
@@ -37,7 +36,7 @@ COMMAND = "python -m distillab.filter_experiments"
 
 def matched_arm(setup: te.TraceSetup, samples, traces: list[curation.Trace]) -> Arm:
     """SFT on `traces`, unfiltered ones drawn to match the filter's numbers per difficulty."""
-    return Arm(records.TRACES, TrainingSet.from_texts(by_difficulty(traces), setup.tokenizer),
+    return Arm(records.TRACES, training_set(traces, setup.tokenizer),
                training=te.student_config(setup.profile), teacher_data_flops=samples.flops,
                settings={"temperature": samples.temperature, "k": 1, "keep": "unfiltered, matched"})
 

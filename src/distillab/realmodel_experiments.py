@@ -31,7 +31,7 @@ from distillab.models import count_parameters
 from distillab.profiles import Profile, RealModelBudget, get_profile
 from distillab.records import Compute, RunRecord
 from distillab.cost import H100, GpuAssumptions, dollars
-from distillab.sampling import TraceSamples, by_difficulty, generate, sample_traces
+from distillab.sampling import TraceSamples, generate, sample_traces, training_set
 from distillab.comparison import Comparison, PairedGain, StudentRun
 from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
@@ -148,9 +148,8 @@ def traces_arm(setup: RealSetup, samples: TraceSamples, lora: LoraSettings | Non
 
 def answers_arm(setup: RealSetup, lora: LoraSettings | None = None) -> Arm:
     """The same problems with the answer alone as the reply ("The answer is 9.")."""
-    pairs = {d: [(prompt_text(p, setup.student_tokenizer, FORMAT), world.in_plain_english(p.completion("answer")))
-                 for p in level] for d, level in setup.prompts.items()}
-    return _arm(setup, records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, setup.student_tokenizer),
+    answers = [(p, world.in_plain_english(p.completion("answer"))) for level in setup.prompts.values() for p in level]
+    return _arm(setup, records.ANSWERS_ONLY, training_set(answers, setup.student_tokenizer, FORMAT),
                 {"data": "the answers alone, in plain English"}, lora)
 
 
@@ -275,8 +274,8 @@ def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
     if keep == "all":
         data = samples.training_set(setup.student_tokenizer, "all")
     else:
-        pairs = [(p, text) for p, texts in zip(samples.problems, samples.texts) for text in texts]
-        data = TrainingSet.from_texts(by_difficulty(pairs, setup.student_tokenizer, FORMAT), setup.student_tokenizer)
+        every = [(p, text) for p, texts in zip(samples.problems, samples.texts) for text in texts]
+        data = training_set(every, setup.student_tokenizer, FORMAT)
     return _arm(setup, records.TRACES, data, {"data": f"its own samples at T = {samples.temperature:g}, "
                                                       f"{'verified' if keep == 'all' else 'unfiltered'}"},
                 teacher_data_flops=samples.flops)

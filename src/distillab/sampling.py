@@ -164,7 +164,14 @@ class TraceSamples:
                 f"the verifier accepted none of the {total} samples (temperature {self.temperature:g}, "
                 f"k = {self.k}): nothing to train on. Sample more per prompt (k), at a lower temperature, "
                 "or from a stronger teacher")
-        return TrainingSet.from_texts(by_difficulty(kept, tokenizer, prompt_format or self.prompt_format), tokenizer)
+        return training_set(kept, tokenizer, prompt_format or self.prompt_format)
+
+
+def training_set(traces: list[tuple[world.Problem, str]], tokenizer: PreTrainedTokenizerBase,
+                 prompt_format: str = "world") -> TrainingSet:
+    """(problem, text) pairs as SFT data for a student that reads `tokenizer`'s ids and is asked in
+    `prompt_format`: the one way a list of texts becomes a training set."""
+    return TrainingSet.from_texts(by_difficulty(traces, tokenizer, prompt_format), tokenizer)
 
 
 def by_difficulty(traces: list[tuple[world.Problem, str]], tokenizer: PreTrainedTokenizerBase | None = None,

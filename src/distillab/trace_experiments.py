@@ -18,13 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from distillab import curation, knobs, records, reuse, world
 from distillab.evaluation import VoteCurve, vote_at_k
 from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_parameters, load_model, matmul_parameters,
                              save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
-from distillab.sampling import TraceSamples, by_difficulty, sample_traces
+from distillab.sampling import TraceSamples, sample_traces, training_set
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, accuracies_by_setting, setting
 from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
@@ -84,9 +85,10 @@ class TraceSetup(Setup):
         kept = reuse.remembered(self.profile, "the teacher's acceptance by temperature", ingredients, measure, self.refresh)
         return {t: {int(d): share for d, share in kept[str(t)].items()} for t in temperatures}
 
-    def answer_only(self) -> TrainingSet:
-        """prompt -> `answer 9`: what a team without a teacher (or without its reasoning) trains on."""
-        return TrainingSet.from_problems(self.prompts, self.tokenizer, style="answer")
+    def answer_only(self, tokenizer: PreTrainedTokenizerBase | None = None) -> TrainingSet:
+        """prompt -> `answer 9`: what a team without a teacher (or without its reasoning) trains on,
+        tokenized for the setup's students (or a student reading `tokenizer`)."""
+        return TrainingSet.from_problems(self.prompts, tokenizer or self.tokenizer, style="answer")
 
     def gold_traces(self) -> TrainingSet:
         """The program's own chain of thought for the same prompts: the ground truth, not a model's text."""
@@ -193,7 +195,7 @@ def traces_arm(setup: TraceSetup, samples: TraceSamples, keep: str = "first", mi
 
 def selected_arm(setup: TraceSetup, samples: TraceSamples, traces: list[curation.Trace]) -> Arm:
     """SFT on a selection of the kept traces (N, s1-style curation), priced per trace kept."""
-    return Arm(records.TRACES, TrainingSet.from_texts(by_difficulty(traces), setup.tokenizer),
+    return Arm(records.TRACES, training_set(traces, setup.tokenizer),
                teacher_data_flops=len(traces) * samples.flops_per_trace("first"), settings={"traces": len(traces)})
 
 

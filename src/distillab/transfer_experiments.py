@@ -24,7 +24,6 @@ from distillab.students import Arm, compare
 from distillab.sweeps import load, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
-from distillab.training import TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
 ARCHITECTURE = "qwen2"  # the other family: Llama's layout with biases on q, k and v
@@ -187,8 +186,7 @@ COMMAND = "python -m distillab.transfer_experiments"
 def answers_across_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
     """The other family's student on the answers alone (`answer 12`), same prompts and budget."""
     tokenizer = tokenizer or build_bpe_tokenizer()
-    pairs = {d: [(p.prompt, p.completion("answer")) for p in level] for d, level in setup.prompts.items()}
-    return Arm(records.ANSWERS_ONLY, TrainingSet.from_texts(pairs, tokenizer), training=student_config(setup.profile),
+    return Arm(records.ANSWERS_ONLY, setup.answer_only(tokenizer), training=student_config(setup.profile),
                architecture=architecture, tokenizer=tokenizer,
                settings={"architecture": architecture, "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
 
