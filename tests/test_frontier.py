@@ -161,3 +161,24 @@ def test_a_model_pretrained_elsewhere_is_a_level_not_a_point_of_the_frontier():
     figure = plots.plot_frontier(found, True, "test")
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert f"{records.PRETRAINED} (pretraining not counted)" in labels
+
+
+def test_the_frontier_of_a_hand_made_ledger_file_worked_out_by_hand():
+    """Four runs written to a ledger file and read back as chapter 05 reads it: the front, the
+    best and the headline follow from the numbers below alone."""
+    ledger = Ledger(FAST)
+    for entry in (record(records.ANSWERS_ONLY, "answer-only", 0.10, 1e11),  # cheapest: on the front
+                  record(records.ANSWERS_ONLY, "answer-only", 0.05, 3e11, seed=1),  # dearer and worse: off
+                  record(records.TRACES, "teacher traces, filtered", 0.60, 2e11, teacher_data=1e11),  # 3e11 in all
+                  record(records.LOGITS, "KD", 0.50, 1e11, chapter="02", teacher_data=5e10)):  # 1.5e11, beats 0.10
+        ledger.record(entry)
+    ledger, found, note = frontier.chapter_points(FAST)
+    assert note is None and len(found) == 5  # four runs and the teacher they learnt from
+    given = frontier.pareto_front(found, teacher_training=False)
+    assert [(p.label, p.total_flops(False)) for p in given] == [
+        ("answer-only", 1e11), ("KD", 1.5e11), ("teacher traces, filtered", 3e11), ("teacher (the reference)",
+                                                                                 REFERENCE.training_flops)]
+    assert frontier.best(found, records.DISTILLED, max_flops=2e11, teacher_training=False).label == "KD"
+    headline = frontier.headline(found)
+    assert headline.student.label == "teacher traces, filtered"
+    assert headline.share_of_cost == pytest.approx(3e11 / REFERENCE.training_flops)
