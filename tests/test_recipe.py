@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from distillab import recipe as rc
+from distillab import recipe_file
 from distillab.architectures import ARCHITECTURES, build_causal_lm, load_causal_lm, save_checkpoint
 from distillab.records import LOGITS, ON_POLICY, TRACES, RunRecord
 from distillab.tokenizer import build_bpe_tokenizer
@@ -45,7 +46,7 @@ def records(output: Path) -> list[RunRecord]:
 def test_trace_distillation_across_tokenizers_for_every_architecture(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, student={"architecture": architecture, "size": "tiny",
                                                          "tokenizer": "bpe"})
-    report = rc.run(rc.load_recipe(path), progress=False)
+    report = rc.run(recipe_file.load_recipe(path), progress=False)
     output = tmp_path / f"out-{architecture}"
     assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
         "ledger.jsonl", "report.json", "report.md", "student-seed0"]  # (and the ledger's hidden lock file)
@@ -63,19 +64,19 @@ def test_trace_distillation_across_tokenizers_for_every_architecture(architectur
 def test_logit_distillation_runs_with_one_tokenizer_and_refuses_two(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, recipe={"kind": "logits", "loss": "reverse_kl"},
                         student={"architecture": architecture, "size": "tiny"})
-    rc.run(rc.load_recipe(path), progress=False)
+    rc.run(recipe_file.load_recipe(path), progress=False)
     assert records(tmp_path / f"out-{architecture}")[0].family == LOGITS
     across = write_recipe(tmp_path, "across", recipe={"kind": "logits"},
                           student={"architecture": architecture, "size": "tiny", "tokenizer": "bpe"})
     with pytest.raises(ValueError, match="needs one tokenizer.*kind = \"traces\""):
-        rc.run(rc.load_recipe(across), progress=False)
+        rc.run(recipe_file.load_recipe(across), progress=False)
     assert not (tmp_path / "out-across").exists()
 
 
 def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_path):
     save_checkpoint(build_causal_lm("qwen2", tokenizer, "tiny", seed=3), tokenizer, tmp_path / "student")
     path = write_recipe(tmp_path, "op", recipe={"kind": "on-policy", "lmbda": 0.5}, student={"path": "student"})
-    rc.run(rc.load_recipe(path), progress=False)
+    rc.run(recipe_file.load_recipe(path), progress=False)
     [record] = records(tmp_path / "out-op")
     assert record.family == ON_POLICY and record.model_size == "checkpoint"
 
@@ -87,7 +88,7 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
     path = write_recipe(tmp_path, "natural", teacher={"path": "teacher"}, student={"architecture": "llama",
                         "size": "tiny", "tokenizer": "bpe"}, recipe={"verifier_filter": False},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = rc.run(rc.load_recipe(path), progress=False)
+    report = rc.run(recipe_file.load_recipe(path), progress=False)
     assert report.training_examples == 12  # unfiltered: every prompt's first sample, whatever it says
     assert report.acceptance < 0.5  # an untrained teacher is rarely right
 
@@ -102,14 +103,14 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
 def test_a_bad_recipe_file_says_what_is_wrong_and_what_is_allowed(tables, message, tmp_path):
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
-        rc.load_recipe(path)
+        recipe_file.load_recipe(path)
 
 
 def test_logit_distillation_with_plain_english_prompts(tmp_path):
     """Prompts of different lengths in one batch (right-padded rows) are fine for logit KD."""
     path = write_recipe(tmp_path, "kd-natural", recipe={"kind": "logits", "verifier_filter": False}, student={"architecture": "gpt2", "size": "tiny"},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = rc.run(rc.load_recipe(path), progress=False)
+    report = rc.run(recipe_file.load_recipe(path), progress=False)
     assert len(report.students[0].losses) == SMALL["training"]["steps"]
 
 
@@ -117,7 +118,7 @@ def test_help_lists_every_key_of_a_recipe_file(capsys):
     with pytest.raises(SystemExit):
         rc.main(["--help"])
     shown = capsys.readouterr().out
-    assert all(f"{key} =" in shown for (_, key) in rc.FILE_KEYS if key not in ("kd_temperature", "beta", "path",
+    assert all(f"{key} =" in shown for (_, key) in recipe_file.FILE_KEYS if key not in ("kd_temperature", "beta", "path",
                                                                                "max_new_tokens", "warmup_steps"))
 
 
@@ -148,7 +149,7 @@ def test_two_processes_train_the_same_student_as_one(architecture, tmp_path):
     training = {**SMALL["training"], "steps": 12}
     one = write_recipe(tmp_path, "one", student=student, recipe={"temperature": 0.0}, training=training)
     two = write_recipe(tmp_path, "two", student=student, recipe={"temperature": 0.0}, training=training)
-    alone = rc.run(rc.load_recipe(one), progress=False)
+    alone = rc.run(recipe_file.load_recipe(one), progress=False)
     process = launch(two, 2)
     log, _ = process.communicate(timeout=240)
     assert process.returncode == 0, log
@@ -225,7 +226,7 @@ def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(rea
     from distillab.sampling import sample_traces
 
     path = write_recipe(tmp_path, "real", student={"path": str(real_model)}, **REAL_PAIR)
-    recipe = rc.load_recipe(path)
+    recipe = recipe_file.load_recipe(path)
     teacher, teacher_tokenizer = load_causal_lm(rc.resolve(recipe.teacher))
     _, student_tokenizer = load_causal_lm(real_model)
     problems = [p for d in (1, 2) for p in world.sample_problems(3, d, seed=1)]
@@ -248,7 +249,7 @@ def test_logits_and_on_policy_refuse_the_cross_tokenizer_pair_before_training(ki
     monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
     monkeypatch.setattr(rc, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
     with pytest.raises(ValueError, match="needs one tokenizer"):
-        rc.run(rc.load_recipe(path), progress=False)
+        rc.run(recipe_file.load_recipe(path), progress=False)
     assert not (tmp_path / f"out-{kind}").exists()
 
 
@@ -259,7 +260,7 @@ def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, 
     monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
     with pytest.raises(ValueError, match=r"left \d training examples after the verifier, fewer than one batch of 8.*"
                                          r"\[teacher\] prompt_format"):
-        rc.run(rc.load_recipe(path), progress=False)
+        rc.run(recipe_file.load_recipe(path), progress=False)
 
 
 @pytest.mark.parametrize("tables, message", [
@@ -272,7 +273,7 @@ def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, 
 def test_each_model_asked_in_its_own_format_is_checked(tables, message, tmp_path):
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
-        rc.load_recipe(path)
+        recipe_file.load_recipe(path)
 
 
 def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkeypatch):
@@ -282,7 +283,7 @@ def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkey
     path = write_recipe(tmp_path / "recipes", teacher={"path": "checkpoints/teacher"},
                         student={"architecture": "llama", "size": "tiny"})
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    recipe = rc.load_recipe(path)  # an org/name may be a hub model: read (chapter 06 prices one), not run
+    recipe = recipe_file.load_recipe(path)  # an org/name may be a hub model: read (chapter 06 prices one), not run
     with pytest.raises(FileNotFoundError, match=r"\[teacher\] path 'checkpoints/teacher' is not a folder: nothing at "
                                                 r".*recipes/checkpoints/teacher \(a relative path is read from the recipe "
                                                 r"file's folder\); if 'checkpoints/teacher' is a model on the Hugging "
@@ -292,7 +293,7 @@ def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkey
                           student={"architecture": "llama"})
     with pytest.raises(FileNotFoundError, match=r"is not a folder: nothing at .*models/x/teacher \(a relative path is "
                                                 r"read from the recipe file's folder\)$"):  # not a hub id: no hub advice
-        rc.load_recipe(deeper)
+        recipe_file.load_recipe(deeper)
     assert recipe.teacher == "checkpoints/teacher"  # kept as written: with HF_HUB_OFFLINE=0 it is downloaded
 
 
@@ -300,19 +301,17 @@ def test_a_recipe_output_must_be_a_folder_name_and_the_warmup_adapts_to_the_step
     bad = write_recipe(tmp_path, "bad", student={"architecture": "llama"})
     bad.write_text(bad.read_text().replace('output = "out-bad"', "output = 3"))
     with pytest.raises(ValueError, match="output must be a folder name in quotes"):
-        rc.load_recipe(bad)
+        recipe_file.load_recipe(bad)
     short = write_recipe(tmp_path, "short", student={"architecture": "llama"}, training={"steps": 30})
     short.write_text(short.read_text().replace("warmup_steps = 1\n", ""))
-    assert rc.load_recipe(short).warmup_steps == 7  # a quarter of 30, as the profiles shrink theirs
+    assert recipe_file.load_recipe(short).warmup_steps == 7  # a quarter of 30, as the profiles shrink theirs
 
 
 def test_the_commands_help_shows_every_key_a_recipe_file_may_hold():
     import re
 
-    from distillab import recipe
-
-    missing = [f"[{table}] {key}" if table else key for table, key in recipe.FILE_KEYS
-               if not re.search(rf"(?<!\w){re.escape(key)}\s*=", recipe.__doc__)]
+    missing = [f"[{table}] {key}" if table else key for table, key in recipe_file.FILE_KEYS
+               if not re.search(rf"(?<!\w){re.escape(key)}\s*=", recipe_file.__doc__)]
     assert not missing, f"python -m distillab.recipe --help does not show {missing}"
 
 
@@ -320,7 +319,7 @@ def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_han
     from distillab import recipe as recipe_module
     from distillab.cost import GpuAssumptions
 
-    real = recipe_module.load_recipe(recipe_module.RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
+    real = recipe_file.load_recipe(recipe_file.RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
     gpu = GpuAssumptions(peak_tflops=1000.0, utilization=0.5, dollars_per_hour=2.0)  # 1.8e18 FLOPs an hour
     price = recipe_module.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
     # by hand: 2,000 prompts x 5 difficulties x 4 samples = 40,000 samples of 300 tokens at 2 x 1.5e9 per token;

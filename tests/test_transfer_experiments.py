@@ -7,7 +7,7 @@ from distillab import trace_experiments as te
 from distillab import transfer_experiments as tx
 from distillab.ledger import Ledger
 from distillab.profiles import get_profile
-from distillab.recipe import load_recipe
+from distillab.recipe_file import load_recipe
 from distillab.tokenizer import build_bpe_tokenizer, fingerprint
 
 

@@ -6,8 +6,8 @@ One module per idea, in three layers; a module imports only from its own layer o
 - Core (nothing a chapter owns): `knobs` (checked settings), `runtime` (device, seeds, threads),
   `world` (problems, traces, the strict verifier, splits), `answers` (the free-text verifier),
   `tokenizer`, `architectures` (Llama, Qwen2, GPT-2 configs), `models` (named sizes, safe save/load
-  with provenance), `training` (the one loop), `parallel` (data-parallel processes), `losses` (pure
-  functions), `distillation` (logit KD), `onpolicy` (on-policy distillation), `sampling` (decoding
+  with provenance), `training` (the one loop), `parallel` (data-parallel processes, and how many
+  this run has), `losses` (pure functions), `distillation` (logit KD), `onpolicy` (on-policy distillation), `sampling` (decoding
   with the KV cache, k verified samples per prompt), `rejection` (the rejection-sampling planner),
   `curation` (filtering traces), `evaluation` (accuracy by difficulty, vote@k), `cost` (FLOPs,
   dollars), `published` (the figures the course quotes), `profiles` (run budgets), `workspace` (the
@@ -20,7 +20,8 @@ One module per idea, in three layers; a module imports only from its own layer o
   `filter_experiments` (03), `onpolicy_experiments` (04), `frontier` (05), `transfer_experiments`
   (06), `realmodel` (chapter 07's pretrained model, fetched and converted at set-up),
   `realmodel_experiments` (07), `doctor` (the pre-flight check of a teacher/student pair), `sweeps`
-  (stored comparisons), `recipe` (the recipe command).
+  (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
+  command: run, launch, price).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
   `chapter_times` (what a chapter took on the bench machine, and what to expect on this one).
 """

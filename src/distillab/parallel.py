@@ -1,10 +1,13 @@
 """Data parallelism on `accelerate` (over `torch.distributed`: gloo on CPUs, NCCL on GPUs), around the
 one training loop, which stays as it is: every process draws the same global batch, trains on its
 share of the rows, and the gradients are averaged (DDP) so that each step is the step one process
-would take on the whole batch. Used by the recipe command (`distillab.recipe`, chapter 06).
+would take on the whole batch. Used by the recipe command (`distillab.recipe`, chapter 06);
+`Processes` says how many processes a run has and which one this is.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.distributed as dist
@@ -82,3 +85,29 @@ class DataParallel:
 
     def objective(self, objective: Objective) -> Objective:
         return data_parallel_objective(objective, self.wrapped_model, self.world_size)
+
+
+class Processes:
+    """This run's processes: one (the course's own path), or several under `accelerate launch`."""
+
+    def __init__(self) -> None:
+        self.accelerator = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        self.count = self.accelerator.num_processes if self.accelerator else 1
+        self.rank = self.accelerator.process_index if self.accelerator else 0
+        self.is_main = self.rank == 0
+
+    def gather(self, items: list) -> list:
+        """Every process's `items`, concatenated in process order (one process: as they are)."""
+        if self.accelerator is None:
+            return items
+        from accelerate.utils import gather_object
+
+        return gather_object(items)
+
+    def wait(self) -> None:
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from distillab import recipe, records, reuse, world
+from distillab import recipe, recipe_file, records, reuse, world
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
@@ -163,14 +163,15 @@ def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, 
     the other (`recipe.launch`), with each run's wall time in seconds. Run once per recipe text,
     recipe code and machine, then read back while the last run's report is in the recipe's output
     folder (`refresh`, or a missing report, runs them again)."""
-    output = recipe.load_recipe(path).output
+    output = recipe_file.load_recipe(path).output
     refresh = refresh or not (Path(output) / "report.json").is_file()
 
     def measure() -> dict:
         return {str(n): recipe.launch(path, n) for n in processes}
 
     ingredients = {"recipe": Path(path).read_text(encoding="utf-8"), "processes": list(processes),
-                   "recipe code": Path(recipe.__file__).read_text(encoding="utf-8"), "machine": machine()}
+                   "recipe code": [Path(module.__file__).read_text(encoding="utf-8") for module in (recipe, recipe_file)],
+                   "machine": machine()}
     kept = reuse.remembered(profile, "the recipe command's runs", ingredients, measure, refresh)
     return {n: kept[str(n)] for n in processes}
 
