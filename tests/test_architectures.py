@@ -46,9 +46,9 @@ def test_natural_prompts_use_the_chat_template_when_there_is_one():
 def test_room_to_answer_counts_the_student_tokenizers_tokens(tokenizer):
     bpe = build_bpe_tokenizer()
     for difficulty in world.DIFFICULTIES:
-        assert sampling.max_new_tokens(difficulty, tokenizer) == sampling.max_new_tokens(difficulty)
+        assert sampling.max_new_tokens_for(difficulty, tokenizer) == sampling.max_new_tokens_for(difficulty)
         trace = world.widest_example(difficulty).trace
-        assert sampling.max_new_tokens(difficulty, bpe) > len(bpe(trace, add_special_tokens=False)["input_ids"])
+        assert sampling.max_new_tokens_for(difficulty, bpe) > len(bpe(trace, add_special_tokens=False)["input_ids"])
 
 
 def test_a_completion_is_rendered_for_a_student_asked_in_plain_english():
@@ -77,5 +77,5 @@ def test_room_to_answer_in_plain_english_counts_the_rendered_trace(real_model_fo
 
     smol = load_checkpoint_tokenizer(real_model_folder)
     widest = world.in_plain_english(world.widest_example(5).trace)
-    assert sampling.max_new_tokens(5, smol, "natural") == len(smol(widest)["input_ids"]) + 1 + sampling.EXTRA_TOKENS
-    assert sampling.max_new_tokens(5, smol, "natural") > sampling.max_new_tokens(1, smol, "natural")
+    assert sampling.max_new_tokens_for(5, smol, "natural") == len(smol(widest)["input_ids"]) + 1 + sampling.EXTRA_TOKENS
+    assert sampling.max_new_tokens_for(5, smol, "natural") > sampling.max_new_tokens_for(1, smol, "natural")

@@ -2,7 +2,7 @@ import pytest
 
 from distillab import world
 from distillab.evaluation import evaluate, majority_answer, vote_at_k
-from distillab.sampling import max_new_tokens
+from distillab.sampling import max_new_tokens_for
 from distillab.models import build_model, load_model
 from distillab.sampling import generate
 from distillab.workspace import REFERENCE_TEACHER
@@ -14,7 +14,7 @@ needs_reference = pytest.mark.skipif(not (REFERENCE_TEACHER / "model.safetensors
 def test_max_new_tokens_fits_the_longest_trace():
     for d in world.DIFFICULTIES:
         problem = world.sample_problems(1, d, seed=0)[0]
-        assert max_new_tokens(d) >= len(problem.trace.split()) + 1  # + [EOS]
+        assert max_new_tokens_for(d) >= len(problem.trace.split()) + 1  # + [EOS]
 
 
 def test_batched_left_padded_generation_equals_one_at_a_time(tokenizer):

@@ -8,7 +8,7 @@ import torch
 
 from distillab import world
 from distillab.cost import generation_flops
-from distillab.sampling import max_new_tokens
+from distillab.sampling import max_new_tokens_for
 from distillab.losses import reverse_kl
 from distillab.models import build_model, matmul_parameters
 from distillab.onpolicy import (OnPolicyBatches, OnPolicyConfig, distill_on_policy, onpolicy_objective,
@@ -73,7 +73,7 @@ def test_lambda_decides_who_writes_the_batch(teacher, data):
     prompt_length = int(source["completion_mask"][0].int().argmax())
     assert torch.equal(batch["input_ids"][:, :prompt_length], source["input_ids"][:, :prompt_length])
     written = batch["input_ids"].shape[1] - prompt_length
-    assert written <= max_new_tokens(source["difficulty"])
+    assert written <= max_new_tokens_for(source["difficulty"])
     tokens = prompt_length * 8 + int(batch["completion_mask"].sum())
     assert batch["generation_flops"] == pytest.approx(generation_flops(matmul_parameters(model), tokens))
     # the teacher writes its own traces when it samples: nearly all of them right

@@ -42,7 +42,7 @@ from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import Profile, get_profile
-from distillab.sampling import generate, max_new_tokens
+from distillab.sampling import generate, max_new_tokens_for
 from distillab.teacher import teacher_data
 from distillab.tokenizer import build_tokenizer
 from distillab.training import train
@@ -155,7 +155,7 @@ def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Proble
     """One problem at a time, no KV cache: every new token re-reads the whole sequence."""
     start = time.perf_counter()
     for p in problems:
-        generate(model, tokenizer, [p.prompt], max_new_tokens(p.difficulty), use_cache=False)
+        generate(model, tokenizer, [p.prompt], max_new_tokens_for(p.difficulty), use_cache=False)
     return len(problems) / (time.perf_counter() - start)
 
 

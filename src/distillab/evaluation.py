@@ -14,7 +14,7 @@ from distillab import world
 from distillab.cost import generation_flops
 from distillab.models import matmul_parameters
 from distillab.architectures import prompt_text
-from distillab.sampling import check_k, generate, max_new_tokens, sample_traces, verifier_for
+from distillab.sampling import check_k, generate, max_new_tokens_for, sample_traces, verifier_for
 
 @dataclass
 class Evaluation:
@@ -40,9 +40,9 @@ def evaluate(
     problems_by_difficulty: dict[int, list[world.Problem]],
     batch_size: int = 512,
     prompt_format: str = "world",
-    max_new: int | None = None,
+    max_new_tokens: int | None = None,
 ) -> Evaluation:
-    """Greedy-decode every problem, put in `prompt_format`, with room for `max_new` new tokens
+    """Greedy-decode every problem, put in `prompt_format`, with room for `max_new_tokens` new tokens
     (default: `sampling.max_new_tokens`), and verify its answer; accuracy per difficulty."""
     verifier = verifier_for(prompt_format)
     accuracy, seconds, tokens, flops, count, texts = {}, 0.0, 0, 0.0, 0, {}
@@ -50,7 +50,8 @@ def evaluate(
         if not problems:
             continue
         out = generate(model, tokenizer, [prompt_text(p, tokenizer, prompt_format) for p in problems],
-                       max_new or max_new_tokens(difficulty, tokenizer, prompt_format), batch_size=batch_size)
+                       max_new_tokens or max_new_tokens_for(difficulty, tokenizer, prompt_format),
+                       batch_size=batch_size)
         correct = sum(verifier(text, p) for text, p in zip(out.texts, problems))
         texts[difficulty] = out.texts
         accuracy[difficulty] = correct / len(problems)

@@ -203,15 +203,15 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
                      "batch_size": profile.batch_size, "transfer_prompts": profile.transfer_prompts,
                      "cache_bytes_per_token": {"full": setup.cache().bytes_per_token,
                                                **{f"top-{k}": setup.cache(k).bytes_per_token for k in (1, 5, 20)}}}
-    first_name = {}  # a config shared by several sweeps (the forward-KL T = 1 arm) is trained once
+    trained_as = {}  # a config shared by several sweeps (the forward-KL T = 1 arm) is trained once
     for configs in sweep_configs().values():
         for name, config in configs.items():
-            first_name.setdefault(config, name)
-    runs = compare(setup, {SFT: sft_arm(setup), **{name: kd_arm(setup, config) for config, name in first_name.items()}})
-    comparisons: dict = {sweep: Comparison({SFT: runs[SFT], **{name: runs[first_name[config]]
+            trained_as.setdefault(config, name)
+    runs = compare(setup, {SFT: sft_arm(setup), **{name: kd_arm(setup, config) for config, name in trained_as.items()}})
+    comparisons: dict = {sweep: Comparison({SFT: runs[SFT], **{name: runs[trained_as[config]]
                                                                for name, config in configs.items()}})
                          for sweep, configs in sweep_configs().items()}
-    headline = Comparison({SFT: runs[SFT], KD: runs[first_name[DistillationConfig()]]})
+    headline = Comparison({SFT: runs[SFT], KD: runs[trained_as[DistillationConfig()]]})
     comparisons["N"] = {str(profile.transfer_prompts): headline}
     for n in n_values:
         other_n = prepare(HALF_BUDGET_TEACHER, "half-budget", profile, n)

@@ -27,7 +27,7 @@ from distillab.losses import check_temperature, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
 from distillab.parallel import DataParallel
 from distillab.runtime import pick_device
-from distillab.sampling import max_new_tokens
+from distillab.sampling import max_new_tokens_for
 from distillab.training import BatchSampler, History, Objective, TrainingConfig, TrainingSet, train
 
 
@@ -51,12 +51,12 @@ class OnPolicyConfig:
 
 @torch.no_grad()
 def student_rollouts(student: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, prompt_ids: torch.Tensor,
-                     num_new_tokens: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor, int]:
+                     max_new_tokens: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The student completes each prompt by sampling at `temperature`, with the KV cache.
 
     Args:
         prompt_ids: (B, P) `[BOS] prompt` ids, all of one length (one difficulty: no padding).
-        num_new_tokens: the most tokens a completion may have.
+        max_new_tokens: the most tokens a completion may have.
     Returns:
         input_ids: (B, P + G) prompt and completion, [PAD] after a completion's [EOS];
         completion_mask: (B, P + G) True on the completion up to and including its first [EOS];
@@ -66,7 +66,7 @@ def student_rollouts(student: torch.nn.Module, tokenizer: PreTrainedTokenizerFas
     student.eval()
     output = student.generate(
         input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=True,
-        temperature=temperature, top_k=0, max_new_tokens=num_new_tokens,
+        temperature=temperature, top_k=0, max_new_tokens=max_new_tokens,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)  # (B, P + G)
     student.train(was_training)
     new = output[:, prompt_ids.shape[1]:]  # (B, G)
@@ -104,7 +104,7 @@ class OnPolicyBatches:
         device = next(self.student.parameters()).device
         prompt_ids = batch["input_ids"][:, :prompt_length].to(device)
         input_ids, mask, tokens = student_rollouts(self.student, self.tokenizer, prompt_ids,
-                                                   max_new_tokens(batch["difficulty"]), self.config.temperature)
+                                                   max_new_tokens_for(batch["difficulty"]), self.config.temperature)
         flops = generation_flops(self.num_parameters, tokens)
         self.on_policy_batches += 1
         self.generated_tokens += tokens - prompt_ids.numel()

@@ -27,7 +27,7 @@ from distillab import trace_experiments as te
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
 from distillab.profiles import Profile
-from distillab.sampling import generate, max_new_tokens
+from distillab.sampling import generate, max_new_tokens_for
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, paired_gain
 from distillab.students import Arm, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
@@ -156,7 +156,7 @@ def greedy_samples(model: torch.nn.Module, tokenizer, held_out: dict, difficulti
     out = []
     for difficulty in difficulties:
         problems = held_out[difficulty][:per_difficulty]
-        texts = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens(difficulty)).texts
+        texts = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens_for(difficulty)).texts
         out += [{"difficulty": difficulty, "prompt": p.prompt, "answer": p.answer, "completion": text}
                 for p, text in zip(problems, texts)]
     return out

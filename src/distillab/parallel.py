@@ -96,7 +96,7 @@ class Processes:
             from accelerate import Accelerator
 
             self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
-        self.count = self.accelerator.num_processes if self.accelerator else 1
+        self.world_size = self.accelerator.num_processes if self.accelerator else 1
         self.rank = self.accelerator.process_index if self.accelerator else 0
         self.is_main = self.rank == 0
 

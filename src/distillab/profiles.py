@@ -24,14 +24,14 @@ class RealModelBudget:
     prompts_per_difficulty: int  # training problems per difficulty the course teacher writes traces for
     steps: int  # optimizer steps of every fine-tuning arm
     batch_size: int  # sequences per step
-    as_it_comes_max_new: int  # room for the model's own long-winded answers before fine-tuning
+    as_it_comes_max_new_tokens: int  # room for the model's own long-winded answers before fine-tuning
     sample_prompts_per_difficulty: int  # problems the real model samples answers for, as a teacher
     samples_per_prompt: int  # k answers per problem
     seeds: tuple[int, ...]  # every fine-tuning arm runs on these, paired
 
     def __post_init__(self) -> None:
-        for field in ("eval_per_difficulty", "prompts_per_difficulty", "steps", "batch_size", "as_it_comes_max_new",
-                      "sample_prompts_per_difficulty", "samples_per_prompt"):
+        for field in ("eval_per_difficulty", "prompts_per_difficulty", "steps", "batch_size",
+                      "as_it_comes_max_new_tokens", "sample_prompts_per_difficulty", "samples_per_prompt"):
             knobs.whole_number(f"real_model.{field}", getattr(self, field), 1)
         object.__setattr__(self, "seeds", knobs.seeds("real_model.seeds", self.seeds))
 
@@ -88,7 +88,7 @@ PROFILES = {
                     student_steps=150, transfer_prompts=500, trace_prompts=1000, trace_student_steps=400,
                     onpolicy_added_steps=60, seeds=(0, 1),
                     real_model=RealModelBudget(eval_per_difficulty=4, prompts_per_difficulty=16, steps=6, batch_size=8,
-                                               as_it_comes_max_new=96, sample_prompts_per_difficulty=2,
+                                               as_it_comes_max_new_tokens=96, sample_prompts_per_difficulty=2,
                                                samples_per_prompt=2, seeds=(0, 1)),
                     caveat="The fast profile is a smoke test: the models barely start to learn, so most students sit "
                            "near the floor and most differences between arms are noise. Only the largest effect, "
@@ -101,8 +101,8 @@ PROFILES = {
                         student_steps=570, transfer_prompts=500, trace_prompts=4000, trace_student_steps=570,
                         onpolicy_added_steps=100, seeds=(0, 1, 2),
                         real_model=RealModelBudget(eval_per_difficulty=16, prompts_per_difficulty=80, steps=40,
-                                                   batch_size=8, as_it_comes_max_new=96, sample_prompts_per_difficulty=4,
-                                                   samples_per_prompt=4, seeds=(0, 1))),
+                                                   batch_size=8, as_it_comes_max_new_tokens=96,
+                                                   sample_prompts_per_difficulty=4, samples_per_prompt=4, seeds=(0, 1))),
 }
 
 

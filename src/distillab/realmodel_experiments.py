@@ -99,7 +99,7 @@ def as_it_comes(setup: RealSetup, ledger: Ledger | None = None) -> tuple[Evaluat
     elsewhere, is not counted)."""
     model = load_student(setup)
     evaluation = evaluate(model, setup.student_tokenizer, setup.held_out, prompt_format=FORMAT,
-                          max_new=setup.budget.as_it_comes_max_new)
+                          max_new_tokens=setup.budget.as_it_comes_max_new_tokens)
     record = RunRecord(chapter=CHAPTER, family=records.PRETRAINED, arm=AS_IT_COMES, profile=setup.profile.name,
                        seed=0, model_size=setup.student_folder.name, parameters=count_parameters(model), data_size=0,
                        steps=0, seconds=0.0, accuracy=evaluation.accuracy, compute=Compute(0.0, evaluation=evaluation.flops),
@@ -229,7 +229,7 @@ def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per
     problems = [p for _, level in sorted(setup.prompts.items()) for p in level[:per_difficulty]]
     return sample_traces(load_student(setup), setup.student_tokenizer, problems, setup.budget.samples_per_prompt
                          if k is None else k, temperature, seed=seed, prompt_format=FORMAT,
-                         max_new=setup.budget.as_it_comes_max_new)
+                         max_new_tokens=setup.budget.as_it_comes_max_new_tokens)
 
 
 def stored_teacher_study(stored: dict, samples: TraceSamples) -> str:

@@ -133,12 +133,12 @@ def teacher_samples(recipe: Recipe, teacher, tokenizer, problems: list[world.Pro
     samples k per prompt at the recipe's temperature."""
     greedy = recipe.kind != "traces"
     k, temperature = (1, 0.0) if greedy else (recipe.samples_per_prompt, recipe.temperature)
-    share = problems[processes.rank::processes.count]
+    share = problems[processes.rank::processes.world_size]
     mine = sample_traces(teacher, tokenizer, share, k, temperature, seed=DATA_SEED + processes.rank,
-                         prompt_format=recipe.teacher_prompt_format, max_new=recipe.max_new_tokens)
+                         prompt_format=recipe.teacher_prompt_format, max_new_tokens=recipe.max_new_tokens)
     # gathered in rank order: rank 0's share (problems 0, n, 2n, ...), then rank 1's (1, n + 1, ...), ...
     gathered = list(zip(processes.gather(mine.texts), processes.gather(mine.correct)))
-    problem_of = [i for rank in range(processes.count) for i in range(rank, len(problems), processes.count)]
+    problem_of = [i for rank in range(processes.world_size) for i in range(rank, len(problems), processes.world_size)]
     in_order = [pair for _, pair in sorted(zip(problem_of, gathered), key=lambda item: item[0])]
     return TraceSamples(problems=problems, texts=[texts for texts, _ in in_order],
                         correct=[correct for _, correct in in_order], temperature=temperature,
@@ -169,8 +169,8 @@ def train_one(recipe: Recipe, student, teacher, tokenizer, data: TrainingSet, se
     """Train one student by the recipe; returns its history (data-parallel over the processes)."""
     config = recipe.training_config(seed)
     description = f"{recipe.name} (seed {seed})"
-    parallel = None if processes.count == 1 else DataParallel(processes.accelerator.prepare_model(student),
-                                                             processes.rank, processes.count)
+    parallel = None if processes.world_size == 1 else DataParallel(processes.accelerator.prepare_model(student),
+                                                             processes.rank, processes.world_size)
     if recipe.kind == "on-policy":
         run = distill_on_policy(student, teacher, data, tokenizer, OnPolicyConfig(recipe.lmbda, recipe.beta),
                                 config, progress=progress, description=description, data_parallel=parallel)
@@ -204,8 +204,8 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
     samples = teacher_samples(recipe, teacher, teacher_tokenizer, problems=problems, processes=processes)
     data = training_data(recipe, samples, tokenizer)
     teacher_eval = evaluate(teacher, teacher_tokenizer, held_out, prompt_format=recipe.teacher_prompt_format,
-                            max_new=recipe.max_new_tokens) if processes.is_main else None
-    report = Report(recipe.name, recipe.kind, processes.count, teacher_eval.accuracy if teacher_eval else {},
+                            max_new_tokens=recipe.max_new_tokens) if processes.is_main else None
+    report = Report(recipe.name, recipe.kind, processes.world_size, teacher_eval.accuracy if teacher_eval else {},
                     samples.flops, samples.seconds, samples.acceptance, len(data))
     staging = teacher_ref = None
     if processes.is_main:
@@ -244,7 +244,7 @@ def _finish_student(recipe: Recipe, student, tokenizer, *, history, flops: float
                     teacher_ref: TeacherRef, data_size: int, seed: int, staging: Path) -> tuple[StudentResult, RunRecord]:
     """Evaluate and save one trained student (main process); its result and ledger record."""
     evaluation = evaluate(student, tokenizer, held_out, prompt_format=recipe.prompt_format,
-                          max_new=recipe.max_new_tokens)
+                          max_new_tokens=recipe.max_new_tokens)
     size = recipe.size if recipe.student_path is None else "checkpoint"
     folder = staging / f"student-seed{seed}"
     provenance = Provenance(size=size, seed=seed, profile=recipe.profile, steps=history.completed_steps,

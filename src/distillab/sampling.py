@@ -24,7 +24,7 @@ from distillab.training import TrainingSet
 EXTRA_TOKENS = 4  # generation may run this far past the correct completion's length
 
 
-def max_new_tokens(difficulty: int, tokenizer: PreTrainedTokenizerBase | None = None,
+def max_new_tokens_for(difficulty: int, tokenizer: PreTrainedTokenizerBase | None = None,
                    prompt_format: str = "world") -> int:
     """Room for the full trace of a `difficulty`-step problem, [EOS] and a small margin: in words
     (one token each in the world's tokenizer), or in `tokenizer`'s tokens with every number at its
@@ -186,10 +186,10 @@ def by_difficulty(traces: list[tuple[world.Problem, str]], tokenizer: PreTrained
 
 def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[world.Problem],
                   k: int = 1, temperature: float = 1.0, batch_size: int = 512, seed: int = 0,
-                  prompt_format: str = "world", max_new: int | None = None) -> TraceSamples:
+                  prompt_format: str = "world", max_new_tokens: int | None = None) -> TraceSamples:
     """Sample `k` completions per problem at `temperature` (0 is greedy, so k > 1 would repeat
     itself) and verify each one (`verifier_for(prompt_format)`). Problems of one difficulty are
-    generated together, with room for `max_new` new tokens (default: `max_new_tokens`). The random
+    generated together, with room for `max_new_tokens` new tokens (default: `max_new_tokens_for`). The random
     generators are seeded with `seed` first, so the same call draws the same samples."""
     verifier = verifier_for(prompt_format)
     check_k(k)
@@ -203,7 +203,7 @@ def sample_traces(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, pr
     seconds = 0.0
     for difficulty, indices in sorted(by_difficulty.items()):
         prompts = [prompt_text(problems[i], tokenizer, prompt_format) for i in indices for _ in range(k)]  # k in a row
-        room = max_new or max_new_tokens(difficulty, tokenizer, prompt_format)
+        room = max_new_tokens or max_new_tokens_for(difficulty, tokenizer, prompt_format)
         out = generate(model, tokenizer, prompts, room, batch_size, temperature)
         for position, text in enumerate(out.texts):
             texts[indices[position // k]].append(text)

@@ -83,7 +83,7 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     key = key if key is not None else reuse.run_key(setup, arm, seed)
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
-    tokenizer = arm.tokenizer or setup.tokenizer
+    tokenizer = arm.tokenizer or setup.tokenizer  # the student's: it trains, samples and is tested with this one
     if warm is not None:
         student = copy.deepcopy(warm.model)
     elif arm.start_from is not None:
@@ -91,14 +91,14 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
         if arm.lora is not None:
             student = with_lora(student, arm.lora, seed)
     elif arm.architecture is None and arm.tokenizer is None:  # the course's own student
-        student = build_model(STUDENT_SIZE, setup.tokenizer, seed=seed)
+        student = build_model(STUDENT_SIZE, tokenizer, seed=seed)
     else:
         student = build_causal_lm(arm.architecture or "llama", tokenizer, STUDENT_SIZE, seed)
     sampling = scoring = 0.0
     if arm.on_policy is None:
         history = train(student, arm.data, training, arm.objective, progress=False, description=name, on_step=on_step)
     else:
-        on_policy = distill_on_policy(student, setup.teacher, arm.data, setup.tokenizer, arm.on_policy, training,
+        on_policy = distill_on_policy(student, setup.teacher, arm.data, tokenizer, arm.on_policy, training,
                                       progress=False, description=name, on_step=on_step)
         history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
     settings = arm.settings if arm.start_from is None else {**arm.settings,
