@@ -28,7 +28,7 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert traces[fe.MATCHED] == traces[fe.FILTERED] < traces[fe.UNFILTERED] == 50
     assert wrong[fe.FILTERED] == wrong[fe.BEST_OF_K] == 0 < wrong[fe.UNFILTERED]
     assert results["teacher_flops"][fe.BEST_OF_K] > results["teacher_flops"][fe.UNFILTERED]
-    rows = fe.comparisons(results)
+    rows = fe.question_rows(results)
     assert [row["arm"] for row in rows] == [fe.FILTERED, fe.FILTERED, fe.BEST_OF_K]
     assert [row["traces"] for row in fe.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
     dropped, dropped_hard = fe.dropped_by_filter(results)
@@ -36,4 +36,4 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert assert_rows_match_their_runs(results["comparisons"], rows) == len(rows)  # verdicts and gains by hand
     path = tmp_path / "filter.json"
     path.write_text(sweeps.to_json(results, fe.measure_sweeps))
-    assert fe.comparisons(fe.load_sweeps(path)) == rows
+    assert fe.question_rows(fe.load_sweeps(path)) == rows

@@ -56,7 +56,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_round_trips_through_its_file(tmp_
     path = tmp_path / "kd.json"
     path.write_text(sweeps.to_json(results, kd_experiments.measure_sweeps))
     back = kd_experiments.load_sweeps(path)
-    assert kd_experiments.comparisons(back) == kd_experiments.comparisons(results)
+    assert kd_experiments.question_rows(back) == kd_experiments.question_rows(results)
     assert back["student_runs"] == 2 * (1 + 10 + 2 + 2 + 2)  # SFT, 10 KD configs, N=15, steps=1, fully trained
 
 
@@ -75,7 +75,7 @@ def test_comparisons_hold_on_every_seed_and_list_each_run_once():
         "N": {"500": Comparison({"SFT": sft, "KD": runs("a", 0.5, 0.6)}),
               "250": Comparison({"SFT": sft, "KD": runs("e", 0.2, 0.3)})},
     }}
-    rows = {(row["question"], row["arm"]): row for row in kd_experiments.comparisons(stored)}
+    rows = {(row["question"], row["arm"]): row for row in kd_experiments.question_rows(stored)}
     assert list(rows) == [("temperature", "T=1"), ("temperature", "T=2"), ("temperature", "T=4"), ("top-k", "k=1"),
                           ("N = 250", "KD")]
     assert rows["N = 250", "KD"]["verdict"] == "worse on every seed"

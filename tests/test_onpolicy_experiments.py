@@ -102,7 +102,7 @@ def runs_by_hand() -> dict:
 
 
 def test_every_arm_is_asked_against_the_warm_start_then_against_more_sft_worked_out_by_hand():
-    rows = {(r["baseline"], r["arm"]): r for r in ope.comparisons(runs_by_hand())}
+    rows = {(r["baseline"], r["arm"]): r for r in ope.question_rows(runs_by_hand())}
     assert list(rows)[:4] == [(ope.WARM_START, arm) for arm in (ope.MORE_SFT, ope.ON_POLICY, "mix λ=0.5", ope.EQUAL_STEPS)]
     assert (ope.MORE_SFT, ope.MORE_SFT) not in rows and len(rows) == 7
     more_sft = rows[ope.WARM_START, ope.MORE_SFT]  # +10 and +10 points
@@ -138,3 +138,9 @@ def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():
     assert list(added) == [ope.MORE_SFT, *ope.sweep_configs(), ope.EQUAL_STEPS]
     assert all([r.seed for r in arm_runs] == list(standard.seeds) for arm_runs in added.values())
     assert stored["student_runs"] == len(standard.seeds) * (1 + len(added) + 1)  # warm start, arms, from scratch
+
+
+def test_the_counted_cost_of_a_step_in_sft_steps_worked_out_by_hand():
+    added = runs_by_hand()["comparisons"]["added compute"]  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
+    assert ope.counted_step_cost(added, ope.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
+    assert ope.counted_step_cost(added, ope.MORE_SFT) == pytest.approx(1.0)

@@ -26,7 +26,7 @@ def test_paired_gain_is_matched_by_seed_not_by_order():
     gain = paired_gain(sft, kd)
     assert gain.seeds == (0, 1, 2)
     assert gain.gains == pytest.approx((10.0, -5.0, 5.0))
-    assert gain.mean == pytest.approx(10 / 3) and gain.low == pytest.approx(-5) and gain.high == pytest.approx(10)
+    assert gain.mean == pytest.approx(10 / 3) and gain.min == pytest.approx(-5) and gain.max == pytest.approx(10)
     assert gain.wins == 2 and "ahead on 2 of 3 seeds" in gain.describe()
     assert gain.row("q", "SFT", "KD")["verdict"] == "not settled"
 

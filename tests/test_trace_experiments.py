@@ -40,7 +40,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert list(comparisons["arms"]) == [te.ANSWER_ONLY, te.FILTERED, te.UNFILTERED, te.GOLD]
     assert list(comparisons["selection"]) == ["random", "hardest", "longest", "diverse"]
     assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
-    rows = te.comparisons(results)
+    rows = te.question_rows(results)
     assert [row["question"] for row in rows][:4] == ["traces vs answers", "the filter at T=1",
                                                      f"the filter at T={te.HOT_TEMPERATURE:g}",
                                                      "the teacher's text vs the truth"]
@@ -49,7 +49,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     path = tmp_path / "trace.json"
     path.write_text(sweeps.to_json(results, te.measure_sweeps))
     back = te.load_sweeps(path)
-    assert te.comparisons(back) == rows
+    assert te.question_rows(back) == rows
     for read in (te.filter_tables, te.selection_table, te.accuracy_against_n, te.accuracy_against_total_flops,
                  te.describe_selection_overlap):  # the same whether measured now or read back (JSON keys are text)
         assert read(back) == read(results), read.__name__

@@ -91,16 +91,16 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     assert list(runs) == [tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
     assert runs[tx.LONGER][0].steps == 2 * runs[tx.ACROSS][0].steps == 4
     assert runs[tx.ANSWERS_ACROSS][0].record.family == records.ANSWERS_ONLY
-    rows = tx.comparisons(results)
+    rows = tx.question_rows(results)
     assert [row["arm"] for row in rows] == [tx.ACROSS, tx.LONGER]
     # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
     chapter_03 = {"comparisons": {"arms": {te.FILTERED: runs[tx.ACROSS]}}}
     gains = tx.gains(results, chapter_03)
     assert gains["vs chapter 03"] == gains["twice the steps"]
-    assert tx.comparisons(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
+    assert tx.question_rows(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
     path = tmp_path / "transfer.json"
     path.write_text(sweeps.to_json(results, tx.measure_sweeps))
-    assert tx.comparisons(tx.load_sweeps(path)) == rows
+    assert tx.question_rows(tx.load_sweeps(path)) == rows
 
 
 def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
@@ -109,7 +109,7 @@ def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
     assert [row["arm"] for row in rows] == [tx.SAME, tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
     chapter_03_runs = chapter_03["comparisons"]["arms"][te.FILTERED]
     assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
-    assert all(row["baseline"] != te.FILTERED for row in tx.comparisons(stored, chapter_03))  # one name for it
+    assert all(row["baseline"] != te.FILTERED for row in tx.question_rows(stored, chapter_03))  # one name for it
 
 
 def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand():

@@ -92,7 +92,7 @@ class Comparison(dict):
                    "max": max(values), gain_column: None, "gain min": None, "gain max": None, "seeds ahead": None}
             if name != baseline:
                 gain = self.gain(baseline, name)
-                row.update({gain_column: gain.mean, "gain min": gain.low, "gain max": gain.high,
+                row.update({gain_column: gain.mean, "gain min": gain.min, "gain max": gain.max,
                             "seeds ahead": f"{gain.wins}/{len(gain.gains)}"})
             rows.append(row)
         return rows
@@ -128,11 +128,11 @@ class PairedGain:
         return sum(self.gains) / len(self.gains)
 
     @property
-    def low(self) -> float:
+    def min(self) -> float:
         return min(self.gains)
 
     @property
-    def high(self) -> float:
+    def max(self) -> float:
         return max(self.gains)
 
     @property
@@ -142,20 +142,20 @@ class PairedGain:
     @property
     def verdict(self) -> str:
         """What holds on *every* seed: one of VERDICTS."""
-        return verdict(self.low, self.high)
+        return verdict(self.min, self.max)
 
     def summary(self) -> dict:
         """The gain as plain JSON, as make bench stores a headline: mean, min, max (points), seeds."""
-        return {"mean": self.mean, "min": self.low, "max": self.high, "seeds": len(self.gains)}
+        return {"mean": self.mean, "min": self.min, "max": self.max, "seeds": len(self.gains)}
 
     def describe(self) -> str:
-        return (f"{self.mean:+.1f} points on average (per seed from {self.low:+.1f} to {self.high:+.1f}; "
+        return (f"{self.mean:+.1f} points on average (per seed from {self.min:+.1f} to {self.max:+.1f}; "
                 f"ahead on {self.wins} of {len(self.gains)} seeds)")
 
     def row(self, question: str, baseline: str, arm: str) -> dict:
         """One row of a chapter's table of questions: what was compared and what held on every seed."""
         return {"question": question, "baseline": baseline, "arm": arm, "gain (points)": self.mean,
-                "gain min": self.low, "gain max": self.high, "seeds ahead": f"{self.wins}/{len(self.gains)}",
+                "gain min": self.min, "gain max": self.max, "seeds ahead": f"{self.wins}/{len(self.gains)}",
                 "verdict": self.verdict}
 
 

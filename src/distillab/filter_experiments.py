@@ -80,7 +80,7 @@ def gains(stored: dict) -> dict[str, PairedGain]:
     return {name: question.gain(stored["comparisons"]["filter"]) for name, question in questions(stored).items()}
 
 
-def comparisons(stored: dict) -> list[dict]:
+def question_rows(stored: dict) -> list[dict]:
     """The questions as the rows of a table, with their verdicts."""
     return [question.row(stored["comparisons"]["filter"]) for question in questions(stored).values()]
 

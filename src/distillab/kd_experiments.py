@@ -251,7 +251,7 @@ def questions(sweeps: dict) -> list[tuple[Comparison, Question]]:
     return asked
 
 
-def comparisons(sweeps: dict) -> list[dict]:
+def question_rows(sweeps: dict) -> list[dict]:
     """`questions` as the rows of a table: each arm against SFT seed by seed, with the verdict that
     holds on *every* seed."""
     return [question.row(runs) for runs, question in questions(sweeps)]

@@ -62,7 +62,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
     recipe_arm = te.traces_arm(traces, samples)
     shared = {f.name: getattr(traces, f.name) for f in fields(te.TraceSetup)}
     setup = OnPolicySetup(**{**shared, "chapter": "04"}, data=recipe_arm.data, teacher_generation_flops=samples.flops)
-    made_by = te.recipe(traces)
+    made_by = te.made_by(traces)
     reused = []
     for seed in check_seeds(profile.seeds if seeds is None else seeds):
         setup.warm[seed] = te.load_student(traces, seed, made_by)
@@ -169,6 +169,13 @@ def with_warm_start(setup: OnPolicySetup, runs: Comparison) -> Comparison:
     return Comparison({WARM_START: [setup.warm[seed] for seed in seeds], **runs})
 
 
+def counted_step_cost(runs: Comparison, arm: str) -> float:
+    """`arm`'s counted FLOPs per optimizer step over more SFT's (mean over seeds): what one step of
+    it cost, in SFT steps, as counted rather than by the rule of thumb."""
+    per_step = {name: sum(run.flops / run.steps for run in runs[name]) / len(runs[name]) for name in (arm, MORE_SFT)}
+    return per_step[arm] / per_step[MORE_SFT]
+
+
 def stored_comparison(sweeps: dict) -> Comparison:
     """The stored warm start and every arm of added compute, as one comparison on the same seeds."""
     return Comparison({**sweeps["comparisons"]["warm start"], **sweeps["comparisons"]["added compute"]})
@@ -182,7 +189,7 @@ def questions(sweeps: dict) -> list[Question]:
             + [Question("against more SFT", MORE_SFT, name) for name in added if name != MORE_SFT])
 
 
-def comparisons(sweeps: dict) -> list[dict]:
+def question_rows(sweeps: dict) -> list[dict]:
     """`questions` as the rows of a table: each arm against its baseline seed by seed, with the
     verdict that holds on *every* seed."""
     runs = stored_comparison(sweeps)
@@ -216,8 +223,8 @@ def findings(sweeps: dict) -> Findings:
     equal_compute = [name for name in sweeps["comparisons"]["added compute"] if name not in (MORE_SFT, EQUAL_STEPS)]
     against_sft = {name: runs.gain(MORE_SFT, name) for name in equal_compute}
     flops = {name: sum(r.flops for r in runs[name]) for name in (MORE_SFT, EQUAL_STEPS)}
-    return Findings(behind_on_every_seed=tuple(name for name, gain in against_sft.items() if gain.high < 0),
-                    best_lead=max(gain.high for gain in against_sft.values()),
+    return Findings(behind_on_every_seed=tuple(name for name, gain in against_sft.items() if gain.max < 0),
+                    best_lead=max(gain.max for gain in against_sft.values()),
                     equal_steps_cost=flops[EQUAL_STEPS] / flops[MORE_SFT],
                     equal_steps_over_warm=runs.gain(WARM_START, EQUAL_STEPS),
                     equal_steps_against_sft=runs.gain(MORE_SFT, EQUAL_STEPS))

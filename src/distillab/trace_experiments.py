@@ -209,7 +209,7 @@ def headline_arms(setup: TraceSetup, samples: TraceSamples, keep: str = "first",
     return {ANSWER_ONLY: answer_only_arm(setup, mix), traces_name(keep): traces_arm(setup, samples, keep, mix)}
 
 
-def recipe(setup: TraceSetup, temperature: float = RECIPE_TEMPERATURE, k: int = 1, keep: str = "first",
+def made_by(setup: TraceSetup, temperature: float = RECIPE_TEMPERATURE, k: int = 1, keep: str = "first",
            mix: str = TRACE_MIX) -> dict:
     """What a filtered-trace student was trained on and how: chapter 04 continues a saved one only
     if it was made exactly by its own recipe, from the very same teacher weights."""
@@ -295,7 +295,7 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
     return results
 
 
-def comparisons(sweeps: dict) -> list[dict]:
+def question_rows(sweeps: dict) -> list[dict]:
     """Every question chapter 03 asks of the stored runs, as table rows: the arm against its
     baseline seed by seed (points of mean accuracy) and the verdict that holds on every seed."""
     stored = sweeps["comparisons"]

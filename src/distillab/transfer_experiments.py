@@ -243,7 +243,7 @@ def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
             + (" (no seed in common)" if not seeds else ""))
 
 
-def comparisons(stored: dict, chapter_03: dict | None = None) -> list[dict]:
+def question_rows(stored: dict, chapter_03: dict | None = None) -> list[dict]:
     """The questions as the rows of a table, with their verdicts."""
     runs = with_chapter_03(stored, chapter_03)
     return [question.row(runs) for question in QUESTIONS.values() if question.baseline in runs]
