@@ -23,7 +23,7 @@ def transfer(teacher):
 def test_the_transfer_set_is_the_teachers_own_text(teacher, transfer):
     assert transfer.num_prompts == 8 and len(transfer.data) == 8
     assert transfer.num_correct == 8  # the reference teacher is right on these
-    assert transfer.generation_flops > 0 and transfer.seconds > 0
+    assert transfer.teacher_data_flops > 0 and transfer.seconds > 0
 
 
 def test_full_cache_holds_a_distribution_per_completion_position(teacher, transfer):

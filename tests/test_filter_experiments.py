@@ -27,7 +27,7 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     traces, wrong = results["traces"], results["wrong_share"]
     assert traces[fe.MATCHED] == traces[fe.FILTERED] < traces[fe.UNFILTERED] == 50
     assert wrong[fe.FILTERED] == wrong[fe.BEST_OF_K] == 0 < wrong[fe.UNFILTERED]
-    assert results["teacher_flops"][fe.BEST_OF_K] > results["teacher_flops"][fe.UNFILTERED]
+    assert results["teacher_data_flops"][fe.BEST_OF_K] > results["teacher_data_flops"][fe.UNFILTERED]
     rows = fe.question_rows(results)
     assert [row["arm"] for row in rows] == [fe.FILTERED, fe.FILTERED, fe.BEST_OF_K]
     assert [row["traces"] for row in fe.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]

@@ -17,8 +17,8 @@ from distillab.workspace import teacher_path
 
 FAST = get_profile("fast")
 LEDGER = [
-    record(records.ANSWERS_ONLY, "answer-only", 0.04, 1e11),
-    record(records.ANSWERS_ONLY, "answer-only", 0.52, 4e11, seed=1),
+    record(records.ANSWERS_ONLY, "answers only", 0.04, 1e11),
+    record(records.ANSWERS_ONLY, "answers only", 0.52, 4e11, seed=1),
     record(records.TRACES, "teacher traces, filtered", 0.92, 1e12, teacher_data=6e11),
     record(records.TRACES, "SFT", 0.30, 2e11, chapter="02", teacher=HALF_BUDGET, teacher_data=1e10),
     record(records.LOGITS, "KD", 0.40, 2e11, chapter="02", teacher=HALF_BUDGET, teacher_data=3e10),
@@ -56,10 +56,10 @@ def test_a_teacher_recorded_by_chapter_01_is_drawn_once(tokenizer):
 def test_the_pareto_front_keeps_only_unbeaten_runs():
     points = frontier.points(LEDGER, FAST)
     with_teacher = frontier.pareto_front(points)
-    assert [p.label for p in with_teacher] == ["answer-only", "answer-only", "teacher (half-budget)",
+    assert [p.label for p in with_teacher] == ["answers only", "answers only", "teacher (half-budget)",
                                                "teacher (the reference)"]  # nothing beats the teachers' own bill
     given = frontier.pareto_front(points, teacher_training=False)
-    assert [p.label for p in given] == ["answer-only", "SFT", "KD", "answer-only", "teacher traces, filtered",
+    assert [p.label for p in given] == ["answers only", "SFT", "KD", "answers only", "teacher traces, filtered",
                                         "more SFT", "teacher (the reference)"]
     costs = [p.total_flops(False) for p in given]
     scores = [p.mean_accuracy for p in given]
@@ -103,7 +103,7 @@ def test_a_run_of_another_profile_is_reported_and_left_out():
     stray = replace(LEDGER[2], profile="standard")
     with pytest.warns(UserWarning, match="'standard' profile, this frontier is 'fast'"):
         points = frontier.points(LEDGER[:2] + [stray], FAST)
-    assert [p.label for p in points] == ["answer-only", "answer-only"]
+    assert [p.label for p in points] == ["answers only", "answers only"]
 
 
 def test_a_student_of_a_since_retrained_teacher_is_reported_and_keeps_its_teachers_cost(tokenizer):
@@ -167,8 +167,8 @@ def test_the_frontier_of_a_hand_made_ledger_file_worked_out_by_hand():
     """Four runs written to a ledger file and read back as chapter 05 reads it: the front, the
     best and the headline follow from the numbers below alone."""
     ledger = Ledger(FAST)
-    for entry in (record(records.ANSWERS_ONLY, "answer-only", 0.10, 1e11),  # cheapest: on the front
-                  record(records.ANSWERS_ONLY, "answer-only", 0.05, 3e11, seed=1),  # dearer and worse: off
+    for entry in (record(records.ANSWERS_ONLY, "answers only", 0.10, 1e11),  # cheapest: on the front
+                  record(records.ANSWERS_ONLY, "answers only", 0.05, 3e11, seed=1),  # dearer and worse: off
                   record(records.TRACES, "teacher traces, filtered", 0.60, 2e11, teacher_data=1e11),  # 3e11 in all
                   record(records.LOGITS, "KD", 0.50, 1e11, chapter="02", teacher_data=5e10)):  # 1.5e11, beats 0.10
         ledger.record(entry)
@@ -176,7 +176,7 @@ def test_the_frontier_of_a_hand_made_ledger_file_worked_out_by_hand():
     assert note is None and len(found) == 5  # four runs and the teacher they learnt from
     given = frontier.pareto_front(found, teacher_training=False)
     assert [(p.label, p.total_flops(False)) for p in given] == [
-        ("answer-only", 1e11), ("KD", 1.5e11), ("teacher traces, filtered", 3e11), ("teacher (the reference)",
+        ("answers only", 1e11), ("KD", 1.5e11), ("teacher traces, filtered", 3e11), ("teacher (the reference)",
                                                                                  REFERENCE.training_flops)]
     assert frontier.best(found, records.DISTILLED, max_flops=2e11, teacher_training=False).label == "KD"
     headline = frontier.headline(found)

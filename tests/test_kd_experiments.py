@@ -86,10 +86,10 @@ def test_comparisons_hold_on_every_seed_and_list_each_run_once():
     assert rows["top-k", "k=1"]["verdict"] == "the same on every seed"
 
 
-def test_step_cost_times_the_three_kinds_of_step():
+def test_seconds_per_step_times_the_three_kinds_of_step():
     setup = kd_experiments.prepare(kd_experiments.HALF_BUDGET_TEACHER, "half-budget",
                                    replace(get_profile("fast"), eval_per_difficulty=1), num_prompts=10)
-    seconds = kd_experiments.step_cost(setup, num_steps=2)
+    seconds = kd_experiments.seconds_per_step(setup, num_steps=2)
     assert set(seconds) == {"SFT", "KD, cached teacher", "KD, teacher on the fly"} and all(v > 0 for v in seconds.values())
 
 

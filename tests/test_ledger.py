@@ -29,7 +29,7 @@ def test_record_and_read_back_in_the_profiles_own_file():
 
 def test_a_run_of_another_profile_is_refused():
     with pytest.raises(ValueError, match="a run at the 'fast' profile cannot go into the 'standard' ledger"):
-        Ledger(STANDARD).record(record(records.ANSWERS_ONLY, "answer-only", 0.1))
+        Ledger(STANDARD).record(record(records.ANSWERS_ONLY, "answers only", 0.1))
     with pytest.raises(TypeError, match="pass the Profile"):
         Ledger("fast")
 
@@ -37,7 +37,7 @@ def test_a_run_of_another_profile_is_refused():
 def test_damaged_foreign_and_old_lines_are_reported_and_skipped(tmp_path):
     ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
     ledger.record(record(records.TEACHER, "teacher", 1.0))
-    line = json.loads(record(records.ANSWERS_ONLY, "answer-only", 0.2).to_json())
+    line = json.loads(record(records.ANSWERS_ONLY, "answers only", 0.2).to_json())
     old = {"kind": "KD", "model_size": "small", "parameters": 1, "data_size": 1, "steps": 1, "flops": 1.0,
            "seconds": 1.0, "accuracy": {"1": 0.5}, "extra": {}}
     with ledger.path.open("a") as file:
@@ -71,7 +71,7 @@ def test_a_write_cut_short_loses_no_complete_run(tmp_path):
     """A record cut off half-way (a crash, a full disk, a hand edit without the last newline) must not
     swallow the next one: every complete run survives, the fragment is kept aside."""
     ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
-    first, second, third = (record(records.ANSWERS_ONLY, "answer-only", 0.1 * i, seed=i) for i in (1, 2, 3))
+    first, second, third = (record(records.ANSWERS_ONLY, "answers only", 0.1 * i, seed=i) for i in (1, 2, 3))
     ledger.record(first)
     line = second.to_json()
     with ledger.path.open("a") as file:
@@ -133,3 +133,14 @@ def test_several_kernels_appending_while_another_reads_and_repairs_lose_no_line(
         warnings.simplefilter("error")
         arms = [e.arm for e in ledger.entries()]
     assert sorted(arms) == sorted(f"worker {w} run {i}" for w in range(3) for i in range(40))
+
+
+def test_a_line_with_an_arm_name_an_earlier_version_wrote_reads_under_its_one_name(tmp_path):
+    ledger = Ledger(FAST, tmp_path / "ledger.jsonl")
+    line = json.loads(record(records.ANSWERS_ONLY, "answers only", 0.2).to_json())
+    ledger.path.write_text(json.dumps({**line, "arm": "answer-only"}) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read as it is, nothing reported
+        (entry,) = ledger.entries()
+    assert entry.arm == "answers only" == records.RENAMED_ARMS["answer-only"]
+    assert json.loads(ledger.path.read_text())["arm"] == "answer-only"  # the file is not rewritten

@@ -12,7 +12,7 @@ from distillab.sampling import max_new_tokens_for
 from distillab.losses import reverse_kl
 from distillab.models import build_model, matmul_parameters
 from distillab.onpolicy import (OnPolicyBatches, OnPolicyConfig, distill_on_policy, onpolicy_objective,
-                                step_cost_ratio, student_rollouts, token_disagreement)
+                                step_flops_ratio, student_rollouts, token_disagreement)
 from distillab.tokenizer import build_tokenizer
 from distillab.training import BatchSampler, TrainingConfig, TrainingSet, train
 
@@ -65,7 +65,7 @@ def test_lambda_decides_who_writes_the_batch(teacher, data):
     reference = sampler()
     for _ in range(3):
         batch, expected = off.next_batch(), reference.next_batch()
-        assert torch.equal(batch["input_ids"], expected["input_ids"]) and "generation_flops" not in batch
+        assert torch.equal(batch["input_ids"], expected["input_ids"]) and "student_sampling_flops" not in batch
     assert (off.on_policy_batches, off.off_policy_batches) == (0, 3)
 
     on = OnPolicyBatches(sampler(), model, tokenizer, OnPolicyConfig(lmbda=1.0))
@@ -75,7 +75,7 @@ def test_lambda_decides_who_writes_the_batch(teacher, data):
     written = batch["input_ids"].shape[1] - prompt_length
     assert written <= max_new_tokens_for(source["difficulty"])
     tokens = prompt_length * 8 + int(batch["completion_mask"].sum())
-    assert batch["generation_flops"] == pytest.approx(generation_flops(matmul_parameters(model), tokens))
+    assert batch["student_sampling_flops"] == pytest.approx(generation_flops(matmul_parameters(model), tokens))
     # the teacher writes its own traces when it samples: nearly all of them right
     texts = tokenizer.batch_decode(batch["input_ids"][:, prompt_length:], skip_special_tokens=True)
     assert on.on_policy_batches == 1 and on.generated_tokens == int(batch["completion_mask"].sum())
@@ -115,17 +115,17 @@ def test_on_policy_training_bills_sampling_scoring_and_training(teacher, data):
     student = build_model("tiny", tokenizer, seed=0)
     run = distill_on_policy(student, model, data, tokenizer, OnPolicyConfig(lmbda=1.0), training, progress=False)
     assert run.on_policy_batches == 4 and run.off_policy_batches == 0
-    assert run.generation_flops > 0 and run.generated_tokens > 0
-    assert run.teacher_scoring_seconds > 0 and run.teacher_scoring_flops > run.generation_flops  # the teacher is 5x larger
+    assert run.student_sampling_flops > 0 and run.generated_tokens > 0
+    assert run.teacher_scoring_seconds > 0 and run.teacher_scoring_flops > run.student_sampling_flops  # the teacher is 5x larger
     assert all(math.isfinite(loss) for loss in run.history.loss)
     sft = train(build_model("tiny", tokenizer, seed=0), data, training, progress=False)
     # sampling + the teacher's forward passes on top of the student's own training
-    assert run.history.total_flops > sft.total_flops + run.generation_flops
+    assert run.history.total_flops > sft.total_flops + run.student_sampling_flops
 
     off = distill_on_policy(build_model("tiny", tokenizer, seed=0), model, data, tokenizer,
                             OnPolicyConfig(lmbda=0.0), training, progress=False)
-    assert off.on_policy_batches == 0 and off.generation_flops == 0
-    assert off.history.total_flops == pytest.approx(run.history.total_flops - run.generation_flops, rel=0.35)
+    assert off.on_policy_batches == 0 and off.student_sampling_flops == 0
+    assert off.history.total_flops == pytest.approx(run.history.total_flops - run.student_sampling_flops, rel=0.35)
 
 
 def test_a_student_with_another_vocabulary_is_refused(teacher, data):
@@ -141,11 +141,11 @@ def test_step_cost_ratio_follows_the_rules_of_thumb(teacher):
     model, tokenizer = teacher
     student = build_model("small", tokenizer)
     s, t = matmul_parameters(student), matmul_parameters(model)
-    assert step_cost_ratio(student, model, 1.0) == pytest.approx((8 * s + 2 * t) / (6 * s))
-    assert step_cost_ratio(student, model, 0.0) == pytest.approx((6 * s + 2 * t) / (6 * s))
-    assert 2.5 < step_cost_ratio(student, model, 1.0) < 4  # the prototype measured about 3x
+    assert step_flops_ratio(student, model, 1.0) == pytest.approx((8 * s + 2 * t) / (6 * s))
+    assert step_flops_ratio(student, model, 0.0) == pytest.approx((6 * s + 2 * t) / (6 * s))
+    assert 2.5 < step_flops_ratio(student, model, 1.0) < 4  # the prototype measured about 3x
     with pytest.raises(ValueError, match="λ"):
-        step_cost_ratio(student, model, 1.2)
+        step_flops_ratio(student, model, 1.2)
 
 
 def test_token_disagreement_points_at_the_mistake(teacher):

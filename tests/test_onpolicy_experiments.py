@@ -9,7 +9,7 @@ from distillab import frontier, records
 from distillab import onpolicy_experiments as ope
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
-from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
+from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
 from distillab.profiles import get_profile
 from distillab.comparison import Comparison, StudentRun
 from distillab.workspace import REFERENCE_TEACHER
@@ -41,7 +41,7 @@ def test_prepare_trains_one_warm_start_per_seed_and_records_it(setup, ledger):
     assert all(run.steps == TINY.trace_student_steps and run.model is not None for run in setup.warm.values())
     warm = [e for e in ledger.entries() if e.arm == ope.WARM_START]
     assert len(warm) == 2 and all(e.chapter == "04" and e.family == records.TRACES for e in warm)
-    assert all(e.compute.teacher_data == setup.teacher_generation_flops > 0 for e in warm)
+    assert all(e.compute.teacher_data == setup.teacher_data_flops > 0 for e in warm)
 
 
 def test_warm_starts_are_saved_and_reused_only_for_the_same_recipe(isolated_workspace, tmp_path):
@@ -62,7 +62,7 @@ def test_warm_starts_are_saved_and_reused_only_for_the_same_recipe(isolated_work
 def test_arms_get_equal_added_compute_and_leave_the_whole_bill(setup, ledger):
     config = OnPolicyConfig()
     steps = ope.equal_compute_steps(setup, config, 6)
-    assert steps == max(2, round(6 / step_cost_ratio(setup.warm[0].model, setup.teacher, 1.0)))
+    assert steps == max(2, round(6 / step_flops_ratio(setup.warm[0].model, setup.teacher, 1.0)))
     before = {seed: [p.detach().clone() for p in run.model.parameters()] for seed, run in setup.warm.items()}
     runs = ope.compare(setup, ope.headline_arms(setup, config, 6), ledger=ledger)
     assert [r.steps for r in runs[ope.MORE_SFT]] == [6, 6] and [r.steps for r in runs[ope.ON_POLICY]] == [steps, steps]
@@ -76,7 +76,7 @@ def test_arms_get_equal_added_compute_and_leave_the_whole_bill(setup, ledger):
     assert on.settings["lmbda"] == 1.0 and on.settings["beta"] == 1.0
     points = {p.label: p for p in frontier.points([on, sft], TINY)}
     assert points[ope.ON_POLICY].total_flops(False) == pytest.approx(on.compute.training + setup.warm[0].flops
-                                                                     + setup.teacher_generation_flops)
+                                                                     + setup.teacher_data_flops)
 
 
 def test_equal_steps_and_lambda_zero_arms(setup):
@@ -142,5 +142,5 @@ def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():
 
 def test_the_counted_cost_of_a_step_in_sft_steps_worked_out_by_hand():
     added = runs_by_hand()["comparisons"]["added compute"]  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
-    assert ope.counted_step_cost(added, ope.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
-    assert ope.counted_step_cost(added, ope.MORE_SFT) == pytest.approx(1.0)
+    assert ope.counted_step_flops_ratio(added, ope.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
+    assert ope.counted_step_flops_ratio(added, ope.MORE_SFT) == pytest.approx(1.0)

@@ -3,8 +3,6 @@ network is one clear sentence with the command that fixes it, nothing half-writt
 the converted checkpoint loads as the model it claims to be."""
 
 import errno
-import json
-import shutil
 import zipfile
 
 import pytest

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from distillab import recipe as rc
@@ -325,8 +324,8 @@ def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_han
     # by hand: 2,000 prompts x 5 difficulties x 4 samples = 40,000 samples of 300 tokens at 2 x 1.5e9 per token;
     # 1,000 steps x 32 rows x 300 tokens at 6 x 0.5e9 per token, on 1 seed
     assert price.samples == 40_000
-    assert price.teacher_flops == pytest.approx(2 * 1.5e9 * 40_000 * 300)  # 3.6e16
-    assert price.student_flops == pytest.approx(6 * 0.5e9 * 1_000 * 32 * 300)  # 2.88e16
+    assert price.teacher_data_flops == pytest.approx(2 * 1.5e9 * 40_000 * 300)  # 3.6e16
+    assert price.training_flops == pytest.approx(6 * 0.5e9 * 1_000 * 32 * 300)  # 2.88e16
     assert price.gpu_hours == pytest.approx((3.6e16 + 2.88e16) / 1.8e18)
     assert price.dollars == pytest.approx(2.0 * price.gpu_hours)
     with pytest.raises(ValueError, match="tokens_per_example"):

@@ -115,3 +115,12 @@ def test_a_knobs_settings_read_back_as_numbers_in_order_with_each_settings_table
     by_teacher = {"half-budget": pair((0.2, 0.3), (0.3, 0.4)), "fully trained": pair((0.5, 0.6), (0.7, 0.6))}
     assert [row["teacher"] for row in table_by_setting(by_teacher, "teacher")][::2] == ["half-budget", "fully trained"]
     assert [setting(key) for key in ("250", "1.6", "top-5")] == [250, 1.6, "top-5"]
+
+
+def test_rows_by_verdict_follow_the_order_of_the_verdicts_not_the_alphabet():
+    from distillab.comparison import VERDICTS, by_verdict
+    rows = [{"arm": "a", "verdict": "worse on every seed"}, {"arm": "b", "verdict": "not settled"},
+            {"arm": "c", "verdict": "better on every seed"}, {"arm": "d", "verdict": "worse on every seed"},
+            {"arm": "e", "verdict": "the same on every seed"}]
+    assert [row["arm"] for row in by_verdict(rows)] == ["c", "e", "a", "d", "b"]
+    assert VERDICTS[-1] == "not settled"  # alphabetically it would come second

@@ -68,3 +68,22 @@ def test_a_sweep_run_as_a_module_names_its_real_module(monkeypatch):
     main.__spec__ = types.SimpleNamespace(name="distillab.filter_experiments")
     monkeypatch.setitem(sys.modules, "__main__", main)
     assert writer_name(measure_sweeps) == "distillab.filter_experiments.measure_sweeps"
+
+
+def test_a_file_of_the_previous_schema_reads_with_its_names_changed_and_upgrades_in_place(tmp_path, capsys):
+    """Schema 2 spelt the teacher's data cost "teacher_flops" and the answers-only arm "answer-only"."""
+    results = {"profile": "fast", "seconds": 1.0, "teacher_data_flops": {"answers only": 0.0},
+               "comparisons": {"arms": Comparison({"answers only": runs("answers only", 0.3, 0.4), "KD": runs("KD", 0.5, 0.6)})}}
+    current = sweeps.to_json(results, measure)
+    previous = (current.replace(sweeps.SCHEMA, sweeps.PREVIOUS).replace('"answers only"', '"answer-only"')
+                .replace('"teacher_data_flops"', '"teacher_flops"'))
+    assert '"answer-only"' in previous and "teacher_data_flops" not in previous
+    path = tmp_path / "old.json"
+    path.write_text(previous)
+    back = sweeps.load(path, measure, "make it")
+    assert back["schema"] == sweeps.SCHEMA and back["teacher_data_flops"] == {"answers only": 0.0}
+    assert list(back["comparisons"]["arms"]) == ["answers only", "KD"]
+    assert [run.arm for run in back["comparisons"]["arms"]["answers only"]] == ["answers only"] * 2  # inside the runs too
+    sweeps.main(["--upgrade", str(path)])
+    assert path.read_text() == current and "upgraded" in capsys.readouterr().out  # as if written now
+    assert sweeps.upgrade_file(path) is False  # already current: left as it is

@@ -37,7 +37,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     results = te.measure_sweeps(profile, n_values=(10, 20), selection_n=20, vote_ks=(1, 2), vote_temperatures=(1.0,))
     comparisons = results["comparisons"]
     assert set(comparisons) == {"arms", "filter", "mix", "N", "selection"}
-    assert list(comparisons["arms"]) == [te.ANSWER_ONLY, te.FILTERED, te.UNFILTERED, te.GOLD]
+    assert list(comparisons["arms"]) == [te.ANSWERS, te.FILTERED, te.UNFILTERED, te.GOLD]
     assert list(comparisons["selection"]) == ["random", "hardest", "longest", "diverse"]
     assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
     rows = te.question_rows(results)
@@ -63,10 +63,10 @@ def test_the_headline_arms_name_what_the_student_learns_from():
     setup = te.prepare(te.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
     samples = setup.traces()
     arms = te.headline_arms(setup, samples)
-    assert list(arms) == [te.ANSWER_ONLY, te.FILTERED]
-    assert arms[te.FILTERED].teacher_data_flops == samples.flops and arms[te.ANSWER_ONLY].teacher_data_flops == 0
-    assert list(te.headline_arms(setup, samples, keep="unfiltered", mix="examples")) == [te.ANSWER_ONLY, te.UNFILTERED]
-    assert te.headline_arms(setup, samples, mix="examples")[te.ANSWER_ONLY].training.mix == "examples"
+    assert list(arms) == [te.ANSWERS, te.FILTERED]
+    assert arms[te.FILTERED].teacher_data_flops == samples.flops and arms[te.ANSWERS].teacher_data_flops == 0
+    assert list(te.headline_arms(setup, samples, keep="unfiltered", mix="examples")) == [te.ANSWERS, te.UNFILTERED]
+    assert te.headline_arms(setup, samples, mix="examples")[te.ANSWERS].training.mix == "examples"
 
 
 def test_missing_sweep_results_say_how_to_make_them(tmp_path):
@@ -127,7 +127,7 @@ def test_accuracy_against_n_and_against_total_compute_worked_out_by_hand():
     def filtered(accuracies, flops):
         return Comparison({te.FILTERED: [StudentRun(te.FILTERED, seed, {1: a}, flops, 1.0, 10, 5)
                                          for seed, a in enumerate(accuracies)]})
-    stored = {"teacher_flops_per_trace": 1e9,
+    stored = {"teacher_data_flops_per_trace": 1e9,
               "comparisons": {"N": {"1000": filtered((0.5, 0.7), 3e12), "250": filtered((0.2, 0.4), 2e12)}}}
     assert te.accuracy_against_n(stored) == {250: pytest.approx([20.0, 40.0]), 1000: pytest.approx([50.0, 70.0])}
     assert list(te.accuracy_against_total_flops(stored)) == [2e12 + 250 * 1e9, 3e12 + 1000 * 1e9]

@@ -19,8 +19,8 @@ def tiny_setup():
 
 def test_the_other_family_reads_the_same_traces_through_its_own_tokenizer():
     _, setup, samples = tiny_setup()
-    arm = tx.across_arm(setup, samples)
-    same = tx.same_arm(setup, samples)
+    arm = tx.other_family_arm(setup, samples)
+    same = tx.same_family_arm(setup, samples)
     assert arm.family == records.TRACES and arm.architecture == tx.ARCHITECTURE
     assert arm.data.tokenizer_fingerprint == fingerprint(build_bpe_tokenizer()) != same.data.tokenizer_fingerprint
     assert len(arm.data) == len(same.data) and arm.training == same.training  # same traces, same budget
@@ -34,15 +34,15 @@ def test_the_headline_pairs_by_seed_and_reuses_chapter_03s_run_of_the_same_key()
     profile, setup, samples = tiny_setup()
     ledger = Ledger(profile)
     chapter_03 = replace(setup, chapter="03")
-    te.compare(chapter_03, {te.FILTERED: tx.same_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
+    te.compare(chapter_03, {te.FILTERED: tx.same_family_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
     te.compare(chapter_03, {te.FILTERED: te.traces_arm(chapter_03, samples, mix="examples")}, (1,), ledger)  # other knobs
     headline = tx.headline(setup, samples, ledger, seeds=(0, 1))
-    assert [run.seed for run in headline[tx.SAME]] == [run.seed for run in headline[tx.ACROSS]] == [0, 1]
-    assert headline[tx.SAME][0].record.chapter == "03"  # read back, not trained again
-    assert headline[tx.SAME][1].record.chapter == "06"  # trained here: seed 1's chapter 03 run had other knobs
-    across = [r for r in ledger.entries() if r.arm == tx.ACROSS]
+    assert [run.seed for run in headline[tx.SAME_FAMILY]] == [run.seed for run in headline[tx.OTHER_FAMILY]] == [0, 1]
+    assert headline[tx.SAME_FAMILY][0].record.chapter == "03"  # read back, not trained again
+    assert headline[tx.SAME_FAMILY][1].record.chapter == "06"  # trained here: seed 1's chapter 03 run had other knobs
+    across = [r for r in ledger.entries() if r.arm == tx.OTHER_FAMILY]
     assert len(across) == 2 and all(r.settings["architecture"] == "qwen2" for r in across)
-    gain = headline.gain(tx.SAME, tx.ACROSS)
+    gain = headline.gain(tx.SAME_FAMILY, tx.OTHER_FAMILY)
     assert len(gain.gains) == 2
     from_ledger = tx.paired_from_ledger(ledger)  # what make bench reads back
     assert from_ledger["seeds"] == 2 and abs(from_ledger["mean"] - gain.mean) < 1e-9
@@ -88,13 +88,13 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
                       trace_prompts=50, warmup_steps=0)
     results = tx.measure_sweeps(profile)
     runs = results["comparisons"]["across"]
-    assert list(runs) == [tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
-    assert runs[tx.LONGER][0].steps == 2 * runs[tx.ACROSS][0].steps == 4
-    assert runs[tx.ANSWERS_ACROSS][0].record.family == records.ANSWERS_ONLY
+    assert list(runs) == [tx.OTHER_FAMILY_ANSWERS, tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
+    assert runs[tx.OTHER_FAMILY_LONGER][0].steps == 2 * runs[tx.OTHER_FAMILY][0].steps == 4
+    assert runs[tx.OTHER_FAMILY_ANSWERS][0].record.family == records.ANSWERS_ONLY
     rows = tx.question_rows(results)
-    assert [row["arm"] for row in rows] == [tx.ACROSS, tx.LONGER]
+    assert [row["arm"] for row in rows] == [tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
     # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
-    chapter_03 = {"comparisons": {"arms": {te.FILTERED: runs[tx.ACROSS]}}}
+    chapter_03 = {"comparisons": {"arms": {te.FILTERED: runs[tx.OTHER_FAMILY]}}}
     gains = tx.gains(results, chapter_03)
     assert gains["vs chapter 03"] == gains["twice the steps"]
     assert tx.question_rows(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
@@ -106,7 +106,7 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
 def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
     stored, chapter_03 = tx.load_sweeps(), te.load_sweeps()
     rows = tx.stored_table(stored, chapter_03)
-    assert [row["arm"] for row in rows] == [tx.SAME, tx.ANSWERS_ACROSS, tx.ACROSS, tx.LONGER]
+    assert [row["arm"] for row in rows] == [tx.SAME_FAMILY, tx.OTHER_FAMILY_ANSWERS, tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
     chapter_03_runs = chapter_03["comparisons"]["arms"][te.FILTERED]
     assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
     assert all(row["baseline"] != te.FILTERED for row in tx.question_rows(stored, chapter_03))  # one name for it
@@ -140,9 +140,9 @@ def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
     from distillab.comparison import Comparison, StudentRun
 
     def run(seed, mean):
-        return StudentRun(tx.SAME, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
+        return StudentRun(tx.SAME_FAMILY, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
 
-    headline = Comparison({tx.SAME: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
+    headline = Comparison({tx.SAME_FAMILY: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
     chapter_03 = {"comparisons": {"arms": {te.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
     assert tx.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
                                                         "seed 0 25.0 % against 75.0 %, seed 2 50.0 % against 100.0 %")

@@ -86,7 +86,7 @@ def test_frontier_plot_has_two_labelled_log_panels_and_a_frontier_line():
     from distillab.frontier import Point
     from distillab.records import ANSWERS_ONLY, TRACES, Compute
 
-    points = [Point("answer-only", ANSWERS_ONLY, 1, 0, {1: 0.1, 5: 0.0}, Compute(1e11), None),
+    points = [Point("answers only", ANSWERS_ONLY, 1, 0, {1: 0.1, 5: 0.0}, Compute(1e11), None),
               Point("traces", TRACES, 1, 0, {1: 0.9, 5: 0.6}, Compute(1e12, teacher_data=1e11), REFERENCE)]
     figure = plots.plot_frontier(points, teacher_training=True, title="t")
     left, right = figure.axes

@@ -43,7 +43,7 @@ from distillab.ledger import Ledger
 from distillab.models import STUDENT_SIZE, build_model, load_model
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import generate, max_new_tokens_for
-from distillab.teacher import teacher_data
+from distillab.teacher import training_data
 from distillab.tokenizer import build_tokenizer
 from distillab.training import train
 from distillab.workspace import HALF_BUDGET_TEACHER, HOME_ENV, REFERENCE_TEACHER, teacher_path
@@ -162,7 +162,7 @@ def uncached_single_problems_per_s(model, tokenizer, problems: list[world.Proble
 def student_fraction_of_peak(profile: Profile, peak_gflops: float, num_steps: int = 60) -> float:
     tokenizer = build_tokenizer()
     model = build_model(STUDENT_SIZE, tokenizer)
-    history = train(model, teacher_data(profile, tokenizer, seed=0),
+    history = train(model, training_data(profile, tokenizer, seed=0),
                     profile.training_config(num_steps), progress=False)
     return history.total_flops / history.total_seconds / 1e9 / peak_gflops
 
@@ -189,7 +189,7 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
     """Seconds per student step of KD (reading the teacher cache, or running the teacher on the
     fly) divided by an SFT step's, on the same transfer set and batches."""
     setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
-    seconds = kd_experiments.step_cost(setup, num_steps=num_steps, refresh=True)
+    seconds = kd_experiments.seconds_per_step(setup, num_steps=num_steps, refresh=True)
     return {"kd_cached": seconds["KD, cached teacher"] / seconds["SFT"],
             "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
 
@@ -310,7 +310,7 @@ def teacher_figures(profile: Profile, peak_gflops: float) -> dict:
 def headline_figures(ledger: Ledger) -> dict:
     """Chapters 02, 03, 04 and 06's headlines, read back from the ledger their runs wrote."""
     return {"kd_vs_sft_points": paired_points(ledger, "02", kd_experiments.SFT, kd_experiments.KD),
-            "trace_vs_answer_points": paired_points(ledger, "03", trace_experiments.ANSWER_ONLY,
+            "trace_vs_answer_points": paired_points(ledger, "03", trace_experiments.ANSWERS,
                                                     trace_experiments.FILTERED),
             "onpolicy_vs_more_sft_points": paired_points(ledger, "04", onpolicy_experiments.MORE_SFT,
                                                          onpolicy_experiments.ON_POLICY),

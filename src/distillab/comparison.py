@@ -107,6 +107,12 @@ class Comparison(dict):
 VERDICTS = ("better on every seed", "the same on every seed", "worse on every seed", "not settled")
 
 
+def by_verdict(rows: list[dict]) -> list[dict]:
+    """Table rows with a "verdict" column grouped in the order of VERDICTS (better, the same, worse,
+    not settled), each group in its first order."""
+    return sorted(rows, key=lambda row: VERDICTS.index(row["verdict"]))
+
+
 def verdict(lowest_gain: float, highest_gain: float) -> str:
     """An arm is better (worse) than its baseline only if it is ahead (behind) on every seed, the
     same only if it ties on every seed; anything else is not settled at this budget."""

@@ -67,7 +67,7 @@ class TransferSet:
     data: TrainingSet
     num_prompts: int
     num_correct: int  # completions the verifier accepts
-    generation_flops: float  # estimated, 2·N per token
+    teacher_data_flops: float  # the teacher writing the completions, estimated as 2·N per token
     seconds: float
 
 

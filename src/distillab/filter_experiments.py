@@ -63,7 +63,7 @@ def measure_sweeps(profile: Profile, temperature: float = te.RECIPE_TEMPERATURE,
             "traces": {name: len(pairs) for name, pairs in traces.items()},
             "wrong_share": {name: wrong_share(pairs) for name, pairs in traces.items()},
             "hard_share": {name: sum(p.difficulty >= 4 for p, _ in pairs) / len(pairs) for name, pairs in traces.items()},
-            "teacher_flops": {name: arm.teacher_data_flops for name, arm in arms.items()},
+            "teacher_data_flops": {name: arm.teacher_data_flops for name, arm in arms.items()},
             "comparisons": {"filter": compare(setup, arms)}, "seconds": time.perf_counter() - start}
 
 
@@ -85,11 +85,14 @@ def question_rows(stored: dict) -> list[dict]:
     return [question.row(stored["comparisons"]["filter"]) for question in questions(stored).values()]
 
 
+ARMS_TABLE_FORMATS = {"wrong (%)": ".1f", "4-5 steps (%)": ".0f", "teacher data FLOPs": ".3g", "student, mean (%)": ".1f"}
+
+
 def arms_table(stored: dict) -> list[dict]:
     """One row per arm: its traces, how many are wrong, how many are hard, what they cost the
-    teacher, and the student's mean accuracy over the seeds."""
+    teacher, and the student's mean accuracy over the seeds (shown in `ARMS_TABLE_FORMATS`)."""
     return [{"arm": arm, "traces": stored["traces"][arm], "wrong (%)": 100 * stored["wrong_share"][arm],
-             "4-5 steps (%)": 100 * stored["hard_share"][arm], "teacher FLOPs": stored["teacher_flops"][arm],
+             "4-5 steps (%)": 100 * stored["hard_share"][arm], "teacher data FLOPs": stored["teacher_data_flops"][arm],
              "student, mean (%)": mean_over_seeds(runs)}
             for arm, runs in stored["comparisons"]["filter"].items()]
 

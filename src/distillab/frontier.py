@@ -5,7 +5,7 @@ A distilled student's total compute is its own training (on-policy sampling and 
 included, chapter 04), the student it continued from, what its data cost the teacher (writing
 traces, caching logits) and, when `teacher_training` is counted, the teacher's whole training run:
 from nothing, you would have to train the teacher first. A model trained from scratch (a teacher,
-an answer-only student) costs its own training only. Every teacher a student learnt from is a
+an answers-only student) costs its own training only. Every teacher a student learnt from is a
 point too, whether the learner trained it (chapter 01's record) or it came with the course.
 """
 
@@ -55,7 +55,7 @@ class Point:
     def total_flops(self, teacher_training: bool = True) -> float:
         knobs.flag("teacher_training (COUNT_TEACHER_TRAINING)", teacher_training)
         teacher_flops = self.teacher.training_flops if teacher_training and self.teacher is not None else 0.0
-        return self.compute.total(teacher_flops)
+        return self.compute.total(teacher_training=teacher_flops)
 
 
 def to_point(record: RunRecord) -> Point:

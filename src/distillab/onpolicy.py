@@ -88,7 +88,7 @@ class OnPolicyBatches:
         self.generator = torch.Generator().manual_seed(seed)  # which batches are on-policy
         self.num_parameters = matmul_parameters(student)
         self.on_policy_batches = self.off_policy_batches = self.generated_tokens = 0
-        self.generation_flops = self.generation_seconds = 0.0
+        self.student_sampling_flops = self.student_sampling_seconds = 0.0
 
     def next_batch(self) -> dict:
         batch = self.sampler.next_batch()
@@ -108,10 +108,10 @@ class OnPolicyBatches:
         flops = generation_flops(self.num_parameters, tokens)
         self.on_policy_batches += 1
         self.generated_tokens += tokens - prompt_ids.numel()
-        self.generation_flops += flops
-        self.generation_seconds += time.perf_counter() - start
+        self.student_sampling_flops += flops
+        self.student_sampling_seconds += time.perf_counter() - start
         return {"difficulty": batch["difficulty"], "input_ids": input_ids, "completion_mask": mask,
-                "generation_flops": flops}
+                "student_sampling_flops": flops}
 
 
 class TeacherScoring:
@@ -148,8 +148,8 @@ class OnPolicyRun:
     on_policy_batches: int
     off_policy_batches: int
     generated_tokens: int  # tokens the student wrote
-    generation_flops: float  # the student's sampling (part of history.total_flops), 2·N per token
-    generation_seconds: float
+    student_sampling_flops: float  # the student's sampling (part of history.total_flops), 2·N per token
+    student_sampling_seconds: float
     teacher_scoring_flops: float  # the teacher's forward passes (counted in history.total_flops), 2·N per token
     teacher_scoring_seconds: float
 
@@ -177,10 +177,10 @@ def distill_on_policy(student: torch.nn.Module, teacher: torch.nn.Module, data: 
     objective = scoring if data_parallel is None else data_parallel.objective(scoring)
     history = train(student, data, training, objective, progress, description, batches=batches, on_step=on_step)
     return OnPolicyRun(history, batches.on_policy_batches, batches.off_policy_batches, batches.generated_tokens,
-                       batches.generation_flops, batches.generation_seconds, scoring.flops, scoring.seconds)
+                       batches.student_sampling_flops, batches.student_sampling_seconds, scoring.flops, scoring.seconds)
 
 
-def step_cost_ratio(student: torch.nn.Module, teacher: torch.nn.Module, lmbda: float) -> float:
+def step_flops_ratio(student: torch.nn.Module, teacher: torch.nn.Module, lmbda: float) -> float:
     """FLOPs of an on-policy step with share λ of student-written batches, over an SFT step's, by the
     rules of thumb per token: SFT 6·N_s; teacher scoring adds 2·N_t; the student's sampling 2·N_s more."""
     knobs.fraction("λ (lmbda)", lmbda)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -25,11 +25,11 @@ import torch
 from distillab import knobs, records
 from distillab import trace_experiments as te
 from distillab.ledger import Ledger
-from distillab.onpolicy import OnPolicyConfig, step_cost_ratio
+from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens_for
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, paired_gain
-from distillab.students import Arm, check_seeds, compare, train_student
+from distillab.students import Arm, Setup, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
@@ -44,12 +44,21 @@ COMMAND = "python -m distillab.onpolicy_experiments"
 
 
 @dataclass(kw_only=True)
-class OnPolicySetup(te.TraceSetup):
-    """Chapter 03's setup (teacher, prompts, test set), its filtered traces and its trace-SFT students."""
-    data: TrainingSet  # the filtered teacher traces: the warm start's data and the off-policy batches
-    teacher_generation_flops: float  # what writing the traces cost
+class OnPolicySetup(Setup):
+    """Chapter 03's teacher and test set, its filtered-trace arm and its trace-SFT students."""
+    traces_arm: Arm  # chapter 03's recipe: the warm start's data, and the off-policy batches of every arm
     warm: dict[int, StudentRun] = field(default_factory=dict)  # seed -> the trace-SFT student every arm continues
     reused: tuple[int, ...] = ()  # seeds whose warm start chapter 03 had saved (not trained again)
+
+    @property
+    def data(self) -> TrainingSet:
+        """The filtered teacher traces."""
+        return self.traces_arm.data
+
+    @property
+    def teacher_data_flops(self) -> float:
+        """What writing the traces cost the teacher: every arm that reads them pays it."""
+        return self.traces_arm.teacher_data_flops
 
 
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple[int, ...] | None = None,
@@ -58,10 +67,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
     trace-SFT student per seed: the one chapter 03 saved, if it was made by exactly this recipe,
     else trained here, recorded in the ledger as chapter 04's warm start, and saved."""
     traces = te.prepare(teacher_dir, teacher_name, profile)
-    samples = traces.traces()
-    recipe_arm = te.traces_arm(traces, samples)
-    shared = {f.name: getattr(traces, f.name) for f in fields(te.TraceSetup)}
-    setup = OnPolicySetup(**{**shared, "chapter": "04"}, data=recipe_arm.data, teacher_generation_flops=samples.flops)
+    setup = OnPolicySetup(**{**traces.shared(), "chapter": "04"}, traces_arm=te.traces_arm(traces, traces.traces()))
     made_by = te.made_by(traces)
     reused = []
     for seed in check_seeds(profile.seeds if seeds is None else seeds):
@@ -69,7 +75,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
         if setup.warm[seed] is not None:
             reused.append(seed)
             continue
-        setup.warm[seed] = train_student(setup, WARM_START, recipe_arm, seed, ledger)
+        setup.warm[seed] = train_student(setup, WARM_START, setup.traces_arm, seed, ledger)
         te.save_students([setup.warm[seed]], traces, made_by)
     setup.reused = tuple(reused)
     return setup
@@ -85,14 +91,14 @@ def equal_compute_steps(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps:
     """On-policy steps that cost about as much as `sft_steps` SFT steps (by the rules of thumb)."""
     knobs.whole_number("the added compute (ADDED_SFT_STEPS, in SFT steps)", sft_steps, 1)
     student = next(iter(setup.warm.values())).model
-    return max(2, round(sft_steps / step_cost_ratio(student, setup.teacher, config.lmbda)))
+    return max(2, round(sft_steps / step_flops_ratio(student, setup.teacher, config.lmbda)))
 
 
 def more_sft_arm(setup: OnPolicySetup, sft_steps: int) -> Arm:
     """Each warm start, `sft_steps` more SFT steps on the same filtered traces."""
     knobs.whole_number("the added compute (ADDED_SFT_STEPS, in SFT steps)", sft_steps, 1)
     return Arm(records.TRACES, setup.data, training=added_config(setup.profile, sft_steps), warm_start=setup.warm,
-               teacher_data_flops=setup.teacher_generation_flops, settings={"added_steps": sft_steps})
+               teacher_data_flops=setup.teacher_data_flops, settings={"added_steps": sft_steps})
 
 
 def on_policy_arm(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int, equal_steps: bool = False) -> Arm:
@@ -102,7 +108,7 @@ def on_policy_arm(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int, 
     steps = sft_steps if equal_steps else equal_compute_steps(setup, config, sft_steps)
     return Arm(records.ON_POLICY if config.lmbda > 0 else records.LOGITS, setup.data, on_policy=config,
                training=added_config(setup.profile, steps), warm_start=setup.warm,
-               teacher_data_flops=setup.teacher_generation_flops,
+               teacher_data_flops=setup.teacher_data_flops,
                settings={"lmbda": config.lmbda, "beta": config.beta, "temperature": config.temperature,
                          "added_steps": steps})
 
@@ -145,7 +151,7 @@ def measure_sweeps(profile: Profile) -> dict:
                             "from scratch": scratch},
             "from_scratch_writes": [{"seed": run.seed, **sample} for run in scratch[FROM_SCRATCH]
                                     for sample in greedy_samples(run.model, setup.tokenizer, setup.held_out)],
-            "step_cost_ratio": {name: step_cost_ratio(student, setup.teacher, config.lmbda)
+            "step_flops_ratio": {name: step_flops_ratio(student, setup.teacher, config.lmbda)
                                 for name, config in sweep_configs().items()},
             "threads": torch.get_num_threads(), "seconds": time.perf_counter() - start}
 
@@ -169,7 +175,7 @@ def with_warm_start(setup: OnPolicySetup, runs: Comparison) -> Comparison:
     return Comparison({WARM_START: [setup.warm[seed] for seed in seeds], **runs})
 
 
-def counted_step_cost(runs: Comparison, arm: str) -> float:
+def counted_step_flops_ratio(runs: Comparison, arm: str) -> float:
     """`arm`'s counted FLOPs per optimizer step over more SFT's (mean over seeds): what one step of
     it cost, in SFT steps, as counted rather than by the rule of thumb."""
     per_step = {name: sum(run.flops / run.steps for run in runs[name]) / len(runs[name]) for name in (arm, MORE_SFT)}
@@ -196,9 +202,12 @@ def question_rows(sweeps: dict) -> list[dict]:
     return [question.row(runs) for question in questions(sweeps)]
 
 
+ARMS_TABLE_FORMATS = {"added FLOPs": ".3g"}
+
+
 def arms_table(sweeps: dict) -> list[dict]:
     """One row per arm of added compute: its added steps and FLOPs (mean over seeds), and its mean
-    accuracy and range over seeds."""
+    accuracy and range over seeds (shown in `ARMS_TABLE_FORMATS`)."""
     added = sweeps["comparisons"]["added compute"]
     accuracy = {row["arm"]: row for row in added.table()}
     return [{"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(run.flops for run in runs) / len(runs),

@@ -301,14 +301,14 @@ def launch(path: str | Path, processes: int = 1) -> float:
 class Price:
     """What a recipe costs at real sizes, by the rules of thumb of chapter 00."""
     samples: int  # the teacher's samples: prompts x samples per prompt
-    teacher_flops: float  # the teacher writing every sample: 2·N per token
-    student_flops: float  # every seed's training: 6·N per token
+    teacher_data_flops: float  # the teacher writing every sample: 2·N per token
+    training_flops: float  # every seed's training of the student: 6·N per token
     gpu_hours: float
     dollars: float
 
     @property
     def flops(self) -> float:
-        return self.teacher_flops + self.student_flops
+        return self.teacher_data_flops + self.training_flops
 
 
 def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, tokens_per_example: float,
@@ -320,7 +320,9 @@ def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, 
     teacher = generation_flops(teacher_parameters, samples * tokens_per_example)
     student = training_flops(student_parameters, recipe.steps * recipe.batch_size * tokens_per_example) \
         * len(recipe.seeds)
-    return Price(samples, teacher, student, gpu_hours(teacher + student, gpu), dollars(teacher + student, gpu))
+    total = teacher + student
+    return Price(samples, teacher_data_flops=teacher, training_flops=student, gpu_hours=gpu_hours(total, gpu),
+                 dollars=dollars(total, gpu))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,7 @@ from distillab.models import SIZES
 from distillab.profiles import PROFILES
 from distillab.records import LOGITS, ON_POLICY, TRACES
 from distillab.training import TrainingConfig
-from distillab.workspace import HOME_PREFIX, PACKAGE_PREFIX, resolve
+from distillab.workspace import HOME_PREFIX, PACKAGE_PREFIX
 
 RECIPES = Path(__file__).parent / "recipes"  # recipe files that ship with the course
 KINDS = ("traces", "logits", "on-policy")

@@ -31,6 +31,10 @@ DISTILLED = (LOGITS, TRACES, ON_POLICY)
 
 TEACHER_ARM = "teacher"  # chapter 01's one recipe
 
+# Arm names an earlier version wrote, and the one spelling each has now: a ledger line (and a stored
+# sweep file) that still carries an old name is read under the new one.
+RENAMED_ARMS = {"answer-only": "answers only", "answer-only, qwen2 + BPE": "answers only, qwen2 + BPE"}
+
 
 class RecordError(ValueError):
     """A ledger line that is not a record this version can read."""
@@ -168,6 +172,8 @@ class RunRecord:
         if row.get("schema") != SCHEMA:
             raise OtherVersionError(f"written by another version of distillab (schema {row.get('schema', 1)}, "
                               f"this one reads {SCHEMA})")
+        if row.get("arm") in RENAMED_ARMS:
+            row["arm"] = RENAMED_ARMS[row["arm"]]
         try:
             teacher = row.pop("teacher")
             compute = Compute(**row.pop("compute"))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -43,6 +43,11 @@ class Setup:
     teacher_ref: TeacherRef  # the teacher as the records name it: where it lives, its weights' hash, its cost
     held_out: dict[int, list[world.Problem]]  # difficulty -> test problems
     training: TrainingConfig  # a student's budget in this chapter (each run sets its own seed)
+
+    def shared(self) -> dict:
+        """The fields every setup has, as keyword arguments: another chapter's setup on the same
+        teacher, test set and budget starts from them."""
+        return {f.name: getattr(self, f.name) for f in fields(Setup)}
 
 
 def load_teacher(teacher_dir: str | Path, teacher_name: str):
@@ -100,7 +105,7 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     else:
         on_policy = distill_on_policy(student, setup.teacher, arm.data, tokenizer, arm.on_policy, training,
                                       progress=False, description=name, on_step=on_step)
-        history, sampling, scoring = on_policy.history, on_policy.generation_flops, on_policy.teacher_scoring_flops
+        history, sampling, scoring = on_policy.history, on_policy.student_sampling_flops, on_policy.teacher_scoring_flops
     settings = arm.settings if arm.start_from is None else {**arm.settings,
                                                             "trainable parameters": trainable_parameters(student)}
     evaluation = evaluate(student, tokenizer, setup.held_out, prompt_format=arm.prompt_format)
@@ -283,7 +288,7 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
         raise
     except BrokenProcessPool:
         workers.discard_pool()
-        raise RuntimeError(f"a worker process died (out of memory?); every run finished before it is kept. Run "
+        raise RuntimeError("a worker process died (out of memory?); every run finished before it is kept. Run "
                            "again with WORKERS = 1 to train in the notebook's own process") from None
     except Exception:  # a run failed (its error is raised here): the others stop too, the finished ones are kept
         pool.interrupt()

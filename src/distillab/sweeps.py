@@ -4,6 +4,10 @@ once at the standard profile by a command and kept as JSON in `reference/`.
 Every file names its schema and the function that wrote it. Its comparisons sit under the key
 "comparisons", nested as the chapter likes, each one `{arm: [run, ...]}`; `write` and `load` are
 the one serialiser, so a chapter reads them back as `comparison.Comparison`s.
+
+A file of the previous schema (2) is read through `upgrade`, which gives its renamed keys and arm
+names their one spelling; `python -m distillab.sweeps --upgrade FILE...` rewrites such files in
+the current schema (how the files in `reference/` were converted).
 """
 
 from __future__ import annotations
@@ -14,11 +18,35 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from distillab import knobs
+from distillab import knobs, records
 from distillab.profiles import Profile, get_profile
 from distillab.comparison import Comparison
 
-SCHEMA = "distillab.sweeps/2"
+SCHEMA = "distillab.sweeps/3"
+PREVIOUS = "distillab.sweeps/2"
+# Schema 2 -> 3: the names that changed, as keys (the teacher's data cost, the rule-of-thumb FLOPs
+# ratio of a step) or as arm names (wherever they appear: comparisons, records, tables).
+RENAMED_FROM_PREVIOUS = {"teacher_flops": "teacher_data_flops",
+                         "teacher_flops_per_trace": "teacher_data_flops_per_trace",
+                         "step_cost_ratio": "step_flops_ratio", **records.RENAMED_ARMS}
+
+
+def _renamed(node, names: dict[str, str]):
+    """`node` (plain JSON) with every key and every string value found in `names` replaced."""
+    if isinstance(node, dict):
+        return {names.get(key, key): _renamed(value, names) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_renamed(value, names) for value in node]
+    return names.get(node, node) if isinstance(node, str) else node
+
+
+def upgrade(stored: dict) -> dict:
+    """A stored file's plain JSON in the current schema: a file of the PREVIOUS schema with its
+    names changed (RENAMED_FROM_PREVIOUS), a current one as it is. Any other schema is left for
+    `load` to refuse."""
+    if stored.get("schema") != PREVIOUS:
+        return stored
+    return {**_renamed(stored, RENAMED_FROM_PREVIOUS), "schema": SCHEMA}
 
 
 def _rows(node):
@@ -77,6 +105,7 @@ def load(path: Path, written_by: Callable, command: str) -> dict:
         raise ValueError(f"{path} is not readable JSON ({error}): it may be damaged; restore it from the "
                          f"repository or run `{command}` to measure it again") from None
     expected = writer_name(written_by)
+    stored = upgrade(stored) if isinstance(stored, dict) else {}
     if stored.get("schema") != SCHEMA or stored.get("written_by") != expected:
         raise ValueError(f"{path} holds {stored.get('schema', 'an older format')} written by "
                          f"{stored.get('written_by', 'an older version')}; this version reads {SCHEMA} written by "
@@ -101,3 +130,25 @@ def sweep_command(description: str, measure: Callable[[Profile], dict], default_
     args.out.write_text(to_json(results, measure))
     print(f"wrote {args.out} in {results['seconds'] / 60:.1f} min")
 
+
+
+def upgrade_file(path: Path) -> bool:
+    """Rewrite the stored file at `path` in the current schema if it is of the PREVIOUS one
+    (True), else leave it as it is (False)."""
+    stored = json.loads(path.read_text())
+    if stored.get("schema") != PREVIOUS:
+        return False
+    path.write_text(json.dumps(upgrade(stored), indent=1, default=float) + "\n")
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m distillab.sweeps",
+                                     description=f"Rewrite stored sweep files of {PREVIOUS} in {SCHEMA}.")
+    parser.add_argument("--upgrade", type=Path, nargs="+", required=True, metavar="FILE")
+    for path in parser.parse_args(argv).upgrade:
+        print(f"{path}: {'upgraded to ' + SCHEMA if upgrade_file(path) else 'left as it is (not ' + PREVIOUS + ')'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,7 @@ def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Proble
     return world.training_problems(profile.teacher_train_per_difficulty, seed, held_out)
 
 
-def teacher_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int) -> TrainingSet:
+def training_data(profile: Profile, tokenizer: PreTrainedTokenizerFast, seed: int) -> TrainingSet:
     """The teacher's training set: program-made traces, none sharing a held-out problem's arithmetic."""
     return TrainingSet.from_problems(teacher_problems(profile, seed), tokenizer, style="trace")
 
@@ -138,7 +138,7 @@ def train_teacher(
     else:
         tokenizer = build_tokenizer()
         model, resume, continues = build_model(size, tokenizer, seed=seed), None, None
-    data = teacher_data(budget, tokenizer, seed)
+    data = training_data(budget, tokenizer, seed)
     history = train(model, data, config, progress=progress, description=f"teacher ({size})", resume=resume)
     evaluation = evaluate(model, tokenizer, world.held_out_problems(budget.eval_per_difficulty))
     provenance = Provenance(

@@ -39,7 +39,7 @@ FRESH_FROM = 3  # from this many steps on, no trace prompt is a problem the teac
 RECIPE_TEMPERATURE = 1.0  # the recipe samples its traces (T = 1: the teacher's own distribution), it does not decode greedily
 HOT_TEMPERATURE = 1.6  # a temperature at which the teacher is often wrong, so the filter has something to do
 # The arms: answers alone, the teacher's traces with or without the verifier, the program's own traces.
-ANSWER_ONLY, FILTERED, UNFILTERED, GOLD = ("answer-only", "teacher traces, filtered", "teacher traces, unfiltered",
+ANSWERS, FILTERED, UNFILTERED, GOLD = ("answers only", "teacher traces, filtered", "teacher traces, unfiltered",
                                            "gold traces")
 # Students here draw batches in proportion to completion tokens, not examples: a 5-step trace
 # teaches the step operation five times, a 1-step trace once. Drawn by examples (the default of
@@ -85,7 +85,7 @@ class TraceSetup(Setup):
         kept = reuse.remembered(self.profile, "the teacher's acceptance by temperature", ingredients, measure, self.refresh)
         return {t: {int(d): share for d, share in kept[str(t)].items()} for t in temperatures}
 
-    def answer_only(self, tokenizer: PreTrainedTokenizerBase | None = None) -> TrainingSet:
+    def answers_only(self, tokenizer: PreTrainedTokenizerBase | None = None) -> TrainingSet:
         """prompt -> `answer 9`: what a team without a teacher (or without its reasoning) trains on,
         tokenized for the setup's students (or a student reading `tokenizer`)."""
         return TrainingSet.from_problems(self.prompts, tokenizer or self.tokenizer, style="answer")
@@ -177,8 +177,8 @@ def traces_name(keep: str) -> str:
     return UNFILTERED if keep == "unfiltered" else FILTERED
 
 
-def answer_only_arm(setup: TraceSetup, mix: str = TRACE_MIX) -> Arm:
-    return Arm(records.ANSWERS_ONLY, setup.answer_only(), training=student_config(setup.profile, mix), settings={"mix": mix})
+def answers_arm(setup: TraceSetup, mix: str = TRACE_MIX) -> Arm:
+    return Arm(records.ANSWERS_ONLY, setup.answers_only(), training=student_config(setup.profile, mix), settings={"mix": mix})
 
 
 def traces_settings(temperature: float, k: int = 1, keep: str = "first", mix: str = TRACE_MIX) -> dict:
@@ -206,7 +206,7 @@ def gold_arm(setup: TraceSetup) -> Arm:
 
 def headline_arms(setup: TraceSetup, samples: TraceSamples, keep: str = "first", mix: str = TRACE_MIX) -> dict[str, Arm]:
     """The chapter's headline: answers alone against the teacher's traces, same prompts, same student."""
-    return {ANSWER_ONLY: answer_only_arm(setup, mix), traces_name(keep): traces_arm(setup, samples, keep, mix)}
+    return {ANSWERS: answers_arm(setup, mix), traces_name(keep): traces_arm(setup, samples, keep, mix)}
 
 
 def made_by(setup: TraceSetup, temperature: float = RECIPE_TEMPERATURE, k: int = 1, keep: str = "first",
@@ -265,7 +265,7 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
     results["selection"]["longest_equals_hardest"] = same
     results["selection"]["longest_and_hardest_share"] = len({id(t) for t in chosen["longest"]} & {id(t) for t in chosen["hardest"]})
     results["pool"] = curation.describe(pool)
-    arms = compare(setup, {ANSWER_ONLY: answer_only_arm(setup), FILTERED: traces_arm(setup, recipe_samples),
+    arms = compare(setup, {ANSWERS: answers_arm(setup), FILTERED: traces_arm(setup, recipe_samples),
                            UNFILTERED: traces_arm(setup, recipe_samples, "unfiltered"), GOLD: gold_arm(setup)})
     hot_arms = compare(setup, {FILTERED: traces_arm(setup, hot), UNFILTERED: traces_arm(setup, hot, "unfiltered")})
     by_examples = compare(setup, {FILTERED: traces_arm(setup, recipe_samples, mix="examples")})[FILTERED]
@@ -284,7 +284,7 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
               str(len(pool)): Comparison({FILTERED: arms[FILTERED]})},
         "selection": Comparison({rule: selection[rule] for rule in curation.RULES}),
     }
-    results["teacher_flops_per_trace"] = recipe_samples.flops_per_trace("first")
+    results["teacher_data_flops_per_trace"] = recipe_samples.flops_per_trace("first")
     results["vote"] = {}
     for temperature in vote_temperatures:
         curves = [vote_at_k(run.model, setup.tokenizer, setup.held_out, vote_ks, temperature) for run in arms[FILTERED]]
@@ -302,7 +302,7 @@ def question_rows(sweeps: dict) -> list[dict]:
     arms, hot, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["selection"]
     by_size = by_number_of_traces(sweeps)
     sizes = list(by_size)
-    asked = [(arms, Question("traces vs answers", ANSWER_ONLY, FILTERED)),
+    asked = [(arms, Question("traces vs answers", ANSWERS, FILTERED)),
              (arms, Question("the filter at T=1", UNFILTERED, FILTERED)),
              (hot, Question(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED)),
              (arms, Question("the teacher's text vs the truth", GOLD, FILTERED)),
@@ -348,7 +348,7 @@ def accuracy_against_n(sweeps: dict) -> dict[int, list[float]]:
 def accuracy_against_total_flops(sweeps: dict) -> dict[float, list[float]]:
     """The same runs as `accuracy_against_n`, each at its total compute: the student's training
     FLOPs (mean over seeds) plus the teacher's generation FLOPs for its N traces."""
-    per_trace, by_n = sweeps["teacher_flops_per_trace"], sweeps["comparisons"]["N"]
+    per_trace, by_n = sweeps["teacher_data_flops_per_trace"], sweeps["comparisons"]["N"]
     total = {n: sum(run.flops for run in by_n[str(n)][FILTERED]) / len(by_n[str(n)][FILTERED]) + n * per_trace
              for n in accuracy_against_n(sweeps)}
     return {total[n]: values for n, values in accuracy_against_n(sweeps).items()}

@@ -315,7 +315,7 @@ def train(
     hands out one batch per step. FLOPs are counted by `torch.utils.flop_counter` on the first step
     of each batch shape (the objective's own extra work, e.g. a teacher forward pass, included) and
     reused for later steps of the same shape; a batch that cost FLOPs to make (the student's own
-    samples, chapter 04) says how many under the key "generation_flops", and they are added.
+    samples, chapter 04) says how many under the key "student_sampling_flops", and they are added.
 
     Ctrl-C (the notebook's stop button) ends the run after the step in progress: the history comes
     back with `interrupted` set and `resume` filled in. `train(..., resume=history.resume)` on the
@@ -364,7 +364,7 @@ def train(
     with StopRequest() as stop, share_the_cores(description):
         for step in bar:
             batch = sampler.next_batch()
-            generation = batch.pop("generation_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
+            sampling = batch.pop("student_sampling_flops", 0.0)  # FLOPs spent writing this batch (on-policy samples)
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             shape = tuple(batch["input_ids"].shape)
             lr = schedule.get_last_lr()[0]
@@ -383,7 +383,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             schedule.step()
             tokens += batch["input_ids"].numel()
-            flops += flops_per_shape[shape] + generation
+            flops += flops_per_shape[shape] + sampling
             history.step.append(step)
             history.loss.append(loss.item())
             history.lr.append(lr)

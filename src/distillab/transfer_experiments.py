@@ -29,15 +29,15 @@ from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 ARCHITECTURE = "qwen2"  # the other family: Llama's layout with biases on q, k and v
 # The arms: chapter 03's student (Llama, the teacher's tokenizer), and the other family's student
 # (an architecture, a BPE tokenizer of its own), on the same traces.
-SAME = "teacher traces, llama + teacher's tokenizer"
+SAME_FAMILY = "teacher traces, llama + teacher's tokenizer"
 
 
-def across_name(architecture: str = ARCHITECTURE) -> str:
+def other_family_name(architecture: str = ARCHITECTURE) -> str:
     """The other family's arm: its architecture and the BPE tokenizer."""
     return f"teacher traces, {architecture} + BPE"
 
 
-ACROSS = across_name()  # the chapter's default arm, which make bench reads back
+OTHER_FAMILY = other_family_name()  # the chapter's default arm, which make bench reads back
 
 
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None,
@@ -46,12 +46,12 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts:
     return replace(te.prepare(teacher_dir, teacher_name, profile, num_prompts, refresh), chapter="06")
 
 
-def same_arm(setup: TraceSetup, samples: TraceSamples) -> Arm:
+def same_family_arm(setup: TraceSetup, samples: TraceSamples) -> Arm:
     """Chapter 03's recipe as it was: the teacher's filtered traces, the course's own student."""
     return te.traces_arm(setup, samples)
 
 
-def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
+def other_family_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
     """The same filtered traces, as text, read by a student of `architecture` through `tokenizer`
     (default: the BPE tokenizer trained on the world)."""
     tokenizer = tokenizer or build_bpe_tokenizer()
@@ -61,10 +61,10 @@ def across_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, archite
                          "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
 
 
-def longer_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE,
+def other_family_longer_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE,
                factor: float = 2.0) -> Arm:
     """The other family's arm trained for `factor` times chapter 03's steps (the stored runs: 2)."""
-    across = across_arm(setup, samples, tokenizer, architecture)
+    across = other_family_arm(setup, samples, tokenizer, architecture)
     return replace(across, training=replace(across.training, num_steps=round(factor * across.training.num_steps)))
 
 
@@ -81,9 +81,9 @@ def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
 
 
 def _same_recipe(record: records.RunRecord, teacher_sha256: str, settings: dict, steps: int, data_size: int) -> bool:
-    """Is `record` a finished run of the SAME arm (chapter 03's filtered traces, or this chapter's
-    SAME) from this teacher, with these knobs, budget and number of traces?"""
-    made_so = (record.chapter, record.arm) in (("03", te.FILTERED), ("06", SAME))
+    """Is `record` a finished run of the SAME_FAMILY arm (chapter 03's filtered traces, or this chapter's
+    SAME_FAMILY) from this teacher, with these knobs, budget and number of traces?"""
+    made_so = (record.chapter, record.arm) in (("03", te.FILTERED), ("06", SAME_FAMILY))
     return made_so and not record.interrupted and record.teacher is not None and (
         record.teacher.weights_sha256, record.settings, record.steps, record.data_size) == (
         teacher_sha256, settings, steps, data_size)
@@ -93,10 +93,10 @@ def paired_from_ledger(ledger: Ledger) -> dict:
     """The headline read back from a ledger chapter 06 wrote: the other family's student minus the
     course's student on the same traces (points of mean accuracy, seed by seed: mean, min, max)."""
     entries = ledger.entries()
-    across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", ACROSS, False)}
+    across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", OTHER_FAMILY, False)}
     seeds, gains = [], []
     for seed, run in sorted(across.items()):
-        settings = te.traces_settings(run.settings["temperature"])  # chapter 03's recipe: what same_arm records
+        settings = te.traces_settings(run.settings["temperature"])  # chapter 03's recipe: what same_family_arm records
         same = [r for r in entries if r.seed == seed
                 and _same_recipe(r, run.teacher.weights_sha256, settings, run.steps, run.data_size)]
         if same:
@@ -114,7 +114,7 @@ def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=Non
     them through `tokenizer` (default: the BPE tokenizer), paired by seed. Chapter 03's student is
     chapter 03's very run (same key), so where chapter 03 trained it, it is read back from the
     ledger (`students.compare`); `retrain` trains both arms again."""
-    arms = {SAME: same_arm(setup, samples), across_name(architecture): across_arm(setup, samples, tokenizer, architecture)}
+    arms = {SAME_FAMILY: same_family_arm(setup, samples), other_family_name(architecture): other_family_arm(setup, samples, tokenizer, architecture)}
     return compare(setup, arms, seeds, ledger, retrain=retrain, workers=workers)
 
 
@@ -178,16 +178,16 @@ def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, 
 
 # The stored runs (`make transfer-sweeps`): what the other family's student learns from answers
 # alone, and from the same traces with twice the steps.
-ANSWERS_ACROSS = f"answer-only, {ARCHITECTURE} + BPE"
-LONGER = f"{ACROSS}, 2x steps"
+OTHER_FAMILY_ANSWERS = f"answers only, {ARCHITECTURE} + BPE"
+OTHER_FAMILY_LONGER = f"{OTHER_FAMILY}, 2x steps"
 SWEEPS_PATH = REFERENCE_DIR / "transfer_sweeps.json"
 COMMAND = "python -m distillab.transfer_experiments"
 
 
-def answers_across_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
+def other_family_answers_arm(setup: TraceSetup, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
     """The other family's student on the answers alone (`answer 12`), same prompts and budget."""
     tokenizer = tokenizer or build_bpe_tokenizer()
-    return Arm(records.ANSWERS_ONLY, setup.answer_only(tokenizer), training=student_config(setup.profile),
+    return Arm(records.ANSWERS_ONLY, setup.answers_only(tokenizer), training=student_config(setup.profile),
                architecture=architecture, tokenizer=tokenizer,
                settings={"architecture": architecture, "tokenizer": f"BPE ({len(tokenizer)} tokens)"})
 
@@ -198,17 +198,17 @@ def measure_sweeps(profile: Profile) -> dict:
     start = time.perf_counter()
     setup = prepare(REFERENCE_TEACHER, "the reference", profile)
     samples, bpe = setup.traces(), build_bpe_tokenizer()
-    runs = compare(setup, {ANSWERS_ACROSS: answers_across_arm(setup, bpe), ACROSS: across_arm(setup, samples, bpe),
-                           LONGER: longer_arm(setup, samples, bpe)})
+    runs = compare(setup, {OTHER_FAMILY_ANSWERS: other_family_answers_arm(setup, bpe), OTHER_FAMILY: other_family_arm(setup, samples, bpe),
+                           OTHER_FAMILY_LONGER: other_family_longer_arm(setup, samples, bpe)})
     return {"profile": profile.name, "seeds": list(profile.seeds), "architecture": ARCHITECTURE,
             "student_steps": profile.trace_student_steps, "batch_size": profile.batch_size,
             "prompts": setup.num_prompts, "comparisons": {"across": runs}, "seconds": time.perf_counter() - start}
 
 
 QUESTIONS = {  # name -> the question: its label, its baseline arm, the arm compared with it
-    "traces vs answers": Question("traces vs answers, across tokenizers", ANSWERS_ACROSS, ACROSS),
-    "twice the steps": Question("twice the steps", ACROSS, LONGER),
-    "vs chapter 03": Question("twice the steps vs chapter 03's student", SAME, LONGER),
+    "traces vs answers": Question("traces vs answers, across tokenizers", OTHER_FAMILY_ANSWERS, OTHER_FAMILY),
+    "twice the steps": Question("twice the steps", OTHER_FAMILY, OTHER_FAMILY_LONGER),
+    "vs chapter 03": Question("twice the steps vs chapter 03's student", SAME_FAMILY, OTHER_FAMILY_LONGER),
 }
 
 
@@ -216,7 +216,7 @@ def with_chapter_03(stored: dict, chapter_03: dict | None = None) -> Comparison:
     """The stored runs, with chapter 03's own stored student (`te.load_sweeps()`: the same traces,
     budget and seeds) first, under the live comparison's name, when it is given."""
     runs = stored["comparisons"]["across"]
-    return runs if chapter_03 is None else Comparison({SAME: chapter_03["comparisons"]["arms"][te.FILTERED], **runs})
+    return runs if chapter_03 is None else Comparison({SAME_FAMILY: chapter_03["comparisons"]["arms"][te.FILTERED], **runs})
 
 
 def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]:
@@ -230,15 +230,15 @@ def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]
 def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
     """The stored runs, each against the answers alone through the BPE tokenizer, with chapter 03's
     own stored student first, under the live comparison's name."""
-    return with_chapter_03(stored, chapter_03).table(baseline=ANSWERS_ACROSS)
+    return with_chapter_03(stored, chapter_03).table(baseline=OTHER_FAMILY_ANSWERS)
 
 
 def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
     """Chapter 03's student in this run's headline beside the stored one (`te.load_sweeps()`), seed by seed."""
-    live = {run.seed: 100 * run.mean_accuracy for run in headline[SAME]}
+    live = {run.seed: 100 * run.mean_accuracy for run in headline[SAME_FAMILY]}
     stored = {run.seed: 100 * run.mean_accuracy for run in chapter_03["comparisons"]["arms"][te.FILTERED]}
     seeds = sorted(live.keys() & stored.keys())
-    return (f"chapter 03's student, your run against the stored one: "
+    return ("chapter 03's student, your run against the stored one: "
             + ", ".join(f"seed {seed} {live[seed]:.1f} % against {stored[seed]:.1f} %" for seed in seeds)
             + (" (no seed in common)" if not seeds else ""))
 
@@ -249,7 +249,7 @@ def question_rows(stored: dict, chapter_03: dict | None = None) -> list[dict]:
     return [question.row(runs) for question in QUESTIONS.values() if question.baseline in runs]
 
 
-STEP_BUDGETS = {"1x steps": ACROSS, "2x steps": LONGER}  # the stored trace arms, by their budget
+STEP_BUDGETS = {"1x steps": OTHER_FAMILY, "2x steps": OTHER_FAMILY_LONGER}  # the stored trace arms, by their budget
 
 
 def compounding(stored: dict, arms: dict[str, str] = STEP_BUDGETS) -> dict[str, dict[int, tuple[float, float]]]:

@@ -4,9 +4,9 @@ Used by every chapter: chapter 01 trains the teacher on it, chapters 02-05 disti
 
 A problem with three steps looks like this::
 
-    prompt:      ana has 6 eggs . she sells 2 . she finds 5 . she buys 3 . how many ?
-    trace:       <think> 6 - 2 = 4 . 4 + 5 = 9 . 9 + 3 = 12 </think> answer 12
-    answer-only: answer 12
+    prompt:       ana has 6 eggs . she sells 2 . she finds 5 . she buys 3 . how many ?
+    trace:        <think> 6 - 2 = 4 . 4 + 5 = 9 . 9 + 3 = 12 </think> answer 12
+    answers only: answer 12
 
 Every number is one token, every sentence of a given kind has a fixed number of tokens, so all
 problems of one difficulty have exactly the same length: a batch of one difficulty has no padding.

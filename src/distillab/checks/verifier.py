@@ -22,7 +22,7 @@ def check_parse_answer(parse_answer) -> CheckResult:
     second-to-last token, or None."""
     cases = [
         Case("a clean trace", (TRACE,), 9),
-        Case("an answer-only completion", ("answer 17",), 17),
+        Case("an answers-only completion", ("answer 17",), 17),
         Case("the answer 0", ("<think> 3 - 3 = 0 </think> answer 0",), 0, mistakes=[
             (None, "0 is a real answer; check `is None`, not truthiness.")]),
         Case("extra spaces and a newline", ("answer   12\n",), 12, mistakes=[
