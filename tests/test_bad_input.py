@@ -204,7 +204,7 @@ def test_files_the_package_reads_are_checked(tmp_path):
         kd_experiments.load_sweeps(bad)
     with pytest.raises(FileNotFoundError, match="no saved model"):
         load_model(tmp_path / "nowhere")
-    assert sweeps.SCHEMA.endswith("/2")
+    assert sweeps.upgrade({"schema": "distillab.sweeps/1"}) == {"schema": "distillab.sweeps/1"}  # only the previous one converts
 
 
 def test_a_nickname_where_a_teacher_folder_goes_is_named(tmp_path):

@@ -1,6 +1,11 @@
 """Data parallelism: each process's rows of a batch, and the gradient that processes average, which
 must be the gradient one process would take on the whole batch."""
 
+import os
+import sys
+import traceback
+from datetime import timedelta
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -49,16 +54,23 @@ def test_without_a_process_group_a_sum_over_processes_is_the_value_itself():
 
 
 def _one_process(rank: int, world_size: int, store: str, queue) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
-    torch.manual_seed(0)
-    model = torch.nn.Linear(WIDTH, 1, bias=False)
-    wrapped = DistributedDataParallel(model)
-    data_parallel = parallel.DataParallel(wrapped, rank, world_size)
-    batch = data_parallel.batches(FixedBatches()).next_batch()
-    loss = data_parallel.objective(token_mean_loss)(model, batch)
-    loss.backward()
-    queue.put((rank, loss.item(), model.weight.grad.tolist()))  # plain numbers: the process ends before they are read
-    dist.destroy_process_group()
+    """One of the processes: its loss and gradient, or what went wrong, put on `queue` as plain data."""
+    try:
+        # Gloo talks over the loopback interface, not whatever the machine's hostname resolves to.
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
+        dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size,
+                                timeout=timedelta(seconds=60))
+        torch.manual_seed(0)
+        model = torch.nn.Linear(WIDTH, 1, bias=False)
+        wrapped = DistributedDataParallel(model)
+        data_parallel = parallel.DataParallel(wrapped, rank, world_size)
+        batch = data_parallel.batches(FixedBatches()).next_batch()
+        loss = data_parallel.objective(token_mean_loss)(model, batch)
+        loss.backward()
+        queue.put((rank, loss.item(), model.weight.grad.tolist()))  # plain numbers: the process ends before they are read
+        dist.destroy_process_group()
+    except Exception:
+        queue.put((rank, None, traceback.format_exc()))
 
 
 def test_two_processes_average_to_the_whole_batchs_gradient_and_loss(tmp_path):
@@ -71,10 +83,11 @@ def test_two_processes_average_to_the_whole_batchs_gradient_and_loss(tmp_path):
     processes = [context.Process(target=_one_process, args=(rank, 2, str(tmp_path / "store"), queue)) for rank in range(2)]
     for process in processes:
         process.start()
-    results = [queue.get(timeout=120) for _ in processes]
+    results = [queue.get(timeout=180) for _ in processes]
     for process in processes:
         process.join(timeout=60)
-        assert process.exitcode == 0
+    assert all(loss is not None for _, loss, _ in results), [error for _, loss, error in results if loss is None]
+    assert [process.exitcode for process in processes] == [0, 0]
     for rank, loss, grad in results:  # the rows split 4 and 3, with unequal tokens: weighting makes it exact
         assert loss == pytest.approx(float(whole), rel=1e-6), rank
         assert torch.allclose(torch.tensor(grad), model.weight.grad, atol=1e-6), (rank, grad, model.weight.grad)

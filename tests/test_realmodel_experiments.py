@@ -67,7 +67,7 @@ def test_gains_over_the_model_as_it_comes_are_paired_by_seed():
 def test_the_cost_table_by_hand():
     comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
                                    run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
-    facts = {"a": {"trainable parameters": 1234, "teacher's data FLOPs": 1e12}}
+    facts = {"a": {"trainable parameters": 1234, "teacher data FLOPs": 1e12}}
     [row] = real.cost_rows(comparison, facts, peak_gflops=400.0)
     assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
     assert row["GFLOP/s"] == pytest.approx(200.0) and row["share of the matmul peak (%)"] == pytest.approx(50.0)

@@ -124,3 +124,10 @@ def test_rows_by_verdict_follow_the_order_of_the_verdicts_not_the_alphabet():
             {"arm": "e", "verdict": "the same on every seed"}]
     assert [row["arm"] for row in by_verdict(rows)] == ["c", "e", "a", "d", "b"]
     assert VERDICTS[-1] == "not settled"  # alphabetically it would come second
+
+
+def test_what_an_arm_spent_is_the_mean_over_its_seeds_worked_out_by_hand():
+    from distillab.comparison import mean_of, spent
+    runs = [StudentRun("a", 0, {1: 0.5}, 1e11, 4.0, 40, 10), StudentRun("a", 1, {1: 0.7}, 3e11, 6.0, 40, 10)]
+    assert mean_of(runs, lambda run: run.flops / run.steps) == pytest.approx(5e9)  # (2.5e9 + 7.5e9) / 2
+    assert spent(runs) == "2e+11 FLOPs, 40 steps, 5.0 s per run"

@@ -28,7 +28,7 @@ from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens_for
-from distillab.comparison import Comparison, PairedGain, Question, StudentRun, paired_gain
+from distillab.comparison import Comparison, PairedGain, Question, StudentRun, mean_of, paired_gain
 from distillab.students import Arm, Setup, check_seeds, compare, train_student
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
@@ -178,7 +178,7 @@ def with_warm_start(setup: OnPolicySetup, runs: Comparison) -> Comparison:
 def counted_step_flops_ratio(runs: Comparison, arm: str) -> float:
     """`arm`'s counted FLOPs per optimizer step over more SFT's (mean over seeds): what one step of
     it cost, in SFT steps, as counted rather than by the rule of thumb."""
-    per_step = {name: sum(run.flops / run.steps for run in runs[name]) / len(runs[name]) for name in (arm, MORE_SFT)}
+    per_step = {name: mean_of(runs[name], lambda run: run.flops / run.steps) for name in (arm, MORE_SFT)}
     return per_step[arm] / per_step[MORE_SFT]
 
 
@@ -210,7 +210,7 @@ def arms_table(sweeps: dict) -> list[dict]:
     accuracy and range over seeds (shown in `ARMS_TABLE_FORMATS`)."""
     added = sweeps["comparisons"]["added compute"]
     accuracy = {row["arm"]: row for row in added.table()}
-    return [{"arm": name, "added steps": runs[0].steps, "added FLOPs": sum(run.flops for run in runs) / len(runs),
+    return [{"arm": name, "added steps": runs[0].steps, "added FLOPs": mean_of(runs, lambda run: run.flops),
              **{column: accuracy[name][column] for column in ("mean accuracy (%)", "min", "max")}}
             for name, runs in added.items()]
 

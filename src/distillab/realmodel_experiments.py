@@ -32,7 +32,7 @@ from distillab.profiles import Profile, RealModelBudget, get_profile
 from distillab.records import Compute, RunRecord
 from distillab.cost import H100, GpuAssumptions, dollars
 from distillab.sampling import TraceSamples, generate, sample_traces, training_set
-from distillab.comparison import Comparison, PairedGain, StudentRun
+from distillab.comparison import Comparison, PairedGain, StudentRun, mean_of
 from distillab.students import Arm, Setup, compare, load_teacher
 from distillab.sweeps import load, sweep_command
 from distillab.training import TrainingConfig, TrainingSet, train
@@ -190,16 +190,16 @@ def multi_step(accuracy: dict[int, float], fewest_steps: int = 3) -> float:
 def arm_facts(comparison: Comparison) -> dict[str, dict]:
     """Per arm, what its records say beside accuracy: trainable parameters and the teacher's data FLOPs."""
     return {name: {"trainable parameters": runs[0].record.settings["trainable parameters"],
-                   "teacher's data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
+                   "teacher data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
 
 
 COST_FORMATS = {"seconds per step": ".2f", "GFLOP/s": ".0f", "share of the matmul peak (%)": ".0f",
-                "training FLOPs": ".3g", "teacher's data FLOPs": ".3g", "H100 dollars": ".2g"}  # for cost_rows' tables
+                "training FLOPs": ".3g", "teacher data FLOPs": ".3g", "H100 dollars": ".2g"}  # for cost_rows' tables
 
 
 def seconds_per_step(comparison: Comparison) -> dict[str, float]:
     """Each arm's seconds per optimizer step, averaged over its seeds."""
-    return {name: sum(run.seconds / run.steps for run in runs) / len(runs) for name, runs in comparison.items()}
+    return {name: mean_of(runs, lambda run: run.seconds / run.steps) for name, runs in comparison.items()}
 
 
 def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float | None = None,
@@ -210,13 +210,13 @@ def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float
     `facts` is `arm_facts` of the comparison (stored with a sweep)."""
     rows, seconds = [], seconds_per_step(comparison)
     for name, runs in comparison.items():
-        flops = sum(run.flops for run in runs) / len(runs)
-        speed = sum(run.flops / run.seconds for run in runs) / len(runs) / 1e9
-        teacher = facts[name]["teacher's data FLOPs"]
+        flops = mean_of(runs, lambda run: run.flops)
+        speed = mean_of(runs, lambda run: run.flops / run.seconds) / 1e9
+        teacher = facts[name]["teacher data FLOPs"]
         rows.append({"arm": name, "trainable parameters": f"{facts[name]['trainable parameters']:,}",
                      "seconds per step": seconds[name], "GFLOP/s": speed,
                      **({"share of the matmul peak (%)": 100 * speed / peak_gflops} if peak_gflops else {}),
-                     "training FLOPs": flops, "teacher's data FLOPs": teacher,
+                     "training FLOPs": flops, "teacher data FLOPs": teacher,
                      f"{gpu.name} dollars": dollars(flops + teacher, gpu)})
     return rows
 

@@ -28,7 +28,8 @@ PREVIOUS = "distillab.sweeps/2"
 # ratio of a step) or as arm names (wherever they appear: comparisons, records, tables).
 RENAMED_FROM_PREVIOUS = {"teacher_flops": "teacher_data_flops",
                          "teacher_flops_per_trace": "teacher_data_flops_per_trace",
-                         "step_cost_ratio": "step_flops_ratio", **records.RENAMED_ARMS}
+                         "step_cost_ratio": "step_flops_ratio", "teacher's data FLOPs": "teacher data FLOPs",
+                         **records.RENAMED_ARMS}
 
 
 def _renamed(node, names: dict[str, str]):
