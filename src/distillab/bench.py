@@ -52,10 +52,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # Appended to a notebook the bench runs: the kernel's peak resident memory, or that of the largest
-# process it started and waited for (chapter 06's recipe command), in MB. Linux counts kB, macOS bytes.
-PEAK_MEMORY_CELL = """import resource, sys
-print(max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-      / (2**20 if sys.platform == "darwin" else 2**10))"""
+# process it started and waited for (chapter 06's recipe command), in MB.
+PEAK_MEMORY_CELL = "from distillab.runtime import peak_memory_mb; print(peak_memory_mb())"
 
 
 # Appended after that: how the chapter's headline comparison went (`comparison.Comparison.timing`).
@@ -214,8 +212,8 @@ def real_model_step(lora: bool) -> dict:
     import subprocess
     import sys
 
-    code = ("import json; from distillab import realmodel_experiments as r; "
-            f"print(json.dumps(r.step_probe(lora={lora})))")
+    code = ("import json; from distillab import realmodel_experiments; "
+            f"print(json.dumps(realmodel_experiments.step_probe(lora={lora})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -224,15 +222,14 @@ def real_model_figures(ledger: Ledger, peak_gflops: float) -> dict:
     """Chapter 07's figures: the real model's accuracy before and after (by difficulty, per seed,
     from the ledger its standard run wrote), the paired gain of traces over answers, and its
     fine-tuning step (full and LoRA) and generation speed measured here."""
-    rx = realmodel_experiments
-    records = [r for r in ledger.entries() if r.chapter == rx.CHAPTER]
-    before = next(r for r in records if r.arm == rx.AS_IT_COMES)
-    baseline, arm = rx.arm_names()
+    records = [r for r in ledger.entries() if r.chapter == realmodel_experiments.CHAPTER]
+    before = next(r for r in records if r.arm == realmodel_experiments.AS_IT_COMES)
+    baseline, arm = realmodel_experiments.arm_names()
     after = {name: {r.seed: r.accuracy for r in records if r.arm == name} for name in (baseline, arm)}
     steps = {"full": real_model_step(lora=False), "lora": real_model_step(lora=True)}
     return {"real_model_accuracy_before": before.accuracy, "real_model_accuracy_after": after,
-            "real_model_fine_tuning": rx.FINE_TUNING,
-            "real_model_traces_vs_answers_points": paired_points(ledger, rx.CHAPTER, baseline, arm),
+            "real_model_fine_tuning": realmodel_experiments.FINE_TUNING,
+            "real_model_traces_vs_answers_points": paired_points(ledger, realmodel_experiments.CHAPTER, baseline, arm),
             "real_model_step_seconds": {k: v["seconds_per_step"] for k, v in steps.items()},
             "real_model_step_fraction_of_peak": {k: v["gflops_per_second"] / peak_gflops for k, v in steps.items()},
             "real_model_step_peak_memory_mb": {k: v["peak_memory_mb"] for k, v in steps.items()},

@@ -12,7 +12,6 @@ samples (filtered or not) as its training data, which chapter 07 reads.
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from distillab.ledger import Ledger
 from distillab.models import count_parameters
 from distillab.profiles import Profile, RealModelBudget, get_profile
 from distillab.records import Compute, RunRecord
+from distillab.runtime import peak_memory_mb
 from distillab.cost import H100, GpuAssumptions, dollars
 from distillab.sampling import TraceSamples, generate, sample_traces, training_set
 from distillab.comparison import Comparison, PairedGain, StudentRun, mean_of
@@ -301,9 +301,8 @@ def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", 
     later = [history.seconds[i] - history.seconds[i - 1] for i in range(1, len(history.seconds))]
     seconds = sum(later) / len(later)
     flops = history.total_flops / history.completed_steps
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
     return {"seconds_per_step": seconds, "flops_per_step": flops, "gflops_per_second": flops / seconds / 1e9,
-            "peak_memory_mb": peak, "trainable_parameters": trainable_parameters(student),
+            "peak_memory_mb": peak_memory_mb(), "trainable_parameters": trainable_parameters(student),
             "generation_tokens_per_second": out.generated_tokens / out.seconds}
 
 

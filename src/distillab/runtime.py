@@ -1,5 +1,5 @@
 """The one place that picks the device and seeds every random number generator (all chapters),
-shares the cores between distillab processes (`share_the_cores`), and the one way a
+reads a process's peak memory (`peak_memory_mb`), shares the cores between distillab processes (`share_the_cores`), and the one way a
 `python -m distillab.*` command ends (`run_command`)."""
 
 from __future__ import annotations
@@ -42,6 +42,24 @@ def machine() -> dict:
 
     return {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "threads": torch.get_num_threads(), "device": pick_device().type}
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory, or that of the largest child process it waited for, in MB.
+
+    On Linux a process's own `ru_maxrss` starts at the peak of the process that started it (the
+    kernel keeps the old memory's high-water mark across exec), so a kernel started by a large
+    process would report that process's peak; its own high-water mark, VmHWM in /proc/self/status,
+    does not. Children's `ru_maxrss` are their own. macOS counts bytes, Linux kB."""
+    import resource
+
+    scale = 2**20 if sys.platform == "darwin" else 2**10
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / scale
+    status = Path("/proc/self/status")
+    if status.exists():
+        kb = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return max(int(kb) / 2**10, children)
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale, children)
 
 
 def seed_everything(seed: int) -> None:
