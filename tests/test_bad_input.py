@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from distillab import cost, kd_experiments, knobs, losses, rejection, sampling, widgets, world
-from distillab import trace_experiments as te
+from distillab import trace_experiments
 from distillab.distillation import DistillationConfig, id_dtype
 from distillab.ledger import Ledger
 from distillab.models import load_model
@@ -30,7 +30,7 @@ NUMBERS_AS_TEXT = [
     (lambda: TrainingConfig(num_steps=10, batch_size="4", warmup_steps=0), "batch_size"),
     (lambda: replace(FAST, trace_prompts="500"), "trace_prompts"),
     (lambda: replace(FAST, learning_rate="0.003"), "learning_rate"),
-    (lambda: te.trace_prompts("500", {}), "num_prompts"),
+    (lambda: trace_experiments.trace_prompts("500", {}), "num_prompts"),
     (lambda: kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", FAST, "500"), "num_prompts"),
     (lambda: cost.H100.with_changes(dollars_per_hour="2.5"), "dollars_per_hour"),
     (lambda: cost.H100.with_changes(utilization="0.4"), "utilization"),

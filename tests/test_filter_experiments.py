@@ -6,7 +6,7 @@ import pytest
 from helpers import assert_rows_match_their_runs
 
 from distillab import curation, sweeps, world
-from distillab import filter_experiments as fe
+from distillab import filter_experiments
 from distillab.profiles import get_profile
 
 
@@ -23,17 +23,17 @@ def test_matched_draws_as_many_per_difficulty_as_it_is_asked():
 def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
                       trace_prompts=50, warmup_steps=0)
-    results = fe.measure_sweeps(profile)
+    results = filter_experiments.measure_sweeps(profile)
     traces, wrong = results["traces"], results["wrong_share"]
-    assert traces[fe.MATCHED] == traces[fe.FILTERED] < traces[fe.UNFILTERED] == 50
-    assert wrong[fe.FILTERED] == wrong[fe.BEST_OF_K] == 0 < wrong[fe.UNFILTERED]
-    assert results["teacher_data_flops"][fe.BEST_OF_K] > results["teacher_data_flops"][fe.UNFILTERED]
-    rows = fe.question_rows(results)
-    assert [row["arm"] for row in rows] == [fe.FILTERED, fe.FILTERED, fe.BEST_OF_K]
-    assert [row["traces"] for row in fe.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
-    dropped, dropped_hard = fe.dropped_by_filter(results)
-    assert dropped == 1 - traces[fe.FILTERED] / traces[fe.UNFILTERED] and 0 <= dropped_hard <= 1
+    assert traces[filter_experiments.MATCHED] == traces[filter_experiments.FILTERED] < traces[filter_experiments.UNFILTERED] == 50
+    assert wrong[filter_experiments.FILTERED] == wrong[filter_experiments.BEST_OF_K] == 0 < wrong[filter_experiments.UNFILTERED]
+    assert results["teacher_data_flops"][filter_experiments.BEST_OF_K] > results["teacher_data_flops"][filter_experiments.UNFILTERED]
+    rows = filter_experiments.question_rows(results)
+    assert [row["arm"] for row in rows] == [filter_experiments.FILTERED, filter_experiments.FILTERED, filter_experiments.BEST_OF_K]
+    assert [row["traces"] for row in filter_experiments.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
+    dropped, dropped_hard = filter_experiments.dropped_by_filter(results)
+    assert dropped == 1 - traces[filter_experiments.FILTERED] / traces[filter_experiments.UNFILTERED] and 0 <= dropped_hard <= 1
     assert assert_rows_match_their_runs(results["comparisons"], rows) == len(rows)  # verdicts and gains by hand
     path = tmp_path / "filter.json"
-    path.write_text(sweeps.to_json(results, fe.measure_sweeps))
-    assert fe.question_rows(fe.load_sweeps(path)) == rows
+    path.write_text(sweeps.to_json(results, filter_experiments.measure_sweeps))
+    assert filter_experiments.question_rows(filter_experiments.load_sweeps(path)) == rows

@@ -137,7 +137,7 @@ def test_a_student_with_another_vocabulary_is_refused(teacher, data):
                           TrainingConfig(num_steps=1, batch_size=4, warmup_steps=0), progress=False)
 
 
-def test_step_cost_ratio_follows_the_rules_of_thumb(teacher):
+def test_step_flops_ratio_follows_the_rules_of_thumb(teacher):
     model, tokenizer = teacher
     student = build_model("small", tokenizer)
     s, t = matmul_parameters(student), matmul_parameters(model)

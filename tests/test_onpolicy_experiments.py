@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from distillab import frontier, records
-from distillab import onpolicy_experiments as ope
-from distillab import trace_experiments as te
+from distillab import onpolicy_experiments
+from distillab import trace_experiments
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
 from distillab.profiles import get_profile
@@ -33,58 +33,58 @@ def ledger(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def setup(home, ledger):
-    return ope.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
+    return onpolicy_experiments.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
 
 
 def test_prepare_trains_one_warm_start_per_seed_and_records_it(setup, ledger):
     assert sorted(setup.warm) == [0, 1] and setup.chapter == "04"
     assert all(run.steps == TINY.trace_student_steps and run.model is not None for run in setup.warm.values())
-    warm = [e for e in ledger.entries() if e.arm == ope.WARM_START]
+    warm = [e for e in ledger.entries() if e.arm == onpolicy_experiments.WARM_START]
     assert len(warm) == 2 and all(e.chapter == "04" and e.family == records.TRACES for e in warm)
     assert all(e.compute.teacher_data == setup.teacher_data_flops > 0 for e in warm)
 
 
 def test_warm_starts_are_saved_and_reused_only_for_the_same_recipe(isolated_workspace, tmp_path):
     ledger = Ledger(TINY, tmp_path / "ledger.jsonl")
-    first = ope.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
+    first = onpolicy_experiments.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
     assert first.reused == () and len(ledger) == 2
-    assert all((te.student_dir(TINY, seed) / "model.safetensors").is_file() for seed in TINY.seeds)
-    assert str(te.student_dir(TINY, 0)).startswith(str(isolated_workspace))
-    again = ope.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
+    assert all((trace_experiments.student_dir(TINY, seed) / "model.safetensors").is_file() for seed in TINY.seeds)
+    assert str(trace_experiments.student_dir(TINY, 0)).startswith(str(isolated_workspace))
+    again = onpolicy_experiments.prepare(REFERENCE_TEACHER, "the reference", TINY, ledger=ledger)
     assert again.reused == (0, 1) and len(ledger) == 2  # loaded, not trained (and not recorded) again
     assert again.warm[0].flops == first.warm[0].flops and again.warm[0].accuracy == first.warm[0].accuracy
     longer = replace(TINY, trace_student_steps=5)
-    assert ope.prepare(REFERENCE_TEACHER, "the reference", longer, seeds=(0,)).reused == ()
+    assert onpolicy_experiments.prepare(REFERENCE_TEACHER, "the reference", longer, seeds=(0,)).reused == ()
     with pytest.raises(ValueError, match="seeds must be"):
-        ope.prepare(REFERENCE_TEACHER, "the reference", TINY, seeds=3)
+        onpolicy_experiments.prepare(REFERENCE_TEACHER, "the reference", TINY, seeds=3)
 
 
 def test_arms_get_equal_added_compute_and_leave_the_whole_bill(setup, ledger):
     config = OnPolicyConfig()
-    steps = ope.equal_compute_steps(setup, config, 6)
+    steps = onpolicy_experiments.equal_compute_steps(setup, config, 6)
     assert steps == max(2, round(6 / step_flops_ratio(setup.warm[0].model, setup.teacher, 1.0)))
     before = {seed: [p.detach().clone() for p in run.model.parameters()] for seed, run in setup.warm.items()}
-    runs = ope.compare(setup, ope.headline_arms(setup, config, 6), ledger=ledger)
-    assert [r.steps for r in runs[ope.MORE_SFT]] == [6, 6] and [r.steps for r in runs[ope.ON_POLICY]] == [steps, steps]
+    runs = onpolicy_experiments.compare(setup, onpolicy_experiments.headline_arms(setup, config, 6), ledger=ledger)
+    assert [r.steps for r in runs[onpolicy_experiments.MORE_SFT]] == [6, 6] and [r.steps for r in runs[onpolicy_experiments.ON_POLICY]] == [steps, steps]
     for seed, run in setup.warm.items():  # every arm trained a copy: the warm start is untouched
         assert all((a == b).all() for a, b in zip(before[seed], run.model.parameters()))
-    entries = {(e.arm, e.seed): e for e in ledger.entries() if e.arm in (ope.MORE_SFT, ope.ON_POLICY)}
-    on, sft = entries[ope.ON_POLICY, 0], entries[ope.MORE_SFT, 0]
+    entries = {(e.arm, e.seed): e for e in ledger.entries() if e.arm in (onpolicy_experiments.MORE_SFT, onpolicy_experiments.ON_POLICY)}
+    on, sft = entries[onpolicy_experiments.ON_POLICY, 0], entries[onpolicy_experiments.MORE_SFT, 0]
     assert on.family == records.ON_POLICY and sft.family == records.TRACES
     assert on.compute.warm_start == setup.warm[0].flops and on.compute.student_sampling > 0
     assert on.compute.teacher_scoring > 0 and sft.compute.student_sampling == 0
     assert on.settings["lmbda"] == 1.0 and on.settings["beta"] == 1.0
     points = {p.label: p for p in frontier.points([on, sft], TINY)}
-    assert points[ope.ON_POLICY].total_flops(False) == pytest.approx(on.compute.training + setup.warm[0].flops
+    assert points[onpolicy_experiments.ON_POLICY].total_flops(False) == pytest.approx(on.compute.training + setup.warm[0].flops
                                                                      + setup.teacher_data_flops)
 
 
 def test_equal_steps_and_lambda_zero_arms(setup):
-    same = ope.on_policy_arm(setup, OnPolicyConfig(), 3, equal_steps=True)
+    same = onpolicy_experiments.on_policy_arm(setup, OnPolicyConfig(), 3, equal_steps=True)
     assert same.training.num_steps == 3 and same.family == records.ON_POLICY
-    assert ope.on_policy_arm(setup, OnPolicyConfig(lmbda=0.0), 3).family == records.LOGITS  # no student sampling
-    runs = ope.compare(setup, {ope.EQUAL_STEPS: same}, seeds=(0,))
-    assert [r.steps for r in runs[ope.EQUAL_STEPS]] == [3]
+    assert onpolicy_experiments.on_policy_arm(setup, OnPolicyConfig(lmbda=0.0), 3).family == records.LOGITS  # no student sampling
+    runs = onpolicy_experiments.compare(setup, {onpolicy_experiments.EQUAL_STEPS: same}, seeds=(0,))
+    assert [r.steps for r in runs[onpolicy_experiments.EQUAL_STEPS]] == [3]
 
 
 def runs(arm, *means, steps=10):
@@ -93,38 +93,38 @@ def runs(arm, *means, steps=10):
 
 def runs_by_hand() -> dict:
     """A stored comparison small enough to work out by hand: two seeds, accuracies in points."""
-    added = Comparison({ope.MORE_SFT: runs(ope.MORE_SFT, 0.9, 0.7),
-                        ope.ON_POLICY: runs(ope.ON_POLICY, 0.85, 0.5, steps=3),
+    added = Comparison({onpolicy_experiments.MORE_SFT: runs(onpolicy_experiments.MORE_SFT, 0.9, 0.7),
+                        onpolicy_experiments.ON_POLICY: runs(onpolicy_experiments.ON_POLICY, 0.85, 0.5, steps=3),
                         "mix λ=0.5": runs("mix λ=0.5", 0.95, 0.6, steps=4),
-                        ope.EQUAL_STEPS: [replace(run, flops=3e11) for run in runs(ope.EQUAL_STEPS, 0.9, 0.75)]})
-    return {"comparisons": {"warm start": Comparison({ope.WARM_START: runs(ope.WARM_START, 0.8, 0.6)}),
+                        onpolicy_experiments.EQUAL_STEPS: [replace(run, flops=3e11) for run in runs(onpolicy_experiments.EQUAL_STEPS, 0.9, 0.75)]})
+    return {"comparisons": {"warm start": Comparison({onpolicy_experiments.WARM_START: runs(onpolicy_experiments.WARM_START, 0.8, 0.6)}),
                             "added compute": added}}
 
 
 def test_every_arm_is_asked_against_the_warm_start_then_against_more_sft_worked_out_by_hand():
-    rows = {(r["baseline"], r["arm"]): r for r in ope.question_rows(runs_by_hand())}
-    assert list(rows)[:4] == [(ope.WARM_START, arm) for arm in (ope.MORE_SFT, ope.ON_POLICY, "mix λ=0.5", ope.EQUAL_STEPS)]
-    assert (ope.MORE_SFT, ope.MORE_SFT) not in rows and len(rows) == 7
-    more_sft = rows[ope.WARM_START, ope.MORE_SFT]  # +10 and +10 points
+    rows = {(r["baseline"], r["arm"]): r for r in onpolicy_experiments.question_rows(runs_by_hand())}
+    assert list(rows)[:4] == [(onpolicy_experiments.WARM_START, arm) for arm in (onpolicy_experiments.MORE_SFT, onpolicy_experiments.ON_POLICY, "mix λ=0.5", onpolicy_experiments.EQUAL_STEPS)]
+    assert (onpolicy_experiments.MORE_SFT, onpolicy_experiments.MORE_SFT) not in rows and len(rows) == 7
+    more_sft = rows[onpolicy_experiments.WARM_START, onpolicy_experiments.MORE_SFT]  # +10 and +10 points
     assert more_sft["gain (points)"] == pytest.approx(10.0) and more_sft["verdict"] == "better on every seed"
-    on_policy = rows[ope.MORE_SFT, ope.ON_POLICY]  # -5 and -20 points
+    on_policy = rows[onpolicy_experiments.MORE_SFT, onpolicy_experiments.ON_POLICY]  # -5 and -20 points
     assert (on_policy["gain min"], on_policy["gain max"]) == pytest.approx((-20.0, -5.0))
     assert on_policy["verdict"] == "worse on every seed" and on_policy["seeds ahead"] == "0/2"
-    assert rows[ope.WARM_START, ope.ON_POLICY]["verdict"] == "not settled"  # +5 and -10
-    assert rows[ope.MORE_SFT, "mix λ=0.5"]["verdict"] == "not settled"  # +5 and -10
+    assert rows[onpolicy_experiments.WARM_START, onpolicy_experiments.ON_POLICY]["verdict"] == "not settled"  # +5 and -10
+    assert rows[onpolicy_experiments.MORE_SFT, "mix λ=0.5"]["verdict"] == "not settled"  # +5 and -10
 
 
 def test_the_arms_table_gives_each_arms_added_steps_flops_and_accuracy():
-    table = {row["arm"]: row for row in ope.arms_table(runs_by_hand())}
-    assert list(table) == [ope.MORE_SFT, ope.ON_POLICY, "mix λ=0.5", ope.EQUAL_STEPS]
-    assert table[ope.ON_POLICY] == {"arm": ope.ON_POLICY, "added steps": 3, "added FLOPs": 1e11,
+    table = {row["arm"]: row for row in onpolicy_experiments.arms_table(runs_by_hand())}
+    assert list(table) == [onpolicy_experiments.MORE_SFT, onpolicy_experiments.ON_POLICY, "mix λ=0.5", onpolicy_experiments.EQUAL_STEPS]
+    assert table[onpolicy_experiments.ON_POLICY] == {"arm": onpolicy_experiments.ON_POLICY, "added steps": 3, "added FLOPs": 1e11,
                                     "mean accuracy (%)": pytest.approx(67.5), "min": pytest.approx(50.0),
                                     "max": pytest.approx(85.0)}
 
 
 def test_the_findings_chapter_04_asserts_worked_out_by_hand():
-    found = ope.findings(runs_by_hand())
-    assert found.behind_on_every_seed == (ope.ON_POLICY,)  # the mix leads on seed 0, so it is not behind on all
+    found = onpolicy_experiments.findings(runs_by_hand())
+    assert found.behind_on_every_seed == (onpolicy_experiments.ON_POLICY,)  # the mix leads on seed 0, so it is not behind on all
     assert found.best_lead == pytest.approx(5.0)  # the mix, seed 0: 95 - 90
     assert found.equal_steps_cost == pytest.approx(3.0)  # 3e11 against 1e11 FLOPs per seed
     assert found.equal_steps_over_warm.gains == pytest.approx((10.0, 15.0))
@@ -132,15 +132,15 @@ def test_the_findings_chapter_04_asserts_worked_out_by_hand():
 
 
 def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():
-    stored, standard = ope.load_sweeps(), get_profile("standard")
+    stored, standard = onpolicy_experiments.load_sweeps(), get_profile("standard")
     assert stored["written_by"] == "distillab.onpolicy_experiments.measure_sweeps"
     added = stored["comparisons"]["added compute"]
-    assert list(added) == [ope.MORE_SFT, *ope.sweep_configs(), ope.EQUAL_STEPS]
+    assert list(added) == [onpolicy_experiments.MORE_SFT, *onpolicy_experiments.sweep_configs(), onpolicy_experiments.EQUAL_STEPS]
     assert all([r.seed for r in arm_runs] == list(standard.seeds) for arm_runs in added.values())
     assert stored["student_runs"] == len(standard.seeds) * (1 + len(added) + 1)  # warm start, arms, from scratch
 
 
 def test_the_counted_cost_of_a_step_in_sft_steps_worked_out_by_hand():
     added = runs_by_hand()["comparisons"]["added compute"]  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
-    assert ope.counted_step_flops_ratio(added, ope.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
-    assert ope.counted_step_flops_ratio(added, ope.MORE_SFT) == pytest.approx(1.0)
+    assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
+    assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.MORE_SFT) == pytest.approx(1.0)

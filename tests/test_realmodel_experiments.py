@@ -4,7 +4,7 @@ the gains against the model as it comes, acceptance and cost tables worked out b
 
 import pytest
 
-from distillab import realmodel_experiments as real
+from distillab import realmodel_experiments
 from distillab import records, world
 from distillab.evaluation import Evaluation
 from distillab.profiles import get_profile
@@ -21,7 +21,7 @@ def setup(real_model_folder):
     previous = os.environ.get("DISTILLAB_MODELS")
     os.environ["DISTILLAB_MODELS"] = str(real_model_folder.parent)
     try:
-        return real.prepare(REFERENCE_TEACHER, "the reference", get_profile("fast"))
+        return realmodel_experiments.prepare(REFERENCE_TEACHER, "the reference", get_profile("fast"))
     finally:
         if previous is None:
             os.environ.pop("DISTILLAB_MODELS")
@@ -37,18 +37,18 @@ def test_the_setup_follows_the_profiles_real_model_budget(setup):
 
 
 def test_the_arms_hold_the_teachers_verified_traces_and_the_answers_in_the_chat_format(setup):
-    samples = real.teacher_traces(setup)
-    traces, answers = real.traces_arm(setup, samples), real.answers_arm(setup, real.LORA)
+    samples = realmodel_experiments.teacher_traces(setup)
+    traces, answers = realmodel_experiments.traces_arm(setup, samples), realmodel_experiments.answers_arm(setup, realmodel_experiments.LORA)
     tokenizer = setup.student_tokenizer
     problem = setup.prompts[2][0]
     for arm, reply in ((traces, world.in_plain_english(samples.traces("first")[len(setup.prompts[1])][1])),
                        (answers, f"The answer is {problem.answer}.")):
         row, mask = arm.data.input_ids[2][0].tolist(), arm.data.completion_mask[2][0].tolist()
         assert tokenizer.decode([i for i, m in zip(row, mask) if m]) == reply + tokenizer.eos_token
-        assert tokenizer.decode(row).startswith(real.prompt_text(problem, tokenizer, real.FORMAT))
+        assert tokenizer.decode(row).startswith(realmodel_experiments.prompt_text(problem, tokenizer, realmodel_experiments.FORMAT))
         assert arm.start_from == setup.student_folder and arm.prompt_format == "natural"
-    assert traces.lora is None and traces.training.learning_rate == real.LEARNING_RATE
-    assert answers.lora == real.LORA and answers.training.learning_rate == real.LORA_LEARNING_RATE
+    assert traces.lora is None and traces.training.learning_rate == realmodel_experiments.LEARNING_RATE
+    assert answers.lora == realmodel_experiments.LORA and answers.training.learning_rate == realmodel_experiments.LORA_LEARNING_RATE
     assert traces.family == records.TRACES and answers.family == records.ANSWERS_ONLY
     assert traces.teacher_data_flops == samples.flops > 0 and answers.teacher_data_flops == 0
 
@@ -59,20 +59,20 @@ def run(arm, seed, accuracy, seconds=10.0, steps=5, flops=1e12):
 
 def test_gains_over_the_model_as_it_comes_are_paired_by_seed():
     before = Evaluation({d: 0.1 for d in world.DIFFICULTIES}, 1.0, 10, 1.0, 50)
-    gain = real.gain_over([run("x", 1, 0.5), run("x", 0, 0.3)], before)
+    gain = realmodel_experiments.gain_over([run("x", 1, 0.5), run("x", 0, 0.3)], before)
     assert gain.seeds == (0, 1) and gain.gains == pytest.approx((20.0, 40.0))
-    assert real.multi_step({1: 1.0, 2: 1.0, 3: 0.3, 4: 0.2, 5: 0.1}) == pytest.approx(0.2)
+    assert realmodel_experiments.multi_step({1: 1.0, 2: 1.0, 3: 0.3, 4: 0.2, 5: 0.1}) == pytest.approx(0.2)
 
 
 def test_the_cost_table_by_hand():
     comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
                                    run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
     facts = {"a": {"trainable parameters": 1234, "teacher data FLOPs": 1e12}}
-    [row] = real.cost_rows(comparison, facts, peak_gflops=400.0)
+    [row] = realmodel_experiments.cost_rows(comparison, facts, peak_gflops=400.0)
     assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
     assert row["GFLOP/s"] == pytest.approx(200.0) and row["share of the matmul peak (%)"] == pytest.approx(50.0)
-    assert real.seconds_per_step(comparison) == {"a": pytest.approx(3.0)}
-    assert "share of the matmul peak (%)" not in real.cost_rows(comparison, facts)[0]
+    assert realmodel_experiments.seconds_per_step(comparison) == {"a": pytest.approx(3.0)}
+    assert "share of the matmul peak (%)" not in realmodel_experiments.cost_rows(comparison, facts)[0]
     assert row["trainable parameters"] == "1,234"
     # (3e12 + 1e12) FLOPs at 989 TFLOP/s and the H100's stated use, at its hourly price
     from distillab.cost import H100
@@ -85,20 +85,20 @@ def test_acceptance_by_temperature_and_the_cost_of_a_kept_sample():
     problems = world.sample_problems(2, 1, seed=0) + world.sample_problems(2, 3, seed=0)
     samples = TraceSamples(problems, [["a", "b"]] * 4, [[True, False], [True, True], [False, False], [True, False]],
                            0.7, 10, 10, 8e9, 1.0, "natural")
-    [row] = real.acceptance_rows({0.7: samples})
+    [row] = realmodel_experiments.acceptance_rows({0.7: samples})
     assert row["1 steps (%)"] == 75.0 and row["3 steps (%)"] == 25.0 and row["all (%)"] == 50.0
     assert row["kept"] == "4 of 8" and row["GFLOPs per kept sample"] == pytest.approx(2.0)
 
 
 def test_the_headline_arms_follow_the_fine_tuning_knob():
-    assert real.arm_names("lora") == (real.ANSWERS_LORA, real.TRACES_LORA)
-    assert real.arm_names("full") == (real.ANSWERS, real.TRACES)
+    assert realmodel_experiments.arm_names("lora") == (realmodel_experiments.ANSWERS_LORA, realmodel_experiments.TRACES_LORA)
+    assert realmodel_experiments.arm_names("full") == (realmodel_experiments.ANSWERS, realmodel_experiments.TRACES)
     with pytest.raises(ValueError, match="FINE_TUNING must be one of"):
-        real.arm_names("qlora")
+        realmodel_experiments.arm_names("qlora")
 
 
 def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
-    record = RunRecord(chapter="07", family=records.PRETRAINED, arm=real.AS_IT_COMES, profile="fast", seed=0,
+    record = RunRecord(chapter="07", family=records.PRETRAINED, arm=realmodel_experiments.AS_IT_COMES, profile="fast", seed=0,
                        model_size="SmolLM2-135M-Instruct", parameters=134_515_008, data_size=0, steps=0, seconds=0.0,
                        accuracy={1: 0.1}, compute=Compute(0.0))
     assert RunRecord.from_json(record.to_json()) == record
@@ -106,10 +106,10 @@ def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
 
 def test_leaving_out_smollm2s_default_system_prompt_saves_16_tokens_on_every_example(setup):
     problem = setup.held_out[3][0]
-    counts = real.system_prompt_tokens(setup.student_tokenizer, problem)
+    counts = realmodel_experiments.system_prompt_tokens(setup.student_tokenizer, problem)
     assert counts["as the template comes"] - counts["as the course asks"] == 16
-    assert counts["as the course asks"] == len(setup.student_tokenizer(real.prompt_text(problem, setup.student_tokenizer,
-                                                                                        real.FORMAT))["input_ids"])
+    assert counts["as the course asks"] == len(setup.student_tokenizer(realmodel_experiments.prompt_text(problem, setup.student_tokenizer,
+                                                                                        realmodel_experiments.FORMAT))["input_ids"])
 
 
 def test_the_stored_teacher_study_in_one_paragraph():
@@ -117,6 +117,6 @@ def test_the_stored_teacher_study_in_one_paragraph():
     samples = TraceSamples(problems, [["a"], ["b"]], [[True], [True]], 0.0, 10, 10, 2e8, 1.0)
     stored = {"own_samples": {"problems": 100, "k": 4, "temperature": 0.7, "acceptance": {"1": 0.1, "2": 0.0},
                               "kept": 4, "flops": 4e12}}
-    text = real.stored_teacher_study(stored, samples)
+    text = realmodel_experiments.stored_teacher_study(stored, samples)
     assert "100 problems x k = 4 at T = 0.7" in text and "1: 10 %, 2: 0 %" in text and "4 kept" in text
     assert "1e+12 FLOPs" in text and "1e+08" in text and "10,000 times less" in text

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from distillab import recipe as rc
+from distillab import recipe
 from distillab import recipe_file
 from distillab.architectures import ARCHITECTURES, build_causal_lm, load_causal_lm, save_checkpoint
 from distillab.records import LOGITS, ON_POLICY, TRACES, RunRecord
 from distillab.tokenizer import build_bpe_tokenizer
+from distillab.workspace import resolve
 
 SMALL = {"data": {"prompts_per_difficulty": 6, "difficulties": [1, 2]},
          "training": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "seeds": [0]},
@@ -45,7 +46,7 @@ def records(output: Path) -> list[RunRecord]:
 def test_trace_distillation_across_tokenizers_for_every_architecture(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, student={"architecture": architecture, "size": "tiny",
                                                          "tokenizer": "bpe"})
-    report = rc.run(recipe_file.load_recipe(path), progress=False)
+    report = recipe.run(recipe_file.load_recipe(path), progress=False)
     output = tmp_path / f"out-{architecture}"
     assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
         "ledger.jsonl", "report.json", "report.md", "student-seed0"]  # (and the ledger's hidden lock file)
@@ -63,19 +64,19 @@ def test_trace_distillation_across_tokenizers_for_every_architecture(architectur
 def test_logit_distillation_runs_with_one_tokenizer_and_refuses_two(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, recipe={"kind": "logits", "loss": "reverse_kl"},
                         student={"architecture": architecture, "size": "tiny"})
-    rc.run(recipe_file.load_recipe(path), progress=False)
+    recipe.run(recipe_file.load_recipe(path), progress=False)
     assert records(tmp_path / f"out-{architecture}")[0].family == LOGITS
     across = write_recipe(tmp_path, "across", recipe={"kind": "logits"},
                           student={"architecture": architecture, "size": "tiny", "tokenizer": "bpe"})
     with pytest.raises(ValueError, match="needs one tokenizer.*kind = \"traces\""):
-        rc.run(recipe_file.load_recipe(across), progress=False)
+        recipe.run(recipe_file.load_recipe(across), progress=False)
     assert not (tmp_path / "out-across").exists()
 
 
 def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_path):
     save_checkpoint(build_causal_lm("qwen2", tokenizer, "tiny", seed=3), tokenizer, tmp_path / "student")
     path = write_recipe(tmp_path, "op", recipe={"kind": "on-policy", "lmbda": 0.5}, student={"path": "student"})
-    rc.run(recipe_file.load_recipe(path), progress=False)
+    recipe.run(recipe_file.load_recipe(path), progress=False)
     [record] = records(tmp_path / "out-op")
     assert record.family == ON_POLICY and record.model_size == "checkpoint"
 
@@ -87,7 +88,7 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
     path = write_recipe(tmp_path, "natural", teacher={"path": "teacher"}, student={"architecture": "llama",
                         "size": "tiny", "tokenizer": "bpe"}, recipe={"verifier_filter": False},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = rc.run(recipe_file.load_recipe(path), progress=False)
+    report = recipe.run(recipe_file.load_recipe(path), progress=False)
     assert report.training_examples == 12  # unfiltered: every prompt's first sample, whatever it says
     assert report.acceptance < 0.5  # an untrained teacher is rarely right
 
@@ -109,13 +110,13 @@ def test_logit_distillation_with_plain_english_prompts(tmp_path):
     """Prompts of different lengths in one batch (right-padded rows) are fine for logit KD."""
     path = write_recipe(tmp_path, "kd-natural", recipe={"kind": "logits", "verifier_filter": False}, student={"architecture": "gpt2", "size": "tiny"},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = rc.run(recipe_file.load_recipe(path), progress=False)
+    report = recipe.run(recipe_file.load_recipe(path), progress=False)
     assert len(report.students[0].losses) == SMALL["training"]["steps"]
 
 
 def test_help_lists_every_key_of_a_recipe_file(capsys):
     with pytest.raises(SystemExit):
-        rc.main(["--help"])
+        recipe.main(["--help"])
     shown = capsys.readouterr().out
     assert all(f"{key} =" in shown for (_, key) in recipe_file.FILE_KEYS if key not in ("kd_temperature", "beta", "path",
                                                                                "max_new_tokens", "warmup_steps"))
@@ -123,7 +124,7 @@ def test_help_lists_every_key_of_a_recipe_file(capsys):
 
 def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):
     path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
-    assert rc.main([str(path), "--quiet"]) == 2
+    assert recipe.main([str(path), "--quiet"]) == 2
     error = capsys.readouterr().err
     assert "[teacher] path 'nowhere' is not a folder: nothing at" in error and "Traceback" not in error
 
@@ -148,11 +149,11 @@ def test_two_processes_train_the_same_student_as_one(architecture, tmp_path):
     training = {**SMALL["training"], "steps": 12}
     one = write_recipe(tmp_path, "one", student=student, recipe={"temperature": 0.0}, training=training)
     two = write_recipe(tmp_path, "two", student=student, recipe={"temperature": 0.0}, training=training)
-    alone = rc.run(recipe_file.load_recipe(one), progress=False)
+    alone = recipe.run(recipe_file.load_recipe(one), progress=False)
     process = launch(two, 2)
     log, _ = process.communicate(timeout=240)
     assert process.returncode == 0, log
-    shared = rc.load_report(tmp_path / "out-two")
+    shared = recipe.load_report(tmp_path / "out-two")
     assert shared.processes == 2 and shared.training_examples == alone.training_examples
     assert shared.students[0].accuracy.keys() == alone.students[0].accuracy.keys()
     assert max(abs(a - b) for a, b in zip(alone.students[0].losses, shared.students[0].losses, strict=True)) < 1e-4
@@ -170,7 +171,7 @@ def test_on_policy_distillation_on_two_processes(tmp_path):
     process = launch(path, 2)
     log, _ = process.communicate(timeout=240)
     assert process.returncode == 0, log
-    report = rc.load_report(tmp_path / "out-op2")
+    report = recipe.load_report(tmp_path / "out-op2")
     assert report.processes == 2 and len(report.students[0].losses) == SMALL["training"]["steps"]
     [record] = records(tmp_path / "out-op2")
     assert record.family == ON_POLICY and record.compute.training > 0
@@ -225,17 +226,17 @@ def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(rea
     from distillab.sampling import sample_traces
 
     path = write_recipe(tmp_path, "real", student={"path": str(real_model)}, **REAL_PAIR)
-    recipe = recipe_file.load_recipe(path)
-    teacher, teacher_tokenizer = load_causal_lm(rc.resolve(recipe.teacher))
+    loaded = recipe_file.load_recipe(path)
+    teacher, teacher_tokenizer = load_causal_lm(resolve(loaded.teacher))
     _, student_tokenizer = load_causal_lm(real_model)
     problems = [p for d in (1, 2) for p in world.sample_problems(3, d, seed=1)]
     samples = sample_traces(teacher, teacher_tokenizer, problems, k=1, temperature=0.0, prompt_format="world")
-    data = rc.training_data(recipe, samples, student_tokenizer)
+    data = recipe.training_data(loaded, samples, student_tokenizer)
     for (problem, trace), row in zip(samples.traces("first"), [r for d in (1, 2) for r in data.input_ids[d]]):
         expected = prompt_text(problem, student_tokenizer, "natural") + world.in_plain_english(trace) + "<|im_end|>"
         assert student_tokenizer.decode(row.tolist()).startswith(expected)  # then padding (<|im_end|> again)
         assert trace.startswith("<think>") and world.is_correct(trace, problem)  # verified, in the teacher's format
-    report = rc.run(recipe, progress=False)
+    report = recipe.run(loaded, progress=False)
     assert report.training_examples == 6 and report.teacher_accuracy == {1: 1.0, 2: 1.0}  # asked in its own format
     [record] = records(tmp_path / "out-real")
     assert (record.family, record.model_size, record.parameters, record.steps) == (TRACES, "checkpoint", 134_515_008, 2)
@@ -245,10 +246,10 @@ def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(rea
 def test_logits_and_on_policy_refuse_the_cross_tokenizer_pair_before_training(kind, real_model, tmp_path, monkeypatch):
     tables = {**REAL_PAIR, "data": {**REAL_PAIR["data"], "prompt_format": "world"}}
     path = write_recipe(tmp_path, kind, student={"path": str(real_model)}, recipe={"kind": kind}, **tables)
-    monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
-    monkeypatch.setattr(rc, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
+    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(recipe, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
     with pytest.raises(ValueError, match="needs one tokenizer"):
-        rc.run(recipe_file.load_recipe(path), progress=False)
+        recipe.run(recipe_file.load_recipe(path), progress=False)
     assert not (tmp_path / f"out-{kind}").exists()
 
 
@@ -256,10 +257,10 @@ def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, 
     """The course teacher asked in plain English, which it never saw, is right on almost nothing."""
     path = write_recipe(tmp_path, "few", student={"architecture": "llama", "size": "tiny"},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    monkeypatch.setattr(rc, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
     with pytest.raises(ValueError, match=r"left \d training examples after the verifier, fewer than one batch of 8.*"
                                          r"\[teacher\] prompt_format"):
-        rc.run(recipe_file.load_recipe(path), progress=False)
+        recipe.run(recipe_file.load_recipe(path), progress=False)
 
 
 @pytest.mark.parametrize("tables, message", [
@@ -282,18 +283,18 @@ def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkey
     path = write_recipe(tmp_path / "recipes", teacher={"path": "checkpoints/teacher"},
                         student={"architecture": "llama", "size": "tiny"})
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    recipe = recipe_file.load_recipe(path)  # an org/name may be a hub model: read (chapter 06 prices one), not run
+    loaded = recipe_file.load_recipe(path)  # an org/name may be a hub model: read (chapter 06 prices one), not run
     with pytest.raises(FileNotFoundError, match=r"\[teacher\] path 'checkpoints/teacher' is not a folder: nothing at "
                                                 r".*recipes/checkpoints/teacher \(a relative path is read from the recipe "
                                                 r"file's folder\); if 'checkpoints/teacher' is a model on the Hugging "
                                                 r"Face hub, run with HF_HUB_OFFLINE=0"):
-        rc.run(recipe, progress=False)
+        recipe.run(loaded, progress=False)
     deeper = write_recipe(tmp_path / "recipes", "deeper", teacher={"path": "../models/x/teacher"},
                           student={"architecture": "llama"})
     with pytest.raises(FileNotFoundError, match=r"is not a folder: nothing at .*models/x/teacher \(a relative path is "
                                                 r"read from the recipe file's folder\)$"):  # not a hub id: no hub advice
         recipe_file.load_recipe(deeper)
-    assert recipe.teacher == "checkpoints/teacher"  # kept as written: with HF_HUB_OFFLINE=0 it is downloaded
+    assert loaded.teacher == "checkpoints/teacher"  # kept as written: with HF_HUB_OFFLINE=0 it is downloaded
 
 
 def test_a_recipe_output_must_be_a_folder_name_and_the_warmup_adapts_to_the_steps(tmp_path):
@@ -315,12 +316,11 @@ def test_the_commands_help_shows_every_key_a_recipe_file_may_hold():
 
 
 def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_hand():
-    from distillab import recipe as recipe_module
     from distillab.cost import GpuAssumptions
 
     real = recipe_file.load_recipe(recipe_file.RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
     gpu = GpuAssumptions(peak_tflops=1000.0, utilization=0.5, dollars_per_hour=2.0)  # 1.8e18 FLOPs an hour
-    price = recipe_module.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
+    price = recipe.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
     # by hand: 2,000 prompts x 5 difficulties x 4 samples = 40,000 samples of 300 tokens at 2 x 1.5e9 per token;
     # 1,000 steps x 32 rows x 300 tokens at 6 x 0.5e9 per token, on 1 seed
     assert price.samples == 40_000
@@ -329,4 +329,4 @@ def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_han
     assert price.gpu_hours == pytest.approx((3.6e16 + 2.88e16) / 1.8e18)
     assert price.dollars == pytest.approx(2.0 * price.gpu_hours)
     with pytest.raises(ValueError, match="tokens_per_example"):
-        recipe_module.price(real, 1.5e9, 0.5e9, 0)
+        recipe.price(real, 1.5e9, 0.5e9, 0)

@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 from distillab import records
-from distillab import trace_experiments as te
-from distillab import transfer_experiments as tx
+from distillab import trace_experiments
+from distillab import transfer_experiments
 from distillab.ledger import Ledger
 from distillab.profiles import get_profile
 from distillab.recipe_file import load_recipe
@@ -13,20 +13,20 @@ from distillab.tokenizer import build_bpe_tokenizer, fingerprint
 
 def tiny_setup():
     profile = replace(get_profile("fast"), trace_student_steps=2, eval_per_difficulty=1, warmup_steps=0)
-    setup = tx.prepare(te.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
+    setup = transfer_experiments.prepare(trace_experiments.REFERENCE_TEACHER, "the reference", profile, num_prompts=10)
     return profile, setup, setup.traces()
 
 
 def test_the_other_family_reads_the_same_traces_through_its_own_tokenizer():
     _, setup, samples = tiny_setup()
-    arm = tx.other_family_arm(setup, samples)
-    same = tx.same_family_arm(setup, samples)
-    assert arm.family == records.TRACES and arm.architecture == tx.ARCHITECTURE
+    arm = transfer_experiments.other_family_arm(setup, samples)
+    same = transfer_experiments.same_family_arm(setup, samples)
+    assert arm.family == records.TRACES and arm.architecture == transfer_experiments.ARCHITECTURE
     assert arm.data.tokenizer_fingerprint == fingerprint(build_bpe_tokenizer()) != same.data.tokenizer_fingerprint
     assert len(arm.data) == len(same.data) and arm.training == same.training  # same traces, same budget
     longer = sum(ids.shape[1] for ids in arm.data.input_ids.values())
     assert longer > sum(ids.shape[1] for ids in same.data.input_ids.values())  # numbers cost more tokens
-    rows = tx.tokens_side_by_side(setup.prompts[3][0], {"words": setup.tokenizer, "BPE": build_bpe_tokenizer()})
+    rows = transfer_experiments.tokens_side_by_side(setup.prompts[3][0], {"words": setup.tokenizer, "BPE": build_bpe_tokenizer()})
     assert rows[1]["trace tokens"] > rows[0]["trace tokens"] and "|" not in rows[1]["first tokens of the trace"]
 
 
@@ -34,31 +34,31 @@ def test_the_headline_pairs_by_seed_and_reuses_chapter_03s_run_of_the_same_key()
     profile, setup, samples = tiny_setup()
     ledger = Ledger(profile)
     chapter_03 = replace(setup, chapter="03")
-    te.compare(chapter_03, {te.FILTERED: tx.same_family_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
-    te.compare(chapter_03, {te.FILTERED: te.traces_arm(chapter_03, samples, mix="examples")}, (1,), ledger)  # other knobs
-    headline = tx.headline(setup, samples, ledger, seeds=(0, 1))
-    assert [run.seed for run in headline[tx.SAME_FAMILY]] == [run.seed for run in headline[tx.OTHER_FAMILY]] == [0, 1]
-    assert headline[tx.SAME_FAMILY][0].record.chapter == "03"  # read back, not trained again
-    assert headline[tx.SAME_FAMILY][1].record.chapter == "06"  # trained here: seed 1's chapter 03 run had other knobs
-    across = [r for r in ledger.entries() if r.arm == tx.OTHER_FAMILY]
+    trace_experiments.compare(chapter_03, {trace_experiments.FILTERED: transfer_experiments.same_family_arm(chapter_03, samples)}, (0,), ledger)  # chapter 03, seed 0
+    trace_experiments.compare(chapter_03, {trace_experiments.FILTERED: trace_experiments.traces_arm(chapter_03, samples, mix="examples")}, (1,), ledger)  # other knobs
+    headline = transfer_experiments.headline(setup, samples, ledger, seeds=(0, 1))
+    assert [run.seed for run in headline[transfer_experiments.SAME_FAMILY]] == [run.seed for run in headline[transfer_experiments.OTHER_FAMILY]] == [0, 1]
+    assert headline[transfer_experiments.SAME_FAMILY][0].record.chapter == "03"  # read back, not trained again
+    assert headline[transfer_experiments.SAME_FAMILY][1].record.chapter == "06"  # trained here: seed 1's chapter 03 run had other knobs
+    across = [r for r in ledger.entries() if r.arm == transfer_experiments.OTHER_FAMILY]
     assert len(across) == 2 and all(r.settings["architecture"] == "qwen2" for r in across)
-    gain = headline.gain(tx.SAME_FAMILY, tx.OTHER_FAMILY)
+    gain = headline.gain(transfer_experiments.SAME_FAMILY, transfer_experiments.OTHER_FAMILY)
     assert len(gain.gains) == 2
-    from_ledger = tx.paired_from_ledger(ledger)  # what make bench reads back
+    from_ledger = transfer_experiments.paired_from_ledger(ledger)  # what make bench reads back
     assert from_ledger["seeds"] == 2 and abs(from_ledger["mean"] - gain.mean) < 1e-9
 
 
 def test_the_demo_recipe_is_a_valid_small_recipe(tmp_path):
-    path = tx.write_demo_recipe(get_profile("standard"), tmp_path)
+    path = transfer_experiments.write_demo_recipe(get_profile("standard"), tmp_path)
     recipe = load_recipe(path)
     assert (recipe.architecture, recipe.student_tokenizer, recipe.kind) == ("qwen2", "bpe", "traces")
-    assert recipe.output == tmp_path / "06-demo-qwen2" and recipe.steps == tx.DEMO_STEPS["standard"]
+    assert recipe.output == tmp_path / "06-demo-qwen2" and recipe.steps == transfer_experiments.DEMO_STEPS["standard"]
 
 
 def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report_is_gone(tmp_path, monkeypatch):
-    from distillab import recipe as rc
+    from distillab import recipe
 
-    path, launched = tx.write_demo_recipe(get_profile("fast"), tmp_path), []
+    path, launched = transfer_experiments.write_demo_recipe(get_profile("fast"), tmp_path), []
 
     def fake_launch(recipe_file, processes):  # what the command leaves behind: its report
         launched.append(processes)
@@ -67,17 +67,17 @@ def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report
         (output / "report.json").write_text("{}")
         return 10.0 * processes
 
-    monkeypatch.setattr(rc, "launch", fake_launch)
+    monkeypatch.setattr(recipe, "launch", fake_launch)
     profile = get_profile("fast")
-    assert tx.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]
-    assert tx.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]  # read back
-    tx.timed_recipe_runs(path, (1, 2), profile, refresh=True)  # RETRAIN
+    assert transfer_experiments.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]
+    assert transfer_experiments.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]  # read back
+    transfer_experiments.timed_recipe_runs(path, (1, 2), profile, refresh=True)  # RETRAIN
     assert launched == [1, 2, 1, 2]
     (load_recipe(path).output / "report.json").unlink()  # the learner deleted the run: run it again
-    tx.timed_recipe_runs(path, (1, 2), profile)
+    transfer_experiments.timed_recipe_runs(path, (1, 2), profile)
     assert launched == [1, 2, 1, 2, 1, 2]
     path.write_text(path.read_text().replace("seeds = [0]", "seeds = [1]"))  # another recipe: run it
-    tx.timed_recipe_runs(path, (1, 2), profile)
+    transfer_experiments.timed_recipe_runs(path, (1, 2), profile)
     assert launched == [1, 2, 1, 2, 1, 2, 1, 2]
 
 
@@ -86,30 +86,30 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
 
     profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
                       trace_prompts=50, warmup_steps=0)
-    results = tx.measure_sweeps(profile)
+    results = transfer_experiments.measure_sweeps(profile)
     runs = results["comparisons"]["across"]
-    assert list(runs) == [tx.OTHER_FAMILY_ANSWERS, tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
-    assert runs[tx.OTHER_FAMILY_LONGER][0].steps == 2 * runs[tx.OTHER_FAMILY][0].steps == 4
-    assert runs[tx.OTHER_FAMILY_ANSWERS][0].record.family == records.ANSWERS_ONLY
-    rows = tx.question_rows(results)
-    assert [row["arm"] for row in rows] == [tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
+    assert list(runs) == [transfer_experiments.OTHER_FAMILY_ANSWERS, transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
+    assert runs[transfer_experiments.OTHER_FAMILY_LONGER][0].steps == 2 * runs[transfer_experiments.OTHER_FAMILY][0].steps == 4
+    assert runs[transfer_experiments.OTHER_FAMILY_ANSWERS][0].record.family == records.ANSWERS_ONLY
+    rows = transfer_experiments.question_rows(results)
+    assert [row["arm"] for row in rows] == [transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
     # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
-    chapter_03 = {"comparisons": {"arms": {te.FILTERED: runs[tx.OTHER_FAMILY]}}}
-    gains = tx.gains(results, chapter_03)
+    chapter_03 = {"comparisons": {"arms": {trace_experiments.FILTERED: runs[transfer_experiments.OTHER_FAMILY]}}}
+    gains = transfer_experiments.gains(results, chapter_03)
     assert gains["vs chapter 03"] == gains["twice the steps"]
-    assert tx.question_rows(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
+    assert transfer_experiments.question_rows(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
     path = tmp_path / "transfer.json"
-    path.write_text(sweeps.to_json(results, tx.measure_sweeps))
-    assert tx.question_rows(tx.load_sweeps(path)) == rows
+    path.write_text(sweeps.to_json(results, transfer_experiments.measure_sweeps))
+    assert transfer_experiments.question_rows(transfer_experiments.load_sweeps(path)) == rows
 
 
 def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
-    stored, chapter_03 = tx.load_sweeps(), te.load_sweeps()
-    rows = tx.stored_table(stored, chapter_03)
-    assert [row["arm"] for row in rows] == [tx.SAME_FAMILY, tx.OTHER_FAMILY_ANSWERS, tx.OTHER_FAMILY, tx.OTHER_FAMILY_LONGER]
-    chapter_03_runs = chapter_03["comparisons"]["arms"][te.FILTERED]
+    stored, chapter_03 = transfer_experiments.load_sweeps(), trace_experiments.load_sweeps()
+    rows = transfer_experiments.stored_table(stored, chapter_03)
+    assert [row["arm"] for row in rows] == [transfer_experiments.SAME_FAMILY, transfer_experiments.OTHER_FAMILY_ANSWERS, transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
+    chapter_03_runs = chapter_03["comparisons"]["arms"][trace_experiments.FILTERED]
     assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
-    assert all(row["baseline"] != te.FILTERED for row in tx.question_rows(stored, chapter_03))  # one name for it
+    assert all(row["baseline"] != trace_experiments.FILTERED for row in transfer_experiments.question_rows(stored, chapter_03))  # one name for it
 
 
 def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand():
@@ -123,16 +123,16 @@ def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand()
     stored = {"comparisons": {"across": Comparison({
         "short": [run("short", 0, [0.6, 0.3, 0.1]), run("short", 1, [0.4, 0.2, 0.2])],
         "long": [run("long", 0, [1.0, 1.0, 0.9]), run("long", 1, [1.0, 0.8, 0.9])]})}}
-    compounded = tx.compounding(stored, {"1x": "short", "2x": "long"})
+    compounded = transfer_experiments.compounding(stored, {"1x": "short", "2x": "long"})
     expected = {"1x": {1: (0.5, 0.5), 2: (0.25, 0.25), 3: (0.15, 0.125)},
                 "2x": {1: (1.0, 1.0), 2: (0.9, 1.0), 3: (0.9, 1.0)}}
     for label, levels in expected.items():
         for d, (measured, predicted) in levels.items():
             assert abs(compounded[label][d][0] - measured) < 1e-12 and abs(compounded[label][d][1] - predicted) < 1e-12
-    assert abs(tx.compounding_gap(compounded) - 10.0) < 1e-9  # 2x at k = 2 and 3: 90 % against 100 %
-    assert tx.compounding_table(compounded)[2] == {"steps in the problem": 3, "1x: measured (%)": 15.0, "1x: p^k (%)": 12.5,
+    assert abs(transfer_experiments.compounding_gap(compounded) - 10.0) < 1e-9  # 2x at k = 2 and 3: 90 % against 100 %
+    assert transfer_experiments.compounding_table(compounded)[2] == {"steps in the problem": 3, "1x: measured (%)": 15.0, "1x: p^k (%)": 12.5,
                                                   "2x: measured (%)": 90.0, "2x: p^k (%)": 100.0}
-    assert tx.describe_compounding(compounded)[0] == ("1x: one step right 50.0 % of the time, so 3 steps 12.5 %; "
+    assert transfer_experiments.describe_compounding(compounded)[0] == ("1x: one step right 50.0 % of the time, so 3 steps 12.5 %; "
                                                      "mean over difficulties 29.2 % by p^k, 30.0 % measured")
 
 
@@ -140,9 +140,9 @@ def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
     from distillab.comparison import Comparison, StudentRun
 
     def run(seed, mean):
-        return StudentRun(tx.SAME_FAMILY, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
+        return StudentRun(transfer_experiments.SAME_FAMILY, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
 
-    headline = Comparison({tx.SAME_FAMILY: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
-    chapter_03 = {"comparisons": {"arms": {te.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
-    assert tx.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
+    headline = Comparison({transfer_experiments.SAME_FAMILY: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
+    chapter_03 = {"comparisons": {"arms": {trace_experiments.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
+    assert transfer_experiments.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
                                                         "seed 0 25.0 % against 75.0 %, seed 2 50.0 % against 100.0 %")

@@ -18,7 +18,7 @@ import sys
 import time
 
 from distillab import curation, records, world
-from distillab import trace_experiments as te
+from distillab import trace_experiments
 from distillab.profiles import Profile
 from distillab.sampling import training_set
 from distillab.comparison import PairedGain, Question, mean_over_seeds
@@ -27,17 +27,18 @@ from distillab.sweeps import load, sweep_command
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR
 
 BEST_OF = 4  # samples per prompt for the best-of-k arm
-UNFILTERED, FILTERED = te.UNFILTERED, te.FILTERED  # the first sample per prompt; only the right ones (k = 1)
+# the first sample per prompt; only the right ones (k = 1)
+UNFILTERED, FILTERED = trace_experiments.UNFILTERED, trace_experiments.FILTERED
 MATCHED = "teacher traces, unfiltered, as many as filtered"  # per difficulty: only correctness differs
 BEST_OF_K = f"teacher traces, filtered, best of {BEST_OF}"
 SWEEPS_PATH = REFERENCE_DIR / "filter_sweeps.json"
 COMMAND = "python -m distillab.filter_experiments"
 
 
-def matched_arm(setup: te.TraceSetup, samples, traces: list[curation.Trace]) -> Arm:
+def matched_arm(setup: trace_experiments.TraceSetup, samples, traces: list[curation.Trace]) -> Arm:
     """SFT on `traces`, unfiltered ones drawn to match the filter's numbers per difficulty."""
     return Arm(records.TRACES, training_set(traces, setup.tokenizer),
-               training=te.student_config(setup.profile), teacher_data_flops=samples.flops,
+               training=trace_experiments.student_config(setup.profile), teacher_data_flops=samples.flops,
                settings={"temperature": samples.temperature, "k": 1, "keep": "unfiltered, matched"})
 
 
@@ -46,16 +47,19 @@ def wrong_share(traces: list[curation.Trace]) -> float:
     return sum(not world.is_correct(text, problem) for problem, text in traces) / len(traces)
 
 
-def measure_sweeps(profile: Profile, temperature: float = te.RECIPE_TEMPERATURE, k: int = BEST_OF) -> dict:
+def measure_sweeps(profile: Profile, temperature: float = trace_experiments.RECIPE_TEMPERATURE,
+                   k: int = BEST_OF) -> dict:
     """The four arms on the profile's seeds, with the half-budget teacher."""
     start = time.perf_counter()
-    setup = te.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
+    setup = trace_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
     one, several = setup.traces(temperature, 1), setup.traces(temperature, k)
     traces = {UNFILTERED: one.traces("unfiltered"), FILTERED: one.traces("first"),
               MATCHED: curation.matched(one.traces("unfiltered"), one.traces("first")),
               BEST_OF_K: several.traces("first")}
-    arms = {UNFILTERED: te.traces_arm(setup, one, "unfiltered"), FILTERED: te.traces_arm(setup, one),
-            MATCHED: matched_arm(setup, one, traces[MATCHED]), BEST_OF_K: te.traces_arm(setup, several)}
+    arms = {UNFILTERED: trace_experiments.traces_arm(setup, one, "unfiltered"),
+            FILTERED: trace_experiments.traces_arm(setup, one),
+            MATCHED: matched_arm(setup, one, traces[MATCHED]),
+            BEST_OF_K: trace_experiments.traces_arm(setup, several)}
     return {"profile": profile.name, "seeds": list(profile.seeds), "teacher": "half-budget",
             "temperature": temperature, "k": k, "prompts": setup.num_prompts,
             "student_steps": profile.trace_student_steps, "batch_size": profile.batch_size,

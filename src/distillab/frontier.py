@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from distillab import trace_experiments as te
+from distillab import trace_experiments
 from distillab import knobs, world
 from distillab.ledger import Ledger
 from distillab.profiles import Profile, get_profile
@@ -200,6 +200,6 @@ def chapter_points(profile: Profile) -> tuple[Ledger, list[Point], str | None]:
 def build_small_ledger(ledger: Ledger, seeds: tuple[int, ...] = (0,)) -> list[RunRecord]:
     """For a learner who comes straight to chapter 05: chapter 03's two students (answers only, the
     reference teacher's filtered traces), trained on `seeds` at the ledger's profile and recorded there."""
-    setup = te.prepare(te.REFERENCE_TEACHER, "the reference", ledger.profile)
-    te.compare(setup, te.headline_arms(setup, setup.traces()), seeds=seeds, ledger=ledger)
+    setup = trace_experiments.prepare(trace_experiments.REFERENCE_TEACHER, "the reference", ledger.profile)
+    trace_experiments.compare(setup, trace_experiments.headline_arms(setup, setup.traces()), seeds=seeds, ledger=ledger)
     return ledger.entries()

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from distillab import knobs, records
-from distillab import trace_experiments as te
+from distillab import trace_experiments
 from distillab.ledger import Ledger
 from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
 from distillab.profiles import Profile
@@ -66,17 +66,18 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
     """Chapter 03's recipe (its prompts, the teacher's traces at T = 1, the verifier) and one
     trace-SFT student per seed: the one chapter 03 saved, if it was made by exactly this recipe,
     else trained here, recorded in the ledger as chapter 04's warm start, and saved."""
-    traces = te.prepare(teacher_dir, teacher_name, profile)
-    setup = OnPolicySetup(**{**traces.shared(), "chapter": "04"}, traces_arm=te.traces_arm(traces, traces.traces()))
-    made_by = te.made_by(traces)
+    traces = trace_experiments.prepare(teacher_dir, teacher_name, profile)
+    setup = OnPolicySetup(**{**traces.shared(), "chapter": "04"},
+                          traces_arm=trace_experiments.traces_arm(traces, traces.traces()))
+    made_by = trace_experiments.made_by(traces)
     reused = []
     for seed in check_seeds(profile.seeds if seeds is None else seeds):
-        setup.warm[seed] = te.load_student(traces, seed, made_by)
+        setup.warm[seed] = trace_experiments.load_student(traces, seed, made_by)
         if setup.warm[seed] is not None:
             reused.append(seed)
             continue
         setup.warm[seed] = train_student(setup, WARM_START, setup.traces_arm, seed, ledger)
-        te.save_students([setup.warm[seed]], traces, made_by)
+        trace_experiments.save_students([setup.warm[seed]], traces, made_by)
     setup.reused = tuple(reused)
     return setup
 
@@ -84,7 +85,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, seeds: tuple
 def added_config(profile: Profile, num_steps: int) -> TrainingConfig:
     """Continued training: a fresh AdamW, 10 % warmup, cosine to 0 at `num_steps`, a low peak rate."""
     return TrainingConfig(num_steps=num_steps, batch_size=profile.batch_size, learning_rate=ADDED_LEARNING_RATE,
-                          warmup_steps=max(1, num_steps // 10), mix=te.TRACE_MIX)
+                          warmup_steps=max(1, num_steps // 10), mix=trace_experiments.TRACE_MIX)
 
 
 def equal_compute_steps(setup: OnPolicySetup, config: OnPolicyConfig, sft_steps: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from distillab import recipe, recipe_file, records, reuse, world
-from distillab import trace_experiments as te
+from distillab import trace_experiments
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.runtime import machine
@@ -43,12 +43,12 @@ OTHER_FAMILY = other_family_name()  # the chapter's default arm, which make benc
 def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, num_prompts: int | None = None,
             refresh: bool = False) -> TraceSetup:
     """Chapter 03's setup (teacher, prompts, held-out problems, the student's budget, its traces), for chapter 06."""
-    return replace(te.prepare(teacher_dir, teacher_name, profile, num_prompts, refresh), chapter="06")
+    return replace(trace_experiments.prepare(teacher_dir, teacher_name, profile, num_prompts, refresh), chapter="06")
 
 
 def same_family_arm(setup: TraceSetup, samples: TraceSamples) -> Arm:
     """Chapter 03's recipe as it was: the teacher's filtered traces, the course's own student."""
-    return te.traces_arm(setup, samples)
+    return trace_experiments.traces_arm(setup, samples)
 
 
 def other_family_arm(setup: TraceSetup, samples: TraceSamples, tokenizer=None, architecture: str = ARCHITECTURE) -> Arm:
@@ -83,7 +83,7 @@ def tokens_side_by_side(problem: world.Problem, tokenizers: dict) -> list[dict]:
 def _same_recipe(record: records.RunRecord, teacher_sha256: str, settings: dict, steps: int, data_size: int) -> bool:
     """Is `record` a finished run of the SAME_FAMILY arm (chapter 03's filtered traces, or this chapter's
     SAME_FAMILY) from this teacher, with these knobs, budget and number of traces?"""
-    made_so = (record.chapter, record.arm) in (("03", te.FILTERED), ("06", SAME_FAMILY))
+    made_so = (record.chapter, record.arm) in (("03", trace_experiments.FILTERED), ("06", SAME_FAMILY))
     return made_so and not record.interrupted and record.teacher is not None and (
         record.teacher.weights_sha256, record.settings, record.steps, record.data_size) == (
         teacher_sha256, settings, steps, data_size)
@@ -96,7 +96,8 @@ def paired_from_ledger(ledger: Ledger) -> dict:
     across = {r.seed: r for r in entries if (r.chapter, r.arm, r.interrupted) == ("06", OTHER_FAMILY, False)}
     seeds, gains = [], []
     for seed, run in sorted(across.items()):
-        settings = te.traces_settings(run.settings["temperature"])  # chapter 03's recipe: what same_family_arm records
+        # chapter 03's recipe: what same_family_arm records
+        settings = trace_experiments.traces_settings(run.settings["temperature"])
         same = [r for r in entries if r.seed == seed
                 and _same_recipe(r, run.teacher.weights_sha256, settings, run.steps, run.data_size)]
         if same:
@@ -213,10 +214,12 @@ QUESTIONS = {  # name -> the question: its label, its baseline arm, the arm comp
 
 
 def with_chapter_03(stored: dict, chapter_03: dict | None = None) -> Comparison:
-    """The stored runs, with chapter 03's own stored student (`te.load_sweeps()`: the same traces,
+    """The stored runs, with chapter 03's own stored student (`trace_experiments.load_sweeps()`: the same traces,
     budget and seeds) first, under the live comparison's name, when it is given."""
     runs = stored["comparisons"]["across"]
-    return runs if chapter_03 is None else Comparison({SAME_FAMILY: chapter_03["comparisons"]["arms"][te.FILTERED], **runs})
+    if chapter_03 is None:
+        return runs
+    return Comparison({SAME_FAMILY: chapter_03["comparisons"]["arms"][trace_experiments.FILTERED], **runs})
 
 
 def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]:
@@ -234,9 +237,10 @@ def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
 
 
 def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
-    """Chapter 03's student in this run's headline beside the stored one (`te.load_sweeps()`), seed by seed."""
+    """Chapter 03's student in this run's headline beside the stored one (`trace_experiments.load_sweeps()`), seed by seed."""
     live = {run.seed: 100 * run.mean_accuracy for run in headline[SAME_FAMILY]}
-    stored = {run.seed: 100 * run.mean_accuracy for run in chapter_03["comparisons"]["arms"][te.FILTERED]}
+    stored = {run.seed: 100 * run.mean_accuracy
+              for run in chapter_03["comparisons"]["arms"][trace_experiments.FILTERED]}
     seeds = sorted(live.keys() & stored.keys())
     return ("chapter 03's student, your run against the stored one: "
             + ", ".join(f"seed {seed} {live[seed]:.1f} % against {stored[seed]:.1f} %" for seed in seeds)
