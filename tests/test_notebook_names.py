@@ -13,8 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "labs" / "solutions").glob("*.ipynb"))
+from distillab import bench, labs
+
+NOTEBOOKS = bench.chapter_paths() + labs.solution_paths(bench.repository() / "labs")  # what nbval and the bench run
 KERNEL_NAMES = {"get_ipython", "display"}  # what IPython's kernel provides without an import
 
 

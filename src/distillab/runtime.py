@@ -1,6 +1,6 @@
 """The one place that picks the device and seeds every random number generator (all chapters),
-reads a process's peak memory (`peak_memory_mb`), shares the cores between distillab processes (`share_the_cores`), and the one way a
-`python -m distillab.*` command ends (`run_command`)."""
+reads a process's peak memory (`peak_memory_mb`), shares the cores between distillab processes
+(`share_the_cores`), and the one way a `python -m distillab.*` command ends (`run_command`)."""
 
 from __future__ import annotations
 
