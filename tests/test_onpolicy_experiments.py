@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import frontier, records
+from distillab import frontier, records, world
 from distillab import onpolicy_experiments
 from distillab import trace_experiments
 from distillab.ledger import Ledger
@@ -144,3 +144,18 @@ def test_the_counted_cost_of_a_step_in_sft_steps_worked_out_by_hand():
     added = runs_by_hand()["comparisons"]["added compute"]  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
     assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
     assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.MORE_SFT) == pytest.approx(1.0)
+
+
+def test_the_disagreement_table_marks_exactly_the_tokens_the_teacher_would_not_have_written(teacher):
+    model, tokenizer = teacher
+    problem = world.held_out_problems(3)[3][0]
+    words = problem.trace.split()
+    first_result = words.index("=") + 1
+    words[first_result] = str((int(words[first_result]) + 1) % 30)  # one wrong number
+    rows = onpolicy_experiments.disagreement_rows(model, model, tokenizer, problem, " ".join(words))
+    assert [row["token"] for row in rows] == words + [tokenizer.eos_token]
+    assert list(rows[0]) == ["token", "reverse KL (nats)", "the teacher's choice", ""]
+    assert all(row["reverse KL (nats)"] == pytest.approx(0.0, abs=1e-5) for row in rows)  # its own student
+    marked = [i for i, row in enumerate(rows) if row[""] == "<- disagrees"]
+    assert first_result in marked
+    assert marked == [i for i, row in enumerate(rows) if row["the teacher's choice"] != row["token"]]

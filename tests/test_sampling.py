@@ -41,11 +41,12 @@ def fake(verdicts):
     return TraceSamples(ps, texts, verdicts, 1.0, 10, 10, 120.0, 1.0)
 
 
-def test_filter_keeps_first_or_all_correct_or_everything_and_prices_each():
+def test_filter_keeps_first_or_all_correct_or_everything_lists_the_mistakes_and_prices_each():
     samples = fake([[False, True, True], [False, False, False], [True, False, True]])
     assert [text for _, text in samples.traces("first")] == ["text 0-1", "text 2-0"]
     assert [text for _, text in samples.traces("all")] == ["text 0-1", "text 0-2", "text 2-0", "text 2-2"]
     assert [text for _, text in samples.traces("unfiltered")] == ["text 0-0", "text 1-0", "text 2-0"]
+    assert [text for _, text in samples.mistakes()] == ["text 0-0", "text 1-0", "text 1-1", "text 1-2", "text 2-1"]
     assert samples.acceptance_by_difficulty() == {2: pytest.approx(4 / 9)} and samples.acceptance == pytest.approx(4 / 9)
     assert samples.flops_per_trace("first") == 60.0 and samples.flops_per_trace("all") == 30.0
     assert fake([[False]]).flops_per_trace() == float("inf")

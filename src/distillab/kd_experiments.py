@@ -132,12 +132,15 @@ def seconds_per_step(setup: KDSetup, config: DistillationConfig | None = None, n
     return reuse.remembered(setup.profile, "seconds per student step", ingredients, measure, refresh)
 
 
+DARK_KNOWLEDGE_FORMATS = {"right answer": ".4f", "right ± 1": ".4f", "everything else": ".4f"}
+
+
 def dark_knowledge(teachers: dict[str, torch.nn.Module], tokenizer: PreTrainedTokenizerFast, profile: Profile,
                    temperatures: tuple[float, ...] = (1, 2, 4), refresh: bool = False) -> list[dict]:
     """Where each teacher puts the probability of the answer token over the held-out problems, at
     each temperature: on the right number, its neighbours (right ± 1), everything else. Rows of
-    (teacher, T, the three shares); measured once per teachers' weights and test set (`refresh`:
-    again)."""
+    (teacher, T, the three shares; shown in `DARK_KNOWLEDGE_FORMATS`); measured once per teachers'
+    weights and test set (`refresh`: again)."""
     problems = [p for level in world.held_out_problems(profile.eval_per_difficulty).values() for p in level]
 
     def measure() -> dict:

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from transformers import PreTrainedTokenizerFast
 
-from distillab import knobs, records
+from distillab import knobs, records, world
 from distillab import trace_experiments
 from distillab.ledger import Ledger
-from distillab.onpolicy import OnPolicyConfig, step_flops_ratio
+from distillab.onpolicy import OnPolicyConfig, step_flops_ratio, token_disagreement
 from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens_for
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, mean_of, paired_gain
@@ -201,6 +202,19 @@ def question_rows(sweeps: dict) -> list[dict]:
     verdict that holds on *every* seed."""
     runs = stored_comparison(sweeps)
     return [question.row(runs) for question in questions(sweeps)]
+
+
+DISAGREEMENT_FORMATS = {"reverse KL (nats)": ".3f"}
+
+
+def disagreement_rows(student: torch.nn.Module, teacher: torch.nn.Module, tokenizer: PreTrainedTokenizerFast,
+                      problem: world.Problem, completion: str) -> list[dict]:
+    """The teacher's grading of one completion (`onpolicy.token_disagreement`) as a table's rows:
+    each token the student wrote, the reverse KL at the position that wrote it, the token the
+    teacher would have written, and a mark where the two differ (shown in `DISAGREEMENT_FORMATS`)."""
+    graded = token_disagreement(student, teacher, tokenizer, problem.prompt, completion)
+    return [{"token": token, "reverse KL (nats)": kl, "the teacher's choice": top,
+             "": "<- disagrees" if top != token else ""} for token, kl, top in graded]
 
 
 ARMS_TABLE_FORMATS = {"added FLOPs": ".3g"}

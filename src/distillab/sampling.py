@@ -145,6 +145,11 @@ class TraceSamples:
             out += [(problem, text) for text in (right[:1] if keep == "first" else right)]
         return out
 
+    def mistakes(self) -> list[tuple[world.Problem, str]]:
+        """(problem, text) for every sample the verifier rejected, in sampling order."""
+        return [(problem, text) for problem, texts, verdicts in zip(self.problems, self.texts, self.correct)
+                for text, ok in zip(texts, verdicts) if not ok]
+
     def flops_per_trace(self, keep: str = "first") -> float:
         """Generation FLOPs spent per trace kept (every sample is paid for, kept or not)."""
         kept = len(self.traces(keep))
