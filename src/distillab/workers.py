@@ -35,7 +35,8 @@ def _start_worker(cores: int, progress, stop, running) -> None:
 
 def _take_my_share() -> None:
     """Use the cores divided by the runs in progress now: one each while every worker is busy, more
-    for the last runs of a comparison when the others are done (the results do not depend on it)."""
+    for the last runs of a comparison when the others are done (see `students.compare` for what the
+    thread count can change)."""
     threads = max(1, _worker["cores"] // max(1, _worker["running"].value))
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
