@@ -136,10 +136,9 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     `keep_models=False`); `retrain=True` trains every run again. Every run trained is recorded
     there, by this process. The runs left to train go to `workers` processes (default
     `workers.default_count`: one per core on a CPU; 1 trains here), each with the same data,
-    initialisation and steps as one after the other. Bit for bit, the results are the same only
-    where the thread count does not change torch's floating-point sums (the tests' small runs);
-    at the standard profile a run's threads can change its last digits, and with them its
-    accuracy, as another CPU can. A live table fills in run by run, under one progress line.
+    initialisation and steps as one after the other: bit for bit in the tests' small runs, but on
+    another number of threads, as on another CPU, floating-point sums may come out in another
+    order, so a run's last digits need not repeat. A live table fills in run by run, under one progress line.
 
     Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
     keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
