@@ -75,3 +75,24 @@ def test_the_stub_is_not_done(capsys):
 def test_the_6_of_6nd_is_named_when_it_goes_missing_or_misplaced(wrong, hint):
     result = pricing.check_tokens_per_example(wrong)
     assert result.status == FAILED and hint in result.message, result.message
+
+
+def test_a_cpu_time_that_refuses_only_a_negative_peak_is_told_zero_is_not_positive():
+    def refuses_negative_only(flops, peak, util):
+        if not 0 < util <= 1:
+            raise ValueError("utilization must be in (0, 1]")
+        if peak < 0:
+            raise ValueError("the peak must not be negative")
+        return flops / (peak * 1e9 * util)
+    result = pricing.check_seconds_on_cpu(refuses_negative_only)
+    assert result.status == FAILED and "a peak of 0" in result.message
+    assert "ZeroDivisionError" in result.message and "not only a negative one" in result.message
+
+
+def test_a_utilization_of_zero_that_divides_is_named():
+    def refuses_above_one_only(flops, peak, util):
+        if util > 1 or peak <= 0:
+            raise ValueError("bad input")
+        return flops / (peak * 1e9 * util)
+    result = pricing.check_seconds_on_cpu(refuses_above_one_only)
+    assert result.status == FAILED and "(0, 1] leaves 0 out" in result.message

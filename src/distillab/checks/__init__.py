@@ -46,7 +46,9 @@ class Raises:
 @dataclass(frozen=True)
 class Case:
     """One input and the right output, with the wrong outputs learners often give and what each
-    one means. `label` says in words what the case is about ("two answers")."""
+    one means. `label` says in words what the case is about ("two answers"). A mistake's wrong
+    output may also be an exception class: the error a wrong version raises (a ZeroDivisionError
+    where a ValueError was asked for)."""
     label: str
     args: tuple
     expected: object
@@ -132,8 +134,10 @@ def _judge(function: Callable, case: Case, convert: Callable | None = None,
             return None
         wanted = (f"It should raise {case.expected.error.__name__}." if isinstance(case.expected, Raises)
                   else f"It should return {_short(case.expected)}.")
-        return f"{_call(function, case)} raised {type(error).__name__}: {error}. {wanted}"
-    hint = next((why for wrong, why in case.mistakes if same(got, wrong, *tolerance)), "")
+        hint = next((why for wrong, why in case.mistakes if _is_error_class(wrong) and isinstance(error, wrong)), "")
+        return f"{_call(function, case)} raised {type(error).__name__}: {error}. {wanted} {hint}".rstrip()
+    hint = next((why for wrong, why in case.mistakes
+                 if not _is_error_class(wrong) and same(got, wrong, *tolerance)), "")
     if isinstance(case.expected, Raises):
         return (f"{_call(function, case)} returned {_short(got)}; it should refuse this input "
                 f"with a {case.expected.error.__name__} that says what is wrong. {hint}").rstrip()
@@ -142,6 +146,10 @@ def _judge(function: Callable, case: Case, convert: Callable | None = None,
     hint = hint or explain(got, case.expected)
     return (f"{_call(function, case)} returned {_short(got)}, expected {_short(case.expected)}. "
             f"{hint}").rstrip()
+
+
+def _is_error_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
 
 
 def run_cases(name: str, function: object, cases: Sequence[Case], convert: Callable | None = None,

@@ -63,9 +63,14 @@ def check_seconds_on_cpu(seconds_on_cpu) -> CheckResult:
             (right * 1e9, "That is 10^9 times too long: one GFLOP/s is 10^9 FLOPs per second."),
         ]))
     cases += [
-        Case("a utilization of 0", (1e12, 200.0, 0.0), Raises(ValueError)),
+        Case("a utilization of 0", (1e12, 200.0, 0.0), Raises(ValueError), mistakes=[
+            (ZeroDivisionError, "(0, 1] leaves 0 out: a utilization of 0 is refused with a ValueError "
+                                "before anything divides by it (`if not 0 < utilization <= 1`).")]),
         Case("a utilization above 1", (1e12, 200.0, 1.5), Raises(ValueError)),
         Case("a negative peak", (1e12, -200.0, 0.5), Raises(ValueError)),
+        Case("a peak of 0", (1e12, 0.0, 0.5), Raises(ValueError), mistakes=[
+            (ZeroDivisionError, "A peak of 0 is not positive either: refuse every peak that is not above 0 "
+                                "(`if not cpu_peak_gflops > 0`), not only a negative one.")]),
     ]
     return run_cases("seconds_on_cpu", seconds_on_cpu, cases)
 
