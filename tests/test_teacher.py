@@ -124,3 +124,28 @@ def test_a_finished_teacher_of_the_same_recipe_is_read_back_not_trained_again(ca
     assert not teacher.train_teacher(fast, size="tiny", num_steps=5, progress=False, resume_from=folder).reused
     fresh = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder, retrain=True)
     assert not fresh.reused and fresh.history.loss == first.history.loss  # the same recipe, the same result
+
+
+def test_going_back_to_knobs_trained_before_reads_that_teacher_back(capsys):
+    """Chapter 01's Try-this (another budget) replaces the workspace's teacher; back at the first
+    knobs, the first teacher is read back from where finished teachers are kept: the same weights,
+    no training, no second ledger line."""
+    fast = get_profile("fast")
+    folder = teacher_path(fast)
+    first = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder)
+    teacher.save_teacher(first, folder)
+    recorded = teacher.record_teacher(first, folder)
+    first_weights = weights_sha256(folder)
+    other = teacher.train_teacher(fast, size="tiny", num_steps=3, progress=False, resume_from=folder)
+    teacher.save_teacher(other, folder)
+    teacher.record_teacher(other, folder)
+    assert weights_sha256(folder) != first_weights
+    capsys.readouterr()
+    back = teacher.train_teacher(fast, size="tiny", num_steps=4, progress=False, resume_from=folder)
+    assert back.reused and "read back, not trained again" in capsys.readouterr().out
+    assert teacher.save_teacher(back, folder) == folder and weights_sha256(folder) == first_weights
+    assert teacher.record_teacher(back, folder) == recorded and len(Ledger(fast).entries()) == 2
+    kept = sorted(p.name for p in (folder.parent / "teachers").iterdir())
+    assert len(kept) == 2  # both finished teachers, by key
+    again = teacher.train_teacher(fast, size="tiny", num_steps=3, progress=False, resume_from=folder)
+    assert again.reused and again.history.loss == other.history.loss

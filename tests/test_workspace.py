@@ -31,3 +31,19 @@ def test_no_teacher_at_all_is_a_clear_error(monkeypatch, tmp_path):
         assert "run chapter 01" in str(error)
     else:
         raise AssertionError("expected FileNotFoundError")
+
+
+def test_a_teacher_far_below_the_reference_is_named_with_the_way_back(tokenizer, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(workspace, "REFERENCE_TEACHER", tmp_path / "reference")
+    model = build_model("tiny", tokenizer)
+    perfect = {d: 1.0 for d in range(1, 6)}
+    save_model(model, tokenizer, tmp_path / "reference", Provenance("large", 0, "standard", 900, 1, accuracy=perfect))
+    near = {d: 0.95 for d in range(1, 6)}  # 5 points below: no warning
+    save_model(model, tokenizer, workspace.teacher_path("standard"), Provenance("large", 1, "standard", 900, 1, accuracy=near))
+    assert workspace.find_teacher()[1] == "your own" and "⚠" not in capsys.readouterr().out
+    weak = {1: 0.3, 2: 0.1, 3: 0.0, 4: 0.0, 5: 0.0}  # a 10-step Try-this teacher
+    save_model(model, tokenizer, workspace.teacher_path("standard"), Provenance("large", 0, "standard", 10, 1, accuracy=weak))
+    assert workspace.find_teacher() == (workspace.teacher_path("standard"), "your own")  # still the one used
+    out = capsys.readouterr().out
+    assert "⚠" in out and "10 steps, 8 % mean held-out accuracy, 92 points below the reference teacher's 100 %" in out
+    assert f"delete {workspace.teacher_path('standard')}" in out and "default knobs" in out

@@ -7,8 +7,10 @@ from the shell (`--reference` rewrites the reference teacher shipped with the pa
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import os
+import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,12 +20,12 @@ from distillab import knobs, reuse, world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
 from distillab.models import (PROVENANCE_FILE, TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
-                              get_size, load_training_state, save_model, weights_sha256)
+                              get_size, load_training_state, replace_folder, save_model, weights_sha256)
 from distillab.records import TEACHER_ARM, RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
 from distillab.training import History, TrainingConfig, TrainingSet, train
-from distillab.workspace import REFERENCE_TEACHER, teacher_path
+from distillab.workspace import REFERENCE_TEACHER, kept_teacher_path, teacher_path
 
 
 @dataclass
@@ -36,6 +38,7 @@ class TeacherRun:
     provenance: Provenance
     continues: str | None = None  # the weights hash of the interrupted run this one resumed
     reused: bool = False  # the finished teacher of the same key, read back instead of trained again
+    read_from: Path | None = None  # where a reused teacher was read back from
 
 
 def teacher_problems(profile: Profile, seed: int) -> dict[int, list[world.Problem]]:
@@ -76,7 +79,8 @@ def finished_run(folder: Path, key: str, profile: Profile) -> TeacherRun | None:
     evaluation = Evaluation(**{**extra["evaluation"], "accuracy": provenance.accuracy})
     print(f"the teacher in {folder} was trained by exactly this recipe (same key): read back, not trained again "
           "(RETRAIN = True trains it again)")
-    return TeacherRun(profile, model, tokenizer, History(**extra["history"]), evaluation, provenance, reused=True)
+    return TeacherRun(profile, model, tokenizer, History(**extra["history"]), evaluation, provenance, reused=True,
+                      read_from=folder)
 
 
 def interrupted_run(folder: Path, size: str, profile: Profile, seed: int, config: TrainingConfig,
@@ -126,9 +130,10 @@ def train_teacher(
     config = budget.training_config(num_steps, seed)
     key = teacher_key(size, budget, seed, config)
     if resume_from is not None and not knobs.flag("RETRAIN", retrain):
-        done = finished_run(Path(resume_from), key, budget)
-        if done is not None:
-            return done
+        for folder in (Path(resume_from), kept_teacher_path(budget, key)):  # the last teacher, then every one kept
+            done = finished_run(folder, key, budget)
+            if done is not None:
+                return done
     found = interrupted_run(Path(resume_from), size, budget, seed, config, knobs.flag("START_OVER", start_over)) \
         if resume_from is not None else None
     if found is not None:
@@ -160,10 +165,48 @@ def train_teacher(
 
 def save_teacher(run: TeacherRun, folder: Path) -> Path:
     """Save the teacher (and, if it was interrupted, what resuming it needs) into `folder`; a teacher
-    read back from `folder` is there already."""
-    if run.reused and (Path(folder) / PROVENANCE_FILE).is_file() and weights_sha256(folder) == run.provenance.weights_sha256:
-        return Path(folder)
-    return save_model(run.model, run.tokenizer, folder, run.provenance, training_state=run.history.resume)
+    read back from `folder` is there already. In the learner's workspace (`teacher_path`), every
+    finished teacher is also kept by its key (`workspace.kept_teacher_path`), the one it replaces
+    included, so that knobs trained before are read back, not trained again."""
+    folder = Path(folder)
+    if run.reused and (folder / PROVENANCE_FILE).is_file() and weights_sha256(folder) == run.provenance.weights_sha256:
+        return folder
+    in_workspace = folder.resolve() == teacher_path(run.profile, create=False).resolve()
+    if in_workspace:
+        keep(folder, run.profile)  # the teacher about to be replaced
+    if run.reused and run.read_from is not None:  # the very files read back, so its weights hash stays the same
+        _copy_folder(run.read_from, folder)
+    else:
+        save_model(run.model, run.tokenizer, folder, run.provenance, training_state=run.history.resume)
+    if in_workspace:
+        keep(folder, run.profile)
+    return folder
+
+
+def _copy_folder(source: Path, folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    replace_folder(staging, folder)
+
+
+def keep(folder: Path, profile: Profile) -> Path | None:
+    """Copy the finished teacher saved in `folder` to where teachers are kept by key (nothing for an
+    interrupted or keyless one, or one kept already); returns where it is kept."""
+    if not (folder / PROVENANCE_FILE).is_file():
+        return None
+    try:
+        saved = json.loads((folder / PROVENANCE_FILE).read_text())
+    except ValueError:
+        return None
+    key = saved.get("extra", {}).get("key")
+    if key is None or saved.get("interrupted") or (folder / TRAINING_STATE_FILE).is_file():
+        return None
+    kept = kept_teacher_path(profile, key)
+    if not ((kept / PROVENANCE_FILE).is_file() and weights_sha256(kept) == weights_sha256(folder)):
+        _copy_folder(folder, kept)
+    return kept
 
 
 def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger | None = None) -> RunRecord:

@@ -59,18 +59,34 @@ def teacher_path(profile: Profile | str, create: bool = True) -> Path:
     return workspace(profile, create) / "teacher"
 
 
+def kept_teacher_path(profile: Profile | str, key: str) -> Path:
+    """Where a finished teacher of `key` (`teacher.teacher_key`) trained at `profile` is kept, so
+    that going back to knobs trained before reads it back instead of training it again."""
+    return workspace(profile) / "teachers" / key[:24]
+
+
 def ledger_path(profile: Profile | str) -> Path:
     return workspace(profile) / "ledger.jsonl"
+
+
+# A teacher of your own whose mean held-out accuracy is this many points or more below the reference
+# teacher's is named whenever a chapter picks it up: its students cannot learn what it does not know.
+WEAK_TEACHER_POINTS = 10
 
 
 def find_teacher() -> tuple[Path, str]:
     """The teacher a chapter should distil from: the learner's own if chapter 01 (or
     `python -m distillab.teacher`) trained one at the standard profile, else the reference teacher.
     A fast-profile teacher is a smoke test, too weak to distil from, so it is never picked; nor is
-    one whose training was interrupted (until it is resumed and finished).
+    one whose training was interrupted (until it is resumed and finished). Your own teacher that is
+    WEAK_TEACHER_POINTS or more below the reference (a short or small Try-this run of chapter 01)
+    is still the one picked, and is named, with the way back to the reference.
     Returns (path, "your own" | "the reference")."""
     own = teacher_path("standard", create=False)  # looking leaves no empty standard/ folder behind
-    if (own / WEIGHTS_FILE).is_file() and not _interrupted(own):
+    if (own / WEIGHTS_FILE).is_file() and not _provenance(own).get("interrupted"):
+        warning = weak_teacher_warning(own)
+        if warning:
+            print(warning)
         return own, "your own"
     if (REFERENCE_TEACHER / WEIGHTS_FILE).is_file():
         return REFERENCE_TEACHER, "the reference"
@@ -80,11 +96,32 @@ def find_teacher() -> tuple[Path, str]:
     )
 
 
-def _interrupted(folder: Path) -> bool:
+def weak_teacher_warning(own: Path) -> str | None:
+    """A warning naming the teacher in `own` when its mean held-out accuracy is WEAK_TEACHER_POINTS
+    or more below the reference teacher's, with the two ways back; None for a teacher near it."""
+    mine, reference = _mean_accuracy(_provenance(own)), _mean_accuracy(_provenance(REFERENCE_TEACHER))
+    if mine is None or reference is None or 100 * (reference - mine) < WEAK_TEACHER_POINTS:
+        return None
+    saved = _provenance(own)
+    return (f"⚠ Distilling from your own teacher in {own}: {saved.get('size')}, seed {saved.get('seed')}, "
+            f"{saved.get('steps')} steps, {100 * mine:.0f} % mean held-out accuracy, {100 * (reference - mine):.0f} "
+            f"points below the reference teacher's {100 * reference:.0f} % (this warning starts at "
+            f"{WEAK_TEACHER_POINTS} points). Its students cannot learn what it does not know. To go back: run "
+            "chapter 01 with its default knobs (a teacher you finished before with them is read back in "
+            f"seconds), or delete {own} to distil from the reference teacher again (your finished teachers "
+            f"stay kept in {own.parent / 'teachers'}).")
+
+
+def _provenance(folder: Path) -> dict:
     try:
-        return bool(json.loads((folder / PROVENANCE_FILE).read_text()).get("interrupted"))
+        return json.loads((folder / PROVENANCE_FILE).read_text())
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def _mean_accuracy(provenance: dict) -> float | None:
+    accuracy = provenance.get("accuracy") or {}
+    return sum(accuracy.values()) / len(accuracy) if accuracy else None
 
 
 def portable(path: str | Path) -> str:
