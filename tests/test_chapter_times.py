@@ -1,4 +1,4 @@
-"""A chapter's expected time here: the bench machine's time scaled by the two matmul peaks."""
+"""A chapter's expected time here: the bench machine's time, with its matmul peak beside this one's."""
 
 import json
 
@@ -6,19 +6,22 @@ from distillab import chapter_times, reuse
 from distillab.profiles import get_profile
 
 FIGURES = {"chapter_seconds": {"01_a": 90.0, "02_b": 300.0}, "chapter_seconds_fast": {"01_a": 10.0, "02_b": 30.0},
-           "chapter_matmul_peak_gflops": {"01_a": 200.0, "02_b": 150.0}, "rerun_unchanged_seconds": {"02_b": 8.3}}
+           "chapter_matmul_peak_gflops": {"01_a": 200.0, "02_b": 150.0}, "rerun_unchanged_seconds": {"02_b": 8.3},
+           "cpu_threads": 2, "teacher_train_fraction_of_peak": 0.62}
 
 
-def test_the_expected_time_is_the_bench_time_times_the_ratio_of_peaks(tmp_path, monkeypatch):
+def test_the_expected_time_is_the_bench_time_with_both_peaks_and_no_scaling(tmp_path, monkeypatch):
     path = tmp_path / "latest.json"
     path.write_text(json.dumps(FIGURES))
-    monkeypatch.setattr(reuse, "matmul_peak_gflops", lambda profile, refresh=False: 75.0)
+    monkeypatch.setattr(reuse, "matmul_peak_gflops", lambda refresh=False: 75.0)
     line = chapter_times.expected("02_b", get_profile("standard"), path)
-    assert "took 5.0 min" in line and "peak 150 GFLOP/s" in line and "75 GFLOP/s" in line and "about 10.0 min here" in line
+    assert "took 5.0 min" in line and "matmul peak 150 GFLOP/s" in line and "this CPU's: 75 GFLOP/s" in line
+    assert "2 threads" in line and "expect about" not in line  # a ratio of peaks never shown to predict a time
     assert "took 30 s" in chapter_times.expected("02_b", get_profile("fast"), path)  # the fast profile's own time
-    assert "about 27 s here" in chapter_times.expected("01_a", get_profile("fast"), path)  # its own machine's peak
     assert "no time for 09_x" in chapter_times.expected("09_x", get_profile("fast"), path)
     assert "make bench" in chapter_times.expected("02_b", get_profile("fast"), tmp_path / "missing.json")
+    assert chapter_times.teacher_fraction_of_peak(path) == 0.62
+    assert chapter_times.teacher_fraction_of_peak(tmp_path / "missing.json") is None
 
 
 def test_the_opening_sentence_gives_both_profiles_and_the_rerun_where_measured():

@@ -149,3 +149,10 @@ def test_going_back_to_knobs_trained_before_reads_that_teacher_back(capsys):
     assert len(kept) == 2  # both finished teachers, by key
     again = teacher.train_teacher(fast, size="tiny", num_steps=3, progress=False, resume_from=folder)
     assert again.reused and again.history.loss == other.history.loss
+
+
+def test_the_reference_teachers_table_reads_their_provenance():
+    rows = teacher.reference_rows()
+    assert [(row["reference teacher"], row["steps"]) for row in rows] == [("full budget", 900), ("half budget", 450)]
+    assert all(0 <= row[f"{d}-step (%)"] <= 100 for row in rows for d in range(1, 6))
+    assert rows[0]["5-step (%)"] >= rows[1]["5-step (%)"]  # the full budget knows at least as much

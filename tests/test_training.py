@@ -193,3 +193,14 @@ def test_a_second_ctrl_c_stops_at_once(data, tokenizer):
         train(build_model("tiny", tokenizer), data, config, progress=False,
               batches=StopTwice(BatchSampler(data, 8, 0), at=2))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the learner's Ctrl-C is theirs again
+
+
+def test_the_loss_at_the_ends_never_shares_a_step():
+    from distillab.training import History
+
+    ten = History(step=list(range(1, 11)), loss=[3.6, 3.5, 3.4, 3.3, 3.2, 3.1, 3.0, 2.9, 2.8, 2.7])
+    assert ten.loss_at_ends() == (3.6, 2.7)  # one step each: the first and the last
+    hundred = History(step=list(range(1, 101)), loss=[float(100 - i) for i in range(100)])
+    assert hundred.loss_at_ends() == (95.5, 5.5)  # the mean of ten steps at each end
+    with pytest.raises(ValueError, match="no step was trained"):
+        History().loss_at_ends()

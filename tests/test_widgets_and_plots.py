@@ -14,9 +14,18 @@ def test_calculator_text_reacts_to_its_knobs():
     assert "on this CPU" in widgets.describe_training_cost(9, 8, 0.4, 2.5, cpu_peak_gflops=200)
 
 
-def test_calculator_widget_builds():
+def test_the_cpu_row_states_the_share_of_the_peak_it_assumes():
+    at_60 = widgets.describe_training_cost(9, 8, 0.4, 2.5, cpu_peak_gflops=200)  # 6e17 FLOPs at 120 GFLOP/s
+    assert "on this CPU (60 % of its peak) | 57.9 days" in at_60
+    at_30 = widgets.describe_training_cost(9, 8, 0.4, 2.5, cpu_peak_gflops=200, cpu_utilization=0.3)
+    assert "on this CPU (30 % of its peak) | 116 days" in at_30
+
+
+def test_calculator_widget_builds_and_starts_at_the_chapters_knobs():
     box = widgets.cost_calculator(cpu_peak_gflops=100.0)
     assert len(box.children) == 5
+    knobs = widgets.cost_calculator(cpu_peak_gflops=100.0, utilization=0.3, dollars_per_hour=2.0)
+    assert (knobs.children[2].value, knobs.children[3].value) == (0.3, 2.0)
 
 
 def test_plots_have_labelled_axes():

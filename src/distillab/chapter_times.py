@@ -1,6 +1,6 @@
-"""What each chapter took on the machine that ran `make bench` (`bench/latest.json`), and what to
-expect on this one: the bench's time scaled by the two machines' matmul peaks. A chapter's work is
-mostly matrix multiplies, so on a CPU with half the bench machine's peak expect about twice the time.
+"""What each chapter took on the machine that ran `make bench` (`bench/latest.json`), with that
+machine's matmul peak beside this one's. The time is not scaled by the two peaks: a chapter's time
+also goes to memory-bound work, Python and the tokenizer, so the ratio of peaks does not predict it.
 """
 
 from __future__ import annotations
@@ -30,17 +30,31 @@ def time_sentence(chapter: str, figures: dict) -> str:
 
 def expected(chapter: str, profile: Profile, bench_file: Path = BENCH_FILE) -> str:
     """One line: the first run of `chapter` (a notebook name, e.g. "02_logit_distillation") at
-    `profile` on the bench machine, and about how long it takes here (this machine's matmul peak is
-    measured once and remembered, `reuse.matmul_peak_gflops`)."""
-    if not bench_file.is_file():
+    `profile` on the bench machine, with its matmul peak and this machine's (measured once and
+    remembered, `reuse.matmul_peak_gflops`)."""
+    figures = bench_figures(bench_file)
+    if figures is None:
         return f"(no bench figures at {bench_file}: `make bench` in the course's repository writes them)"
-    figures = json.loads(bench_file.read_text(encoding="utf-8"))
     seconds = figures.get("chapter_seconds" if profile.name == "standard" else "chapter_seconds_fast", {}).get(chapter)
     bench_peak = figures.get("chapter_matmul_peak_gflops", {}).get(chapter)
     if seconds is None or bench_peak is None:
         return f"({bench_file} has no time for {chapter} at the {profile.name} profile: `make bench` measures it)"
-    here_peak = reuse.matmul_peak_gflops(profile)
+    here_peak = reuse.matmul_peak_gflops()
     return (f"Time: a first run at the {profile.name} profile took {duration(seconds)} on the bench machine "
-            f"(matmul peak {bench_peak:.0f} GFLOP/s); this CPU's peak is {here_peak:.0f} GFLOP/s, so expect about "
-            f"{duration(seconds * bench_peak / here_peak)} here. That is a rough guide, off either way on another "
-            "machine (the peak is not all a chapter depends on), and longer while other programs keep the cores busy.")
+            f"({figures.get('cpu_threads', '?')} threads, matmul peak {bench_peak:.0f} GFLOP/s; this CPU's: {here_peak:.0f} "
+            "GFLOP/s). A CPU with fewer cores or a lower peak takes longer, and so does one busy with other programs; how much longer, the "
+            "peaks alone do not predict.")
+
+
+def bench_figures(bench_file: Path = BENCH_FILE) -> dict | None:
+    """The figures `make bench` wrote (bench/latest.json), or None where there are none."""
+    if not bench_file.is_file():
+        return None
+    return json.loads(bench_file.read_text(encoding="utf-8"))
+
+
+def teacher_fraction_of_peak(bench_file: Path = BENCH_FILE) -> float | None:
+    """The share of its matmul peak that chapter 01's teacher trained at on the bench machine, at
+    the standard profile (what `cost.CPU_UTILIZATION` stands for), or None where it was not measured."""
+    figures = bench_figures(bench_file)
+    return None if figures is None else figures.get("teacher_train_fraction_of_peak")

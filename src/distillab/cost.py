@@ -83,6 +83,13 @@ def measure_matmul_peak_gflops(size: int = 1024, seconds: float = 1.0, progress:
     return best / 1e9
 
 
+PRICE_RANGE = (2.0, 3.5)  # dollars per rented H100-hour in 2025, low and high
+# The share of a CPU's fp32 matmul peak that training reaches: about what chapter 01's teacher
+# reaches at the standard profile (`make bench` writes its own as teacher_train_fraction_of_peak).
+# Smaller models and batches reach less (the fast profile's teacher, chapter 02's students).
+CPU_UTILIZATION = 0.6
+
+
 @dataclass(frozen=True)
 class GpuAssumptions:
     """What a rented accelerator does per dollar. Every dollar figure in the course states these."""
@@ -90,7 +97,7 @@ class GpuAssumptions:
     name: str = "H100"
     peak_tflops: float = 989.0  # dense BF16 peak of an H100 SXM
     utilization: float = 0.40  # fraction of peak real training reaches (35-45 % is typical)
-    dollars_per_hour: float = 2.5  # rental price per GPU-hour ($2-3.5 in 2025)
+    dollars_per_hour: float = 2.75  # rental price per GPU-hour: the middle of PRICE_RANGE
 
     def __post_init__(self) -> None:
         knobs.number("peak_tflops", self.peak_tflops, above=0)
@@ -127,7 +134,7 @@ def flops_from_gpu_hours(hours: float, gpu: GpuAssumptions = H100) -> float:
     return knobs.number("hours", hours, minimum=0) * gpu.flops_per_hour
 
 
-def seconds_on_this_machine(flops: float, peak_gflops: float, utilization: float = 0.6) -> float:
+def seconds_on_this_machine(flops: float, peak_gflops: float, utilization: float = CPU_UTILIZATION) -> float:
     """How long `flops` would take here, at `utilization` of the measured matmul peak."""
     knobs.number("flops", flops, minimum=0)
     knobs.number("peak_gflops", peak_gflops, above=0)
@@ -148,12 +155,14 @@ def estimate_training_cost(
     num_tokens: float,
     gpu: GpuAssumptions = H100,
     cpu_peak_gflops: float | None = None,
+    cpu_utilization: float = CPU_UTILIZATION,
 ) -> CostEstimate:
-    """The calculator of chapter 00: 6·N·D FLOPs, and what they cost on `gpu` and take here."""
+    """The calculator of chapter 00: 6·N·D FLOPs, and what they cost on `gpu` and take here (at
+    `cpu_utilization` of this CPU's `cpu_peak_gflops`)."""
     knobs.number("num_parameters", num_parameters, above=0)
     knobs.number("num_tokens", num_tokens, above=0)
     flops = training_flops(num_parameters, num_tokens)
-    here = None if cpu_peak_gflops is None else seconds_on_this_machine(flops, cpu_peak_gflops)
+    here = None if cpu_peak_gflops is None else seconds_on_this_machine(flops, cpu_peak_gflops, cpu_utilization)
     return CostEstimate(flops, gpu_hours(flops, gpu), dollars(flops, gpu), here)
 
 

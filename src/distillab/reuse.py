@@ -36,7 +36,7 @@ from distillab.profiles import Profile
 from distillab.records import RunRecord
 from distillab.runtime import machine, pick_device
 from distillab.training import TrainingSet, sft_objective
-from distillab.workspace import workspace
+from distillab.workspace import home, workspace
 
 # The modules whose code decides what a run learns and how it is measured: editing any of them
 # changes every key, so no run made by other code is reused.
@@ -229,11 +229,22 @@ def remembered_tensors(profile: Profile, what: str, ingredients: dict,
     return tensors, result
 
 
-def matmul_peak_gflops(profile: Profile, refresh: bool = False) -> float:
-    """This machine's matmul peak (`cost.measure_matmul_peak_gflops`), measured once per machine
-    and read back by the chapters that price with it (chapter 00 measures it live, as its lesson).
-    A peak measured while another job shared the cores stays too low: `refresh` measures it again."""
-    def measure() -> dict:
-        return {"gflops": cost.measure_matmul_peak_gflops(seconds=2.0)}  # as long as the bench measures it
-
-    return remembered(profile, "this CPU's matmul peak", {"machine": machine()}, measure, refresh)["gflops"]
+def matmul_peak_gflops(refresh: bool = False) -> float:
+    """This machine's fp32 matmul peak in GFLOP/s (`cost.measure_matmul_peak_gflops`, for 2 s, as the
+    bench measures it), measured the first time the course needs it on this machine and read back
+    ever after, by every chapter and lab and at either profile, so that their figures agree. One
+    measurement moves from the next (the clock follows temperature and power limits, other programs
+    take cycles): `refresh` measures it again and keeps the new figure (chapter 00's knob)."""
+    path = home() / "machines" / f"{sha256_of(machine())[:24]}.json"
+    if not refresh and path.is_file():
+        try:
+            return float(json.loads(path.read_text(encoding="utf-8"))["matmul_peak_gflops"])
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged file is measured again
+    gflops = cost.measure_matmul_peak_gflops(seconds=2.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps({"machine": machine(), "when": time.time(), "matmul_peak_gflops": gflops}),
+                       encoding="utf-8")
+    os.replace(staging, path)
+    return gflops

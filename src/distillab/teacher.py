@@ -25,7 +25,7 @@ from distillab.records import TEACHER_ARM, RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
 from distillab.training import History, TrainingConfig, TrainingSet, train
-from distillab.workspace import REFERENCE_TEACHER, kept_teacher_path, teacher_path
+from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER, kept_teacher_path, teacher_path
 
 
 @dataclass
@@ -220,6 +220,23 @@ def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger
             return known[-1]
     record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha, run.continues)
     return ledger.record(record)
+
+
+# The reference teachers' accuracy table: accuracies in % to the unit.
+REFERENCE_FORMATS = {f"{d}-step (%)": ".0f" for d in world.DIFFICULTIES}
+
+
+def reference_rows() -> list[dict]:
+    """The two reference teachers shipped with the course (chapter 01's recipe at the standard
+    profile, seed 0, stopped at the full budget and at half of it): their steps and held-out
+    accuracy by difficulty, in %, as stored in their provenance."""
+    rows = []
+    for name, folder in (("full budget", REFERENCE_TEACHER), ("half budget", HALF_BUDGET_TEACHER)):
+        provenance = json.loads((folder / PROVENANCE_FILE).read_text())
+        accuracy = {int(d): a for d, a in provenance["accuracy"].items()}
+        rows.append({"reference teacher": name, "steps": provenance["steps"],
+                     **{f"{d}-step (%)": 100 * accuracy[d] for d in world.DIFFICULTIES}})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -216,6 +216,14 @@ class History:
     def total_tokens(self) -> int:
         return self.tokens[-1] if self.tokens else 0
 
+    def loss_at_ends(self) -> tuple[float, float]:
+        """The mean loss over the first tenth of the steps and over the last tenth (one step each in
+        a run of under 20 steps), so that the two never share a step in a run of two or more."""
+        if not self.loss:
+            raise ValueError("no step was trained: there is no loss to compare")
+        window = max(1, len(self.loss) // 10)
+        return sum(self.loss[:window]) / window, sum(self.loss[-window:]) / window
+
 
 @dataclass
 class TrainingState:

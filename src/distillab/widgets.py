@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 from IPython.display import Markdown, display
 
-from distillab.cost import H100, dollars, estimate_training_cost, human_duration, seconds_on_this_machine
+from distillab.cost import CPU_UTILIZATION, H100, dollars, estimate_training_cost, human_duration, seconds_on_this_machine
 from distillab.losses import check_top_k
 from distillab.rejection import plan_rejection_sampling
 from distillab.sampling import KEEP
@@ -13,11 +13,13 @@ from distillab.sampling import KEEP
 
 def describe_training_cost(
     log10_parameters: float, log10_tokens: float, utilization: float, dollars_per_hour: float,
-    cpu_peak_gflops: float | None = None,
+    cpu_peak_gflops: float | None = None, cpu_utilization: float = CPU_UTILIZATION,
 ) -> str:
-    """The calculator's answer as a Markdown table (a pure function of the knobs)."""
+    """The calculator's answer as a Markdown table (a pure function of the knobs): N = 10**log10_parameters
+    parameters trained on D = 10**log10_tokens tokens, on an H100 at `utilization` of its peak and
+    `dollars_per_hour`, and on this CPU at `cpu_utilization` of its `cpu_peak_gflops`."""
     gpu = H100.with_changes(utilization=utilization, dollars_per_hour=dollars_per_hour)
-    estimate = estimate_training_cost(10**log10_parameters, 10**log10_tokens, gpu, cpu_peak_gflops)
+    estimate = estimate_training_cost(10**log10_parameters, 10**log10_tokens, gpu, cpu_peak_gflops, cpu_utilization)
     rows = [
         ("model parameters N", f"{10**log10_parameters:.3g}"),
         ("training tokens D", f"{10**log10_tokens:.3g}"),
@@ -26,13 +28,16 @@ def describe_training_cost(
         ("rental cost", f"${estimate.dollars:,.2f}"),
     ]
     if estimate.seconds_here is not None:
-        rows.append(("on this CPU (60 % of its peak)", human_duration(estimate.seconds_here)))
+        rows.append((f"on this CPU ({100 * cpu_utilization:.0f} % of its peak)", human_duration(estimate.seconds_here)))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return f"| quantity | value |\n|---|---|\n{table}\n\nAssumptions: {gpu.describe()}."
 
 
-def cost_calculator(cpu_peak_gflops: float | None = None) -> widgets.Widget:
-    """Sliders for N, D, utilisation and price; the table below them updates as they move."""
+def cost_calculator(cpu_peak_gflops: float | None = None, utilization: float = H100.utilization,
+                    dollars_per_hour: float = H100.dollars_per_hour,
+                    cpu_utilization: float = CPU_UTILIZATION) -> widgets.Widget:
+    """Sliders for N, D, utilisation and price, starting at the chapter's knobs; the table below
+    them updates as they move."""
     style = {"description_width": "170px"}
     layout = widgets.Layout(width="520px")
     controls = {
@@ -40,14 +45,15 @@ def cost_calculator(cpu_peak_gflops: float | None = None) -> widgets.Widget:
                                                 description="log10 parameters"),
         "log10_tokens": widgets.FloatSlider(8.0, min=5, max=13, step=0.1, style=style, layout=layout,
                                             description="log10 tokens"),
-        "utilization": widgets.FloatSlider(H100.utilization, min=0.05, max=1.0, step=0.05, style=style,
+        "utilization": widgets.FloatSlider(utilization, min=0.05, max=1.0, step=0.05, style=style,
                                            layout=layout, description="GPU utilisation"),
-        "dollars_per_hour": widgets.FloatSlider(H100.dollars_per_hour, min=0.5, max=10, step=0.25,
+        "dollars_per_hour": widgets.FloatSlider(dollars_per_hour, min=0.5, max=10, step=0.25,
                                                 style=style, layout=layout, description="$ per GPU-hour"),
     }
 
     def show(**knobs: float) -> None:
-        display(Markdown(describe_training_cost(**knobs, cpu_peak_gflops=cpu_peak_gflops)))
+        display(Markdown(describe_training_cost(**knobs, cpu_peak_gflops=cpu_peak_gflops,
+                                                cpu_utilization=cpu_utilization)))
 
     output = widgets.interactive_output(show, controls)
     return widgets.VBox([*controls.values(), output])
