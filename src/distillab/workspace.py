@@ -103,13 +103,15 @@ def weak_teacher_warning(own: Path) -> str | None:
     if mine is None or reference is None or 100 * (reference - mine) < WEAK_TEACHER_POINTS:
         return None
     saved = _provenance(own)
+    key = saved.get("extra", {}).get("key")
+    kept = kept_teacher_path("standard", key) if key else None
+    copy = f" (a copy of it stays in {kept})" if kept is not None and (kept / WEIGHTS_FILE).is_file() else ""
     return (f"⚠ Distilling from your own teacher in {own}: {saved.get('size')}, seed {saved.get('seed')}, "
             f"{saved.get('steps')} steps, {100 * mine:.0f} % mean held-out accuracy, {100 * (reference - mine):.0f} "
             f"points below the reference teacher's {100 * reference:.0f} % (this warning starts at "
             f"{WEAK_TEACHER_POINTS} points). Its students cannot learn what it does not know. To go back: run "
             "chapter 01 with its default knobs (a teacher you finished before with them is read back in "
-            f"seconds), or delete {own} to distil from the reference teacher again (your finished teachers "
-            f"stay kept in {own.parent / 'teachers'}).")
+            f"seconds), or delete {own} to distil from the reference teacher again{copy}.")
 
 
 def _provenance(folder: Path) -> dict:
