@@ -46,3 +46,45 @@ def test_the_device_is_picked_in_one_place(monkeypatch, cuda, mps, local_rank, e
     assert runtime.pick_device() == expected
     monkeypatch.setenv("DISTILLAB_DEVICE", "cpu")  # the override wins over any accelerator
     assert runtime.pick_device() == torch.device("cpu")
+
+
+def test_importing_the_package_changes_nothing_in_the_process():
+    """Every distillab module imported in a fresh process, with HF_HUB_OFFLINE unset: the environment
+    is as it was and transformers' progress bars are still on; loading a model turns them off only
+    while it loads."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, pkgutil, importlib, json\n"
+        "before = dict(os.environ)\n"
+        "import distillab\n"
+        "for module in pkgutil.walk_packages(distillab.__path__, 'distillab.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "from transformers.utils import logging\n"
+        "import huggingface_hub.constants as hub\n"
+        "print(json.dumps({'env_changed': sorted(k for k in set(before) | set(os.environ)\n"
+        "                                         if before.get(k) != os.environ.get(k)),\n"
+        "                  'bars': logging.is_progress_bar_enabled(), 'hub_offline': hub.HF_HUB_OFFLINE}))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts["env_changed"] = [key for key in facts["env_changed"]  # torch's compiler, loaded by a library, names its cache
+                            if key != "TORCHINDUCTOR_CACHE_DIR"]
+    assert facts == {"env_changed": [], "bars": True, "hub_offline": False}
+
+
+def test_a_model_load_silences_transformers_bars_only_while_it_loads(tokenizer, tmp_path):
+    from transformers.utils import logging
+
+    from distillab.models import Provenance, build_model, count_parameters, load_model, save_model
+
+    model = build_model("tiny", tokenizer)
+    save_model(model, tokenizer, tmp_path / "m", Provenance("tiny", 0, "fast", 1, count_parameters(model)))
+    assert logging.is_progress_bar_enabled()
+    load_model(tmp_path / "m")
+    assert logging.is_progress_bar_enabled()

@@ -18,7 +18,7 @@ from distillab import knobs
 from distillab import tokenizer as tok
 from distillab import world
 from distillab.models import MAX_SEQUENCE_LENGTH, get_size, initialised, llama_config
-from distillab.runtime import seed_everything
+from distillab.runtime import no_loading_bars, seed_everything
 
 ARCHITECTURES = ("llama", "qwen2", "gpt2")
 PROMPT_FORMATS = ("world", "natural")  # the course's terse prompt, or a plain-English question (chat template if any)
@@ -84,7 +84,8 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
                          "save_pretrained(..., safe_serialization=True)")
     try:
         tokenizer = load_checkpoint_tokenizer(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, local_files_only=True)
+        with no_loading_bars():
+            model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"the checkpoint at {folder} could not be loaded as a causal LM "
                          f"({type(error).__name__}: {error})") from None

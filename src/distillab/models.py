@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from distillab import tokenizer as tok
-from distillab.runtime import seed_everything
+from distillab.runtime import no_loading_bars, seed_everything
 from distillab.training import TrainingState
 
 MAX_SEQUENCE_LENGTH = 128  # the longest problem + trace is 63 tokens
@@ -298,7 +298,8 @@ def load_model(
             raise ValueError(f"{name} of the model at {path} changed after it was saved (its hash differs from the "
                              f"one in {PROVENANCE_FILE}): weights and architecture may no longer match. {retrain}")
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, local_files_only=True)
+        with no_loading_bars():
+            model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, local_files_only=True)
     except Exception as error:
         raise ValueError(f"the saved model at {path} could not be read ({type(error).__name__}: {error}); "
                          f"it may be corrupted: {retrain}") from None

@@ -17,6 +17,7 @@ from the hub instead (stored as fp32 like the GGUF copy): the same model, unquan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import json
@@ -176,11 +177,10 @@ def _from_gguf(gguf: Path, progress: bool):
     `save_pretrained` accepts (a model loaded from GGUF keeps a quantization config that it refuses)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    from transformers.utils import logging
+    from distillab.runtime import no_loading_bars
 
-    if not progress:
-        logging.disable_progress_bar()
-    with mock.patch.dict(os.environ, {} if progress else {"TQDM_DISABLE": "1"}):  # the GGUF reader's own bar
+    quiet = contextlib.nullcontext() if progress else no_loading_bars()
+    with quiet, mock.patch.dict(os.environ, {} if progress else {"TQDM_DISABLE": "1"}):  # the GGUF reader's own bar
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     settings = loaded.config.to_dict()

@@ -18,10 +18,22 @@ import numpy as np
 import torch
 from transformers.utils import logging as transformers_logging
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the course never downloads anything
-# The course draws its own progress bars (training, generation); transformers' bars for loading
-# and saving a 7 MB model would only add noise under every save and load.
-transformers_logging.disable_progress_bar()
+# Importing this module changes nothing in the process. The course stays offline without writing
+# HF_HUB_OFFLINE: it loads with `local_files_only=True`, and its one hub download (realmodel, the
+# recipe's hub models) happens only where HF_HUB_OFFLINE=0 is set; the Makefile exports HF_HUB_OFFLINE=1.
+
+
+@contextmanager
+def no_loading_bars() -> Iterator[None]:
+    """transformers' own progress bars off while a model loads (the course draws its own bars for
+    training and generation; one under every load of a 7 MB model is only noise), then as they were."""
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
 
 
 def pick_device() -> torch.device:

@@ -25,7 +25,8 @@ from distillab.records import TEACHER_ARM, RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
 from distillab.tokenizer import build_tokenizer
 from distillab.training import History, TrainingConfig, TrainingSet, train
-from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_TEACHER, kept_teacher_path, teacher_path
+from distillab.workspace import (HALF_BUDGET_TEACHER, REFERENCE_TEACHER, kept_teacher_path, read_provenance,
+                                 teacher_path)
 
 
 @dataclass
@@ -194,12 +195,7 @@ def _copy_folder(source: Path, folder: Path) -> None:
 def keep(folder: Path, profile: Profile) -> Path | None:
     """Copy the finished teacher saved in `folder` to where teachers are kept by key (nothing for an
     interrupted or keyless one, or one kept already); returns where it is kept."""
-    if not (folder / PROVENANCE_FILE).is_file():
-        return None
-    try:
-        saved = json.loads((folder / PROVENANCE_FILE).read_text())
-    except ValueError:
-        return None
+    saved = read_provenance(folder)
     key = saved.get("extra", {}).get("key")
     if key is None or saved.get("interrupted") or (folder / TRAINING_STATE_FILE).is_file():
         return None
@@ -232,7 +228,7 @@ def reference_rows() -> list[dict]:
     accuracy by difficulty, in %, as stored in their provenance."""
     rows = []
     for name, folder in (("full budget", REFERENCE_TEACHER), ("half budget", HALF_BUDGET_TEACHER)):
-        provenance = json.loads((folder / PROVENANCE_FILE).read_text())
+        provenance = read_provenance(folder)
         accuracy = {int(d): a for d, a in provenance["accuracy"].items()}
         rows.append({"reference teacher": name, "steps": provenance["steps"],
                      **{f"{d}-step (%)": 100 * accuracy[d] for d in world.DIFFICULTIES}})

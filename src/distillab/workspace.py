@@ -83,7 +83,7 @@ def find_teacher() -> tuple[Path, str]:
     is still the one picked, and is named, with the way back to the reference.
     Returns (path, "your own" | "the reference")."""
     own = teacher_path("standard", create=False)  # looking leaves no empty standard/ folder behind
-    if (own / WEIGHTS_FILE).is_file() and not _provenance(own).get("interrupted"):
+    if (own / WEIGHTS_FILE).is_file() and not read_provenance(own).get("interrupted"):
         warning = weak_teacher_warning(own)
         if warning:
             print(warning)
@@ -99,10 +99,10 @@ def find_teacher() -> tuple[Path, str]:
 def weak_teacher_warning(own: Path) -> str | None:
     """A warning naming the teacher in `own` when its mean held-out accuracy is WEAK_TEACHER_POINTS
     or more below the reference teacher's, with the two ways back; None for a teacher near it."""
-    mine, reference = _mean_accuracy(_provenance(own)), _mean_accuracy(_provenance(REFERENCE_TEACHER))
+    mine, reference = _mean_accuracy(read_provenance(own)), _mean_accuracy(read_provenance(REFERENCE_TEACHER))
     if mine is None or reference is None or 100 * (reference - mine) < WEAK_TEACHER_POINTS:
         return None
-    saved = _provenance(own)
+    saved = read_provenance(own)
     key = saved.get("extra", {}).get("key")
     kept = kept_teacher_path("standard", key) if key else None
     copy = f" (a copy of it stays in {kept})" if kept is not None and (kept / WEIGHTS_FILE).is_file() else ""
@@ -114,7 +114,9 @@ def weak_teacher_warning(own: Path) -> str | None:
             f"seconds), or delete {own} to distil from the reference teacher again{copy}.")
 
 
-def _provenance(folder: Path) -> dict:
+def read_provenance(folder: Path) -> dict:
+    """The provenance.json of the model saved in `folder`, as plain JSON ({} when there is none or it
+    cannot be read): for looking a saved model up without loading it."""
     try:
         return json.loads((folder / PROVENANCE_FILE).read_text())
     except (OSError, ValueError):
