@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test unit model labs bench teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps transfer-sweeps realmodel-sweeps clean-env
+.PHONY: lab test unit model labs bench claims teacher reference-teacher kd-sweeps trace-sweeps filter-sweeps onpolicy-sweeps transfer-sweeps realmodel-sweeps clean-env
 
 # The environment. nbgrader (dev extra) builds the learner labs; its JupyterLab menus are for
 # instructors and stay off in the learner's JupyterLab (labs/README.md says how to turn them on).
@@ -41,7 +41,8 @@ lab: $(BIN)/.installed
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Every test: the package's unit tests (which also check the learner labs are in sync with their
+# Every test (a chapter's claim that does not hold fails them: DISTILLAB_STRICT_CLAIMS=1; a learner's
+# notebook only reports it): the package's unit tests (which also check the learner labs are in sync with their
 # solutions and run them as a learner first meets them, and open chapter 00 in JupyterLab in headless
 # Chromium when Debian's chromium is installed), then every chapter and every lab solution
 # executed by nbval at the fast profile, in a throw-away workspace so the learner's own teacher and
@@ -49,12 +50,12 @@ lab: $(BIN)/.installed
 # only guards against a hang: chapter 07's headline cell takes over 300 s on a 2-core CPU with a
 # 40-60 GFLOP/s matmul peak (an AMD EPYC with AVX2), against about 3 min for the whole chapter on the bench machine.
 test: $(BIN)/.installed model
-	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_REQUIRE_MODEL=1 \
+	DISTILLAB_STRICT_CLAIMS=1 DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_REQUIRE_MODEL=1 \
 	DISTILLAB_PROFILE=fast DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=1800 tests notebooks labs/solutions
 
 unit: $(BIN)/.installed model
-	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) $(BIN)/python -m pytest -q tests
+	DISTILLAB_STRICT_CLAIMS=1 DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) $(BIN)/python -m pytest -q tests
 
 # Regenerate the learner labs (labs/*.ipynb) from the solutions (labs/solutions/*.ipynb).
 labs: $(BIN)/.installed
@@ -63,6 +64,13 @@ labs: $(BIN)/.installed
 # Figures of merit on this machine (standard profile): writes bench/latest.json.
 bench: $(BIN)/.installed model
 	$(BIN)/python -m distillab.bench
+
+# The chapters' asserted claims (02, 03, 06) at the standard profile under numeric variants that
+# stand for the learners' CPUs (AVX2 paths, torch's scalar kernels, MKL's compatible branch), each in
+# its own process and workspace: writes bench/claims.json and fails when a claim does not hold under
+# every variant. Not part of make test: it trains every headline once per variant.
+claims: $(BIN)/.installed
+	DISTILLAB_STRICT_CLAIMS=1 $(BIN)/python -m distillab.claim_variants
 
 # Train your own teacher at the standard profile (chapters 02+ then use it).
 teacher: $(BIN)/.installed

@@ -1,10 +1,16 @@
 """Shared fixtures. Every test runs with its own workspace so nothing touches the learner's files."""
 
+import os
 from typing import NamedTuple
 
 import pytest
 
+from distillab.claims import STRICT_ENV
 from distillab.tokenizer import build_tokenizer
+
+# Under the tests a chapter's claim that does not hold fails loudly (a learner's notebook only
+# reports it); nbval's kernels start from this process's environment.
+os.environ.setdefault(STRICT_ENV, "1")
 
 
 @pytest.fixture(autouse=True)

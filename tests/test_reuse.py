@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import records, reuse, world
+from distillab import records, reuse, runtime, workers, world
 from distillab.architectures import LoraSettings
 from distillab.distillation import DistillationConfig, cache_teacher, kd_objective
 from distillab.ledger import Ledger
@@ -82,6 +82,10 @@ def test_the_key_changes_with_each_ingredient_of_a_result(tokenizer, teacher, mo
     assert base not in keys.values() and len(set(keys.values())) == len(keys), keys
     monkeypatch.setattr(reuse, "training_code_version", lambda: "another version of the training code")
     assert reuse.run_key(setup, arm, 0) != base
+    monkeypatch.undo()
+    assert reuse.run_key(setup, arm, 0) == base
+    monkeypatch.setattr(reuse, "numerics", lambda threads: {"threads": threads, "cpu capability": "another CPU's"})
+    assert reuse.run_key(setup, arm, 0) != base  # another instruction set sums in another order
 
 
 def test_a_hand_written_objective_has_no_key_and_is_never_reused(tokenizer):
@@ -145,15 +149,23 @@ def test_an_interrupted_run_is_never_reused_and_missing_weights_are_trained_agai
 
 
 def test_workers_give_the_sequential_results(tokenizer, teacher):
+    """Bit for bit, at a length where a run outlives the other by several progress reports (the old
+    workers gave a run every core once the others were done, so its threads changed mid-run)."""
     setup = small_setup(tokenizer, teacher.model, steps=6)
-    here = compare(setup, two_arms(tokenizer, teacher=teacher.model), workers=1)
-    there = compare(setup, two_arms(tokenizer, teacher=teacher.model), workers=2)
+    arms = two_arms(tokenizer, teacher=teacher.model)
+    longer = TrainingConfig(6 + 4 * workers.REPORT_EVERY, 4, warmup_steps=0)
+    arms = {"SFT": arms["SFT"], "KD": replace(arms["KD"], training=longer)}
+    here = compare(setup, arms, workers=1)
+    there = compare(setup, arms, workers=2)
     assert here.timing["workers"] == 1 and there.timing["workers"] == 2
     for name in here:
         for a, b in zip(here[name], there[name]):
             assert (a.seed, a.accuracy, a.flops, a.steps) == (b.seed, b.accuracy, b.flops, b.steps)
             assert a.history.loss == b.history.loss and state_sha256(a.model) == state_sha256(b.model)
             assert a.record.key == b.record.key
+            assert a.record.numerics == b.record.numerics == runtime.numerics(runtime.STUDENT_THREADS)
+            assert set(a.history.threads) == set(b.history.threads) == {runtime.STUDENT_THREADS}  # from first step to last
+    assert here["KD"][0].steps == longer.num_steps
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -221,9 +233,6 @@ class InlinePool:
         future.set_result(function(*args, on_step=lambda step, loss: None))
         return future
 
-    def runs_left(self, count):
-        pass
-
     def reports(self):
         return []
 
@@ -236,7 +245,7 @@ def test_with_workers_the_first_seed_trains_alone_and_the_rest_after_it(tokenize
 
     ledger = Ledger(PROFILE)
     pool = InlinePool(ledger)
-    monkeypatch.setattr(students.workers, "pool", lambda count, cores: pool)
+    monkeypatch.setattr(students.workers, "pool", lambda count: pool)
     arms = {"traces": Arm(records.TRACES, traces(tokenizer)), "more traces": Arm(records.TRACES, traces(tokenizer, seed=1))}
     compare(replace(small_setup(tokenizer), profile=replace(PROFILE, seeds=(4, 5, 6))), arms, ledger=ledger, workers=2)
     assert [(name, seed) for name, seed, _ in pool.handed_out[:2]] == [("traces", 4), ("more traces", 4)]

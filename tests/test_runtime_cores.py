@@ -1,5 +1,5 @@
-"""Two kernels training at once on one machine: the second is told, and takes only its share of
-the cores; a busy machine (the load average) is named before a long run starts."""
+"""Two kernels training at once on one machine: the second is told, and keeps its own threads (a
+run's threads are part of its result); a busy machine is named before a long run starts."""
 
 import os
 import subprocess
@@ -12,7 +12,7 @@ import torch
 from distillab import runtime
 
 
-def test_another_distillab_run_is_named_and_the_cores_are_shared(monkeypatch, tmp_path):
+def test_another_distillab_run_is_named_and_the_threads_are_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime, "RUNNING", tmp_path)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -23,10 +23,10 @@ def test_another_distillab_run_is_named_and_the_cores_are_shared(monkeypatch, tm
         seen = []
         monkeypatch.setattr(torch, "set_num_threads", seen.append)
         with pytest.warns(UserWarning, match=r"1 other distillab run\(s\) are training on this machine \(chapter 02's "
-                                             r"students\): teacher uses 1 of its 2 core\(s\) instead of 2.*about 2x"):
+                                             r"students\): teacher keeps its 2 thread\(s\).*at least 2x"):
             with runtime.share_the_cores("teacher"):
                 assert (tmp_path / str(os.getpid())).read_text() == "teacher"
-        assert seen == [1, 2] and not (tmp_path / str(os.getpid())).exists()
+        assert seen == [] and not (tmp_path / str(os.getpid())).exists()
     finally:
         other.kill()
         other.wait()
@@ -34,9 +34,9 @@ def test_another_distillab_run_is_named_and_the_cores_are_shared(monkeypatch, tm
 
 def test_a_busy_machine_is_named_and_an_idle_one_is_not(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime, "RUNNING", tmp_path)
-    assert "other processes keep 2.0 of 2 core(s) busy" in runtime.busy_warning("KD", [], 2.0, 2, 2, 2)
-    assert "at least 2x" in runtime.busy_warning("KD", [], 2.0, 2, 2, 2)
-    assert runtime.busy_warning("KD", [], 0.1, 2, 2, 2) == ""
+    assert "other processes keep 2.0 of 2 core(s) busy" in runtime.busy_warning("KD", [], 2.0, 2, 2)
+    assert "at least 2x" in runtime.busy_warning("KD", [], 2.0, 2, 2)
+    assert runtime.busy_warning("KD", [], 0.1, 2, 2) == ""
     monkeypatch.setattr(runtime, "cores_used_by_others", lambda: 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -63,3 +63,13 @@ def test_another_process_spinning_is_counted():
     finally:
         spinner.kill()
         spinner.wait()
+
+
+def test_a_run_keeps_the_threads_it_was_given_and_names_its_numerics():
+    before = torch.get_num_threads()
+    with runtime.fixed_threads(1):
+        assert torch.get_num_threads() == 1
+        assert runtime.numerics(1)["threads"] == 1
+    assert torch.get_num_threads() == before
+    assert runtime.run_threads(pretrained=False) == runtime.STUDENT_THREADS
+    assert runtime.numerics(2)["cpu capability"] == torch.backends.cpu.get_cpu_capability()

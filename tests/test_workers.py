@@ -28,23 +28,3 @@ def test_no_workers_for_a_pretrained_model_on_a_gpu_inside_a_worker_or_a_launch(
     monkeypatch.delenv("WORLD_SIZE")
     monkeypatch.setattr("distillab.runtime.pick_device", lambda: torch.device("cuda", 0))
     assert workers.default_count(6, pretrained=False) == 1
-
-
-def test_a_worker_takes_the_cores_divided_by_the_runs_in_progress(monkeypatch):
-    class Value:
-        value = 2
-
-    running = Value()
-    monkeypatch.setattr(workers, "_worker", {"cores": 4, "running": running})
-    before = torch.get_num_threads()
-    try:
-        workers._take_my_share()
-        assert torch.get_num_threads() == 2
-        running.value = 1  # the other runs are done: this one takes every core
-        workers._take_my_share()
-        assert torch.get_num_threads() == 4
-        running.value = 8  # more runs than cores: one thread each
-        workers._take_my_share()
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)

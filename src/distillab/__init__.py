@@ -14,7 +14,8 @@ One module per idea, in three layers; a module imports only from its own layer o
   learner's folders), `records` (a run as a typed record), `ledger` (the records of one profile),
   `reuse` (a run's key; finished runs and measurements read back), `tables` (Markdown and text
   tables), `comparison` (a student's result, arms on the same seeds, paired gains, verdicts, the
-  questions a chapter asks), `live` (a comparison's live table), `workers` (runs in worker
+  questions a chapter asks), `claims` (a claim as a paired effect over seeds, its 95 % lower bound,
+  the one check: reported in a notebook, raised under the tests), `live` (a comparison's live table), `workers` (runs in worker
   processes), `students` (arms, the one training path, compare).
 - Chapter layer: `teacher` (chapter 01), `kd_experiments` (02), `trace_experiments` and
   `filter_experiments` (03), `onpolicy_experiments` (04), `frontier` (05), `transfer_experiments`
@@ -23,6 +24,7 @@ One module per idea, in three layers; a module imports only from its own layer o
   (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
   command: run, launch, price).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
+  `claim_variants` (`make claims`: the chapters' claims under numeric variants),
   `chapter_times` (what a chapter took on the bench machine, and what to expect on this one).
 """
 

@@ -41,7 +41,8 @@ class StudentRun:
     def to_row(self) -> dict:
         """The run as plain JSON, as the stored sweeps keep it (the model and history stay behind)."""
         return {"arm": self.arm, "seed": self.seed, "mean_accuracy": self.mean_accuracy, "accuracy": self.accuracy,
-                "flops": self.flops, "seconds": self.seconds, "steps": self.steps, "data_size": self.data_size}
+                "flops": self.flops, "seconds": self.seconds, "steps": self.steps, "data_size": self.data_size,
+                "numerics": self.record.numerics if self.record is not None else None}
 
     @classmethod
     def from_record(cls, arm: str, record: RunRecord, model: torch.nn.Module | None = None) -> StudentRun:

@@ -141,6 +141,7 @@ class RunRecord:
     interrupted: bool = False  # stopped by the learner before its budget: `steps` is what it completed
     continues: str | None = None  # the weights hash of the interrupted run this one resumed and finished
     key: str | None = None  # everything that decides its result, hashed (reuse.run_key): a finished run of one key is reused, not repeated
+    numerics: dict | None = None  # the threads it computed with, torch's CPU instruction set, the device (runtime.numerics)
     schema: int = SCHEMA
     timestamp: float = field(default_factory=time.time)
 
@@ -189,4 +190,5 @@ def teacher_record(provenance: Provenance, data_size: int, evaluation_flops: flo
                      seed=provenance.seed, model_size=provenance.size, parameters=provenance.parameters,
                      data_size=data_size, steps=provenance.steps, seconds=provenance.seconds,
                      accuracy=provenance.accuracy, compute=Compute(training=provenance.flops, evaluation=evaluation_flops),
-                     weights_sha256=weights_sha256, interrupted=provenance.interrupted, continues=continues)
+                     weights_sha256=weights_sha256, interrupted=provenance.interrupted, continues=continues,
+                     numerics=provenance.extra.get("numerics"))

@@ -34,7 +34,7 @@ from distillab.architectures import load_causal_lm, save_checkpoint
 from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, file_sha256, state_sha256, update_with_tensor
 from distillab.profiles import Profile
 from distillab.records import RunRecord
-from distillab.runtime import machine, pick_device
+from distillab.runtime import machine, numerics, run_threads
 from distillab.training import TrainingSet, sft_objective
 from distillab.workspace import home, workspace
 
@@ -118,7 +118,7 @@ def run_key(setup, arm, seed: int, data_digest: str | None = None) -> str | None
     tokenizer = arm.tokenizer or setup.tokenizer
     ingredients = {
         "training code": training_code_version(),
-        "device": pick_device().type,
+        "numerics": numerics(run_threads(pretrained=arm.start_from is not None)),  # threads, CPU instruction set, device
         "family": arm.family,
         "objective": objective,
         "on-policy": asdict(arm.on_policy) if arm.on_policy is not None else None,

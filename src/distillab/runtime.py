@@ -1,6 +1,7 @@
 """The one place that picks the device and seeds every random number generator (all chapters),
-reads a process's peak memory (`peak_memory_mb`), shares the cores between distillab processes
-(`share_the_cores`), and the one way a `python -m distillab.*` command ends (`run_command`)."""
+fixes the threads a run computes with and names its numerics (`run_threads`, `fixed_threads`,
+`numerics`), reads a process's peak memory (`peak_memory_mb`), warns when other work shares the
+cores (`share_the_cores`), and the one way a `python -m distillab.*` command ends (`run_command`)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,39 @@ def pick_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+# A run's threads are part of its arithmetic: on another number of threads a matrix product sums its
+# floats in another order, and at the course's budgets that moves a student's accuracy about as far
+# as a new seed does. So a run decides its own threads and keeps them from its first step to its
+# last; how many runs go at once (WORKERS, another notebook) never changes them.
+STUDENT_THREADS = 1  # every course-size student (chapters 02-06) trains and is tested on one thread
+
+
+def run_threads(pretrained: bool) -> int:
+    """The threads a student run computes with: `STUDENT_THREADS` for the course's own small
+    students, on any machine and any number of workers; every thread torch has here for a
+    pretrained model (chapter 07's 135M parameters, trained in the notebook's own process)."""
+    return torch.get_num_threads() if pretrained else STUDENT_THREADS
+
+
+@contextmanager
+def fixed_threads(threads: int) -> Iterator[None]:
+    """torch computes on `threads` threads inside, then on as many as before."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def numerics(threads: int) -> dict:
+    """Beyond the seed, what decides a run's floating-point sums: its threads, the instruction set
+    torch's CPU kernels use here (AVX512, AVX2, ...) and the device. Two machines that differ here
+    may give one seed two results, as two seeds would."""
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "unknown")()
+    return {"threads": threads, "cpu capability": capability, "device": pick_device().type}
 
 
 def machine() -> dict:
@@ -133,13 +167,13 @@ def cores_used_by_others(seconds: float = 0.2) -> float:
     return max(0.0, (busy_after - busy) - (own_after - own)) / elapsed * cores if elapsed else 0.0
 
 
-def busy_warning(what: str, others: list[str], load: float, cores: int, threads: int, shared: int) -> str:
+def busy_warning(what: str, others: list[str], load: float, cores: int, threads: int) -> str:
     """What to tell a learner before `what` starts on a machine already busy ("" when it is not)."""
     if others:
         return (f"{len(others)} other distillab run(s) are training on this machine ({'; '.join(others)}): {what} "
-                f"uses {shared} of its {cores} core(s) instead of {threads}, so expect it to take about "
-                f"{len(others) + 1}x as long while they run. For full speed, let the other notebook finish (or stop "
-                "it with ■) before you start this one")
+                f"keeps its {threads} thread(s), so its result is the one it would be alone, but expect it to take "
+                f"at least {len(others) + 1}x as long while they run, and more when both use every core. For full "
+                "speed, let the other notebook finish (or stop it with ■) before you start this one")
     if load > 0.5 * cores:
         return (f"the cores are already busy (other processes keep {load:.1f} of {cores} core(s) busy) before {what} "
                 f"began: another job is running, so expect at least {max(2.0, (load + threads) / cores):.0f}x the usual "
@@ -149,33 +183,28 @@ def busy_warning(what: str, others: list[str], load: float, cores: int, threads:
 
 @contextmanager
 def share_the_cores(what: str) -> Iterator[None]:
-    """Around a long run (`training.train` uses it): warn when the machine is already busy, and
-    when other distillab processes are training, take only a fair share of the cores (two kernels
-    that each spin every core's threads run many times slower than one after the other). The
-    processes of one data-parallel run (WORLD_SIZE > 1) and a comparison's worker processes
-    (DISTILLAB_WORKER, `workers`) are left as their launcher set them."""
+    """Around a long run (`training.train` uses it): warn when the machine is already busy or other
+    distillab processes are training, and mark this process as training while it does. The run's
+    threads stay as they are (`fixed_threads`): taking fewer would change its result. The processes
+    of one data-parallel run (WORLD_SIZE > 1) and a comparison's worker processes (DISTILLAB_WORKER,
+    `workers`) are left alone: their launcher warned already."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or os.environ.get("DISTILLAB_WORKER"):
         yield
         return
-    threads, cores = torch.get_num_threads(), os.cpu_count() or 1
-    others = other_runs()
-    shared = max(1, min(threads, cores // (len(others) + 1))) if others else threads
-    message = busy_warning(what, others, cores_used_by_others(), cores, threads, shared)
+    message = busy_warning(what, other_runs(), cores_used_by_others(), os.cpu_count() or 1, torch.get_num_threads())
     if message:
         warnings.warn(message, stacklevel=3)
-    torch.set_num_threads(shared)
     mark = RUNNING / str(os.getpid())
     try:
         RUNNING.mkdir(exist_ok=True)
         mark.write_text(what)
-    except OSError:  # an unwritable temporary folder only loses the sharing, never the run
+    except OSError:  # an unwritable temporary folder only loses the warning, never the run
         mark = None
     try:
         yield
     finally:
         if mark is not None:
             mark.unlink(missing_ok=True)
-        torch.set_num_threads(threads)
 
 
 def run_command(main: Callable[[], object], prog: str) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import knobs, reuse, workers, world
+from distillab import knobs, reuse, runtime, workers, world
 from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
 from distillab.comparison import Comparison, StudentRun
 from distillab.evaluation import evaluate
@@ -84,8 +84,20 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     of the arm's warm start for that seed), evaluate it on the held-out problems and, with a
     `ledger`, record it there. Stopped by the learner (Ctrl-C), it is evaluated and recorded as
     far as it got, marked interrupted. Its record carries `key` (default: `reuse.run_key`);
-    `on_step(step, loss)` hears of every optimizer step."""
+    `on_step(step, loss)` hears of every optimizer step. It trains and is tested on
+    `runtime.run_threads` threads, whatever process it runs in, and its record says so."""
     key = key if key is not None else reuse.run_key(setup, arm, seed)
+    threads = runtime.run_threads(pretrained=arm.start_from is not None)
+    with runtime.fixed_threads(threads):
+        run = _train_and_test(setup, name, arm, seed, key, on_step)
+    run.record = replace(run.record, numerics=runtime.numerics(threads))
+    if ledger is not None:
+        ledger.record(run.record)
+    return run
+
+
+def _train_and_test(setup: Setup, name: str, arm: Arm, seed: int, key: str | None,
+                    on_step: Callable[[int, float], None] | None) -> StudentRun:
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
     tokenizer = arm.tokenizer or setup.tokenizer  # the student's: it trains, samples and is tested with this one
@@ -119,8 +131,6 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
                         student_sampling=sampling, teacher_scoring=scoring),
         teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=settings,
         interrupted=history.interrupted, key=key)
-    if ledger is not None:
-        ledger.record(record)
     return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
                       history.completed_steps, len(arm.data), history, student, record)
 
@@ -135,10 +145,11 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     already, finished, is read back instead of trained (with its saved weights, unless
     `keep_models=False`); `retrain=True` trains every run again. Every run trained is recorded
     there, by this process. The runs left to train go to `workers` processes (default
-    `workers.default_count`: one per core on a CPU; 1 trains here), each with the same data,
-    initialisation and steps as one after the other: bit for bit in the tests' small runs, but on
-    another number of threads, as on another CPU, floating-point sums may come out in another
-    order, so a run's last digits need not repeat. A live table fills in run by run, under one progress line.
+    `workers.default_count`: one per core on a CPU; 1 trains here). A run fixes its own threads
+    (`runtime.run_threads`), so the number of workers changes how many runs go at once, never a
+    result: bit for bit the same. Another CPU may still give a seed another result (its sums come
+    out in another order), as another seed would; each record names its threads and the CPU's
+    instruction set (`runtime.numerics`). A live table fills in run by run, under one progress line.
 
     Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
     keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
@@ -240,9 +251,9 @@ def _train_here(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view
 def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict, view: LiveComparison, keep,
                       count: int) -> None:
     """The runs of `plan` on `count` worker processes; each one kept as it comes back. The first
-    seed's runs go first, alone, sharing every core between them, so its paired verdict shows as
-    early as it can; the other runs follow together, one per worker (the most runs per second)."""
-    pool = workers.pool(count, torch.get_num_threads())
+    seed's runs go first, alone, so its paired verdict shows as early as it can; the other runs
+    follow together, one per worker (the most runs per second)."""
+    pool = workers.pool(count)
     tasks = {}
 
     def submit(indices: list[int]) -> set[Future]:
@@ -255,7 +266,6 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
             future = pool.submit(task, train_student, setup, name, arm, seed, None, keys[name, seed])
             tasks[future] = (name, seed)
             submitted.add(future)
-        pool.runs_left(len(indices))
         return submitted
 
     first = [task for task, (_, seed) in enumerate(plan) if seed == plan[0][1]]
@@ -265,7 +275,6 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
     try:
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            pool.runs_left(len(pending))
             for task, step, loss in pool.reports():
                 name, seed = plan[task]
                 if last_step[task] == 0:

@@ -14,9 +14,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from distillab import knobs, reuse, world
+from distillab import knobs, reuse, runtime, world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
 from distillab.models import (PROVENANCE_FILE, TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
@@ -153,6 +154,7 @@ def train_teacher(
         flops=history.total_flops, seconds=history.total_seconds,
         extra={"kind": "teacher", "data_size": len(data), "tokens": history.total_tokens,
                "eval_problems": evaluation.num_problems, "key": key,
+               "numerics": runtime.numerics(torch.get_num_threads()),  # all of torch's threads, named in its record
                "evaluation": {"seconds": evaluation.seconds, "generated_tokens": evaluation.generated_tokens,
                               "flops": evaluation.flops, "num_problems": evaluation.num_problems},
                "history": {name: getattr(history, name) for name in ("step", "loss", "lr", "tokens", "flops", "seconds")}},

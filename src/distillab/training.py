@@ -197,6 +197,7 @@ class History:
     tokens: list[int] = field(default_factory=list)
     flops: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    threads: list[int] = field(default_factory=list)  # the threads each step computed with (a run keeps its own)
     interrupted: bool = False  # stopped by the learner before its last step
     resume: TrainingState | None = field(default=None, repr=False)  # set when interrupted
 
@@ -398,6 +399,7 @@ def train(
             history.tokens.append(int(tokens))
             history.flops.append(flops)
             history.seconds.append(seconds_before + time.perf_counter() - start)
+            history.threads.append(torch.get_num_threads())
             if step % 10 == 0 or step == config.num_steps:
                 bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
             if on_step is not None:

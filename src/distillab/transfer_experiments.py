@@ -15,6 +15,7 @@ from pathlib import Path
 
 from distillab import recipe, recipe_file, records, reuse, world
 from distillab import trace_experiments
+from distillab.claims import Claim
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.runtime import machine
@@ -117,6 +118,16 @@ def headline(setup: TraceSetup, samples: TraceSamples, ledger: Ledger, seeds=Non
     ledger (`students.compare`); `retrain` trains both arms again."""
     arms = {SAME_FAMILY: same_family_arm(setup, samples), other_family_name(architecture): other_family_arm(setup, samples, tokenizer, architecture)}
     return compare(setup, arms, seeds, ledger, retrain=retrain, workers=workers)
+
+
+LEAD_MARGIN = 30.0  # points: the 95 % lower bound of chapter 03's student's lead must reach it (standard, default knobs)
+
+
+def headline_claim(headline: Comparison, architecture: str = ARCHITECTURE) -> Claim:
+    """Chapter 06's claim: chapter 03's student leads the other family's, reading the same traces,
+    by a 95 % lower bound of `LEAD_MARGIN` points over the seeds."""
+    lead = headline.gain(other_family_name(architecture), SAME_FAMILY)
+    return Claim.of_gain(f"chapter 03's student leads {other_family_name(architecture)!r}", lead, margin=LEAD_MARGIN)
 
 
 DEMO_STEPS = {"fast": 40, "standard": 120}  # the command cell's student: seconds, not minutes

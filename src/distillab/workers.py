@@ -1,7 +1,8 @@
 """Worker processes for the runs of a comparison (`students.compare`, chapters 02-04 and 06): the
-standard library's process pool over torch's multiprocessing (spawn), each worker a fresh Python
-with its share of the cores. A run trains in a worker exactly as it would in the notebook's own
-process (same seed, same code, same data), so its result is the same; the notebook records it.
+standard library's process pool over torch's multiprocessing (spawn), each worker a fresh Python.
+A run trains in a worker exactly as it would in the notebook's own process (same seed, code, data
+and threads: the run fixes its own, `runtime.run_threads`), so its result is the same bit for bit;
+the notebook records it. How many workers there are changes how many runs go at once, never a result.
 
 Ctrl-C (the notebook's ■) reaches the workers too: each run in progress stops after its step and
 comes back marked interrupted, and a run that had not begun does not start.
@@ -19,27 +20,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import torch
 import torch.multiprocessing
 
-WORKER_ENV = "DISTILLAB_WORKER"  # set inside a worker: its share of the cores is already decided
+WORKER_ENV = "DISTILLAB_WORKER"  # set inside a worker: its launcher already warned of a busy machine
 REPORT_EVERY = 10  # a worker reports its run's loss every this many steps
 
 _worker: dict = {}  # inside a worker: its progress queue and the pool's stop event
 
 
-def _start_worker(cores: int, progress, stop, running) -> None:
+def _start_worker(progress, stop) -> None:
     os.environ[WORKER_ENV] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only training takes Ctrl-C, and stops after its step
-    _worker.update(cores=cores, progress=progress, stop=stop, running=running)
-    _take_my_share()
+    _worker.update(progress=progress, stop=stop)
     progress.put(("pid", os.getpid(), None))
-
-
-def _take_my_share() -> None:
-    """Use the cores divided by the runs in progress now: one each while every worker is busy, more
-    for the last runs of a comparison when the others are done (see `students.compare` for what the
-    thread count can change)."""
-    threads = max(1, _worker["cores"] // max(1, _worker["running"].value))
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
 
 
 def _run_task(task: int, function: Callable, args: tuple):
@@ -47,30 +38,24 @@ def _run_task(task: int, function: Callable, args: tuple):
     when the pool was told to stop before this task began."""
     if _worker["stop"].is_set():
         return None
-    _take_my_share()
 
     def on_step(step: int, loss: float) -> None:
         if step % REPORT_EVERY == 0:
             _worker["progress"].put((task, step, loss))
-            _take_my_share()
 
     return function(*args, on_step=on_step)
 
 
 class Workers:
-    """`count` worker processes sharing `cores` threads among the runs in progress (`running`)."""
+    """`count` worker processes, each training one run at a time."""
 
-    def __init__(self, count: int, cores: int) -> None:
+    def __init__(self, count: int) -> None:
         context = torch.multiprocessing.get_context("spawn")
-        self.count, self.cores = count, cores
-        self.progress, self.stop, self.running = context.Queue(), context.Event(), context.Value("i", count)
+        self.count = count
+        self.progress, self.stop = context.Queue(), context.Event()
         self.pids: set[int] = set()
         self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
-                                            initargs=(cores, self.progress, self.stop, self.running))
-
-    def runs_left(self, count: int) -> None:
-        """`count` runs are not finished yet: the workers share the cores among that many."""
-        self.running.value = max(1, min(self.count, count))
+                                            initargs=(self.progress, self.stop))
 
     def submit(self, task: int, function: Callable, *args) -> Future:
         """Run `function(*args, on_step=...)` in a worker; `task` names it in the progress reports."""
@@ -106,15 +91,15 @@ class Workers:
 _pool: Workers | None = None
 
 
-def pool(count: int, cores: int) -> Workers:
-    """The kernel's pool of `count` workers sharing `cores` threads, started once and kept for the
-    next comparison (starting a worker costs seconds: it imports torch)."""
+def pool(count: int) -> Workers:
+    """The kernel's pool of `count` workers, started once and kept for the next comparison (starting
+    a worker costs seconds: it imports torch)."""
     global _pool
-    if _pool is not None and (_pool.count, _pool.cores) != (count, cores):
+    if _pool is not None and _pool.count != count:
         _pool.shutdown()
         _pool = None
     if _pool is None:
-        _pool = Workers(count, cores)
+        _pool = Workers(count)
     _pool.stop.clear()
     return _pool
 
@@ -131,8 +116,8 @@ atexit.register(discard_pool)
 
 
 def default_count(runs: int, pretrained: bool) -> int:
-    """How many workers a comparison of `runs` runs uses by default: one per core (each with one
-    thread while all are busy), at most one per run. One (the notebook's own process) on a GPU, for a pretrained model
+    """How many workers a comparison of `runs` runs uses by default: one per core (a course student
+    trains on one thread, `runtime.STUDENT_THREADS`), at most one per run. One (the notebook's own process) on a GPU, for a pretrained model
     (a copy per worker would not fit in memory), inside a worker, and in a data-parallel launch."""
     from distillab.runtime import pick_device
 

@@ -1,0 +1,73 @@
+"""A claim is a paired effect over seeds with a one-sided 95 % lower bound; `check` reports a claim
+that does not hold in a learner's notebook and raises under the tests."""
+
+import math
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from distillab import claims
+from distillab.claims import Claim, ClaimNotHeld
+from distillab.comparison import PairedGain
+
+
+def test_the_t_table_matches_the_distributions_worked_by_hand():
+    # one degree of freedom is the Cauchy distribution: F(t) = 1/2 + atan(t)/pi
+    assert claims.T_ONE_SIDED_95[1] == pytest.approx(math.tan(0.45 * math.pi), abs=1e-3)
+    # two: F(t) = 1/2 + t / (2 sqrt(2 + t^2)), so F(t) = 0.95 at t = sqrt(2 * 0.9^2 / (1 - 0.9^2))
+    assert claims.T_ONE_SIDED_95[2] == pytest.approx(math.sqrt(2 * 0.81 / 0.19), abs=1e-3)
+    values = [claims.T_ONE_SIDED_95[df] for df in sorted(claims.T_ONE_SIDED_95)]
+    assert values == sorted(values, reverse=True) and values[-1] > 1.645  # falls towards the normal's 1.645
+
+
+def test_the_lower_bound_of_a_hand_worked_example():
+    # +9.7, +4.3, +21.0: mean 11.667, deviations -1.967, -7.367, +9.333, sd sqrt(145.247 / 2) = 8.522,
+    # bound 11.667 - 2.920 * 8.522 / sqrt(3) = -2.70: ahead on every seed, and still not shown at 95 %
+    claim = Claim("KD beats SFT", (0, 1, 2), (9.7, 4.3, 21.0))
+    assert claim.mean == pytest.approx(11.667, abs=1e-3)
+    assert claim.lower_bound == pytest.approx(-2.70, abs=0.01)
+    assert claim.seeds_ahead == 3 and not claim.holds
+    assert Claim("every seed", (0, 1, 2), (9.7, 4.3, 21.0), rule="every seed").holds
+    assert not Claim("every seed, mean 12", (0, 1, 2), (9.7, 4.3, 21.0), rule="every seed", mean_margin=12).holds
+    assert Claim("a large effect", (0, 1, 2), (80.0, 96.0, 89.6), margin=30).holds
+    assert Claim("one seed", (0,), (5.0,)).lower_bound == -math.inf
+    summary = claim.summary()
+    assert summary["seeds"] == [9.7, 4.3, 21.0] and summary["seeds_ahead"] == 3 and summary["holds"] is False
+    with pytest.raises(ValueError, match="one of"):
+        Claim("x", (0,), (1.0,), rule="most seeds")
+    with pytest.raises(ValueError, match="one effect per seed"):
+        Claim("x", (0, 1), (1.0,))
+
+
+def test_a_paired_gain_becomes_a_claim():
+    claim = Claim.of_gain("traces beat answers", PairedGain((0, 1, 2), (79.7, 89.9, 96.0)), margin=30)
+    assert claim.seeds == (0, 1, 2) and claim.holds and "3 of 3" in claim.describe()
+
+
+def test_a_claim_that_does_not_hold_is_reported_and_the_run_goes_on(monkeypatch, capsys):
+    monkeypatch.delenv(claims.STRICT_ENV, raising=False)
+    stored = Claim("KD beats SFT", (0, 1, 2), (9.7, 4.3, 21.0), rule="every seed")
+    assert claims.check(Claim("KD beats SFT", (0, 1, 2), (21.6, 4.8, -0.1), rule="every seed"), stored) is False
+    out = capsys.readouterr().out
+    assert "does not show the claim" in out and "-0.1" in out and "The course measured" in out and "+9.7" in out
+    assert "another CPU" in out and "goes on" in out
+    assert claims.check(stored) is True and "Claim holds" in capsys.readouterr().out
+
+
+def test_under_the_tests_a_claim_that_does_not_hold_fails_loudly(monkeypatch):
+    monkeypatch.setenv(claims.STRICT_ENV, "1")
+    with pytest.raises(ClaimNotHeld, match=r"needs every seed is at least \+0.0 points"):
+        claims.check(Claim("KD beats SFT", (0, 1, 2), (21.6, 4.8, -0.1), rule="every seed"))
+
+
+def test_a_notebook_reports_and_goes_on_where_the_tests_stop(monkeypatch):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from distillab.claims import Claim, check\n"
+                                  "held = check(Claim('KD beats SFT', (0, 1, 2), (21.6, 4.8, -0.1), rule='every seed'))"),
+        nbformat.v4.new_code_cell("print('the chapter goes on', held)"),
+    ])
+    monkeypatch.delenv(claims.STRICT_ENV, raising=False)
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = [output.get("text", "") for cell in notebook.cells for output in cell.outputs]
+    assert "does not show the claim" in outputs[0] and outputs[1] == "the chapter goes on False\n"
