@@ -13,9 +13,9 @@ One module per idea, in three layers; a module imports only from its own layer o
   dollars), `published` (the figures the course quotes), `profiles` (run budgets), `workspace` (the
   learner's folders), `records` (a run as a typed record), `ledger` (the records of one profile),
   `reuse` (a run's key; finished runs and measurements read back), `tables` (Markdown and text
-  tables), `comparison` (a student's result, arms on the same seeds, paired gains, verdicts, the
-  questions a chapter asks), `claims` (a claim as a paired effect over seeds, its 95 % lower bound,
-  the one check: reported in a notebook, raised under the tests), `live` (a comparison's live table), `workers` (runs in worker
+  tables), `claims` (a claim as a paired effect over seeds, its 95 % lower bound, the one check:
+  reported in a notebook, raised under the tests), `comparison` (a student's result, arms on the same seeds, paired gains, verdicts, the
+  questions a chapter asks), `live` (a comparison's live table), `workers` (runs in worker
   processes), `students` (arms, the one training path, compare).
 - Chapter layer: `teacher` (chapter 01), `kd_experiments` (02), `trace_experiments` and
   `filter_experiments` (03), `onpolicy_experiments` (04), `frontier` (05), `transfer_experiments`

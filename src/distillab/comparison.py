@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from distillab import world
+from distillab.claims import lower_bound_95
 from distillab.records import RunRecord
 from distillab.training import History
 
@@ -153,8 +154,11 @@ class PairedGain:
         return verdict(self.min, self.max)
 
     def summary(self) -> dict:
-        """The gain as plain JSON, as make bench stores a headline: mean, min, max (points), seeds."""
-        return {"mean": self.mean, "min": self.min, "max": self.max, "seeds": len(self.gains)}
+        """The gain as plain JSON, as make bench stores a headline: mean, min, max (points), seeds,
+        and the one-sided 95 % lower bound on the mean (None from one seed; `claims`)."""
+        bound = lower_bound_95(self.gains)
+        return {"mean": self.mean, "min": self.min, "max": self.max, "seeds": len(self.gains),
+                "lower_bound": bound if len(self.gains) > 1 else None}
 
     def describe(self) -> str:
         return (f"{self.mean:+.1f} points on average (per seed from {self.min:+.1f} to {self.max:+.1f}; "
