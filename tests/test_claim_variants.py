@@ -36,3 +36,21 @@ def test_a_claim_that_fails_under_one_variant_fails_the_command(monkeypatch, tmp
     assert claim_variants.main(["--claims", "02", "--variants", "default", "no SIMD kernels", "--seeds", "0", "1", "2",
                                 "--out", str(tmp_path / "claims.json")]) == 1
     assert "02: KD beats SFT under 'no SIMD kernels'" in capsys.readouterr().err
+
+
+def test_a_run_stopped_halfway_is_resumed_not_repeated(monkeypatch, tmp_path):
+    measured = []
+
+    def measure_variant(chapter, variant, profile_name, seeds):
+        measured.append(variant)
+        return fake_variant({variant: (5.0, 6.0, 7.0)})(chapter, variant, profile_name, seeds)
+
+    monkeypatch.setattr(claim_variants, "measure_variant", measure_variant)
+    out = tmp_path / "claims.json"
+    arguments = ["--claims", "02", "--seeds", "0", "1", "2", "--out", str(out)]
+    claim_variants.main([*arguments, "--variants", "default"])
+    claim_variants.main([*arguments, "--variants", "default", "MKL compatible"])
+    assert measured == ["default", "MKL compatible"]
+    assert set(json.loads(out.read_text())["claims"]["02: KD beats SFT"]["variants"]) == {"default", "MKL compatible"}
+    claim_variants.main([*arguments, "--variants", "default", "--again"])
+    assert measured[-1] == "default" and len(measured) == 3
