@@ -113,7 +113,9 @@ def measure(chapters: list[str], variants: list[str], profile_name: str, seeds: 
     before = json.loads(out.read_text()) if out.is_file() and not again else {}
     if all(before.get(key) == results[key] for key in ("profile", "seeds", "machine", "torch")):
         results["claims"], results["seconds"] = before["claims"], before["seconds"]
-        results["variants"] = {**before["variants"], **results["variants"]}
+        measured = {key.split(", ", 1)[1] for key in before["seconds"]}
+        results["variants"] = {**{name: env for name, env in before["variants"].items() if name in measured},
+                               **results["variants"]}
     for chapter in chapters:
         for variant in variants:
             if f"{chapter}, {variant}" in results["seconds"]:
@@ -126,9 +128,14 @@ def measure(chapters: list[str], variants: list[str], profile_name: str, seeds: 
                 entry = results["claims"].setdefault(name, {"variants": {}})
                 entry["variants"][variant] = summary | {"numerics": measured["numerics"]}
                 print(f"  {summary['describe']}: {'holds' if summary['holds'] else 'DOES NOT HOLD'}", flush=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results, indent=2) + "\n")
+            _write(results, out)
+    _write(results, out)
     return results
+
+
+def _write(results: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def table(results: dict) -> str:
