@@ -261,9 +261,15 @@ def check_no_errors(page) -> None:
 
 
 def check_page(page) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     check_no_errors(page)
     assert page.locator(".jp-RenderedImage img").count() >= 1, "no matplotlib figure rendered as an image"
     progress = page.locator(".jp-OutputArea .widget-hprogress")
+    try:  # a widget's view renders after its kernel message arrives: on a busy machine, a moment after the kernel idles
+        progress.first.wait_for(state="attached", timeout=30_000)
+    except PlaywrightTimeout:
+        pass
     assert progress.count() >= 1, "no tqdm progress bar rendered as a widget"
     calculator = page.locator(".jp-OutputArea .widget-vbox", has=page.locator(".widget-slider")).first
     slider, output = calculator.locator(".widget-slider").first, calculator.locator(".widget-output").first
