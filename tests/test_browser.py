@@ -270,7 +270,11 @@ def check_page(page) -> None:
         progress.first.wait_for(state="attached", timeout=30_000)
     except PlaywrightTimeout:
         pass
-    assert progress.count() >= 1, "no tqdm progress bar rendered as a widget"
+    if progress.count() == 0:  # say what rendered instead: the text bar, a widget error, or nothing
+        text = page.inner_text(".jp-Notebook")
+        shown = [line for line in text.splitlines() if "matmul peak" in line or "Error displaying widget" in line
+                 or "model not found" in line]
+        raise AssertionError(f"no tqdm progress bar rendered as a widget; lines that mention it: {shown[:5]}")
     calculator = page.locator(".jp-OutputArea .widget-vbox", has=page.locator(".widget-slider")).first
     slider, output = calculator.locator(".widget-slider").first, calculator.locator(".widget-output").first
     slider.wait_for(timeout=30_000)
