@@ -54,3 +54,21 @@ def test_a_run_stopped_halfway_is_resumed_not_repeated(monkeypatch, tmp_path):
     assert set(json.loads(out.read_text())["claims"]["02: KD beats SFT"]["variants"]) == {"default", "MKL compatible"}
     claim_variants.main([*arguments, "--variants", "default", "--again"])
     assert measured[-1] == "default" and len(measured) == 3
+
+
+def test_the_seeds_a_claim_needs_come_from_every_seed_under_every_variant(monkeypatch, tmp_path):
+    monkeypatch.setattr(claim_variants, "measure_variant",
+                        fake_variant({"default": (26.6, 2.0, 31.9), "no SIMD kernels": (11.7, -2.2, 13.8),
+                                      "MKL compatible": (13.4, 3.7, 22.4)}))
+    out = tmp_path / "claims.json"
+    claim_variants.main(["--claims", "02", "--variants", "default", "no SIMD kernels", "MKL compatible",
+                         "--seeds", "0", "1", "2", "--out", str(out)])
+    found = claim_variants.every_variant("02: KD beats SFT", out)
+    assert found["no SIMD kernels"].effects == (11.7, -2.2, 13.8) and found["default"].rule == "every seed"
+    live = Claim("KD beats SFT", (0, 1, 2), (20.0, 5.0, 9.0))
+    report = claim_variants.seeds_report("02", live, out)
+    # nine runs: mean +13.7, spread 11.5 -> 7 seeds; the weakest variant alone (+7.8 +- 8.7) -> 10
+    assert "+13.7 points" in report and "spread of 11.5" in report and "takes 7 seeds" in report
+    assert "'no SIMD kernels' at +7.8" in report and "10 seeds" in report and "This run used 3" in report
+    assert "has not measured" in claim_variants.seeds_report("03", live, out)
+    assert "has not measured" in claim_variants.seeds_report("02", live, tmp_path / "missing.json")

@@ -40,6 +40,21 @@ def test_the_lower_bound_of_a_hand_worked_example():
         Claim("x", (0, 1), (1.0,))
 
 
+def test_the_seeds_a_claim_needs_match_the_textbook_power_tables():
+    # one-sided paired t at 95 %, 80 % power: an effect of half its spread needs 27 seeds (G*Power's
+    # figure); an effect equal to its spread needs 8 exactly, and the approximation asks for 9
+    assert claims.seeds_needed(0.5, 1.0) == 27
+    assert claims.seeds_needed(1.0, 1.0) == 9
+    assert claims.power(1.0, 1.0, 8) == pytest.approx(0.797, abs=1e-3)
+    # more effect, less spread or a lower margin never asks for more seeds
+    assert claims.seeds_needed(2.0, 1.0) < claims.seeds_needed(1.0, 1.0) < claims.seeds_needed(1.0, 2.0)
+    assert claims.seeds_needed(1.0, 1.0, margin=-0.5) < claims.seeds_needed(1.0, 1.0)
+    assert claims.seeds_needed(1.0, 1.0, margin=0.5) > claims.seeds_needed(1.0, 1.0)
+    assert claims.seeds_needed(0.1, 1.0) is None  # 30 seeds are not enough
+    assert claims.seeds_needed(1.0, 0.0) == 2 and claims.power(-1.0, 0.0, 5) == 0.0
+    assert claims.power(1.0, 1.0, 1) == 0.0  # one seed has no interval
+
+
 def test_a_paired_gain_becomes_a_claim():
     claim = Claim.of_gain("traces beat answers", PairedGain((0, 1, 2), (79.7, 89.9, 96.0)), margin=30)
     assert claim.seeds == (0, 1, 2) and claim.holds and "3 of 3" in claim.describe()

@@ -146,3 +146,14 @@ def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
     chapter_03 = {"comparisons": {"arms": {trace_experiments.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
     assert transfer_experiments.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
                                                         "seed 0 25.0 % against 75.0 %, seed 2 50.0 % against 100.0 %")
+
+
+def test_the_longer_problems_claim_is_one_step_minus_five_steps_seed_by_seed():
+    stored = transfer_experiments.load_sweeps()["comparisons"]["across"]
+    claim = transfer_experiments.falls_with_length_claim(stored)
+    runs = stored[transfer_experiments.other_family_name(transfer_experiments.ARCHITECTURE)]
+    assert claim.seeds == tuple(run.seed for run in runs)
+    assert claim.effects == tuple(100 * (run.accuracy[1] - run.accuracy[5]) for run in runs)
+    assert claim.rule == "interval" and claim.margin == 0 and claim.holds  # the stored sweep shows it
+    flat = replace(claim, effects=(5.0, -4.0, 1.0))
+    assert not flat.holds

@@ -31,7 +31,7 @@ from distillab.claims import Claim
 from distillab.profiles import get_profile
 from distillab.runtime import machine, numerics, run_threads
 
-CLAIMS_FILE = Path("bench/claims.json")
+CLAIMS_FILE = Path(__file__).resolve().parents[2] / "bench" / "claims.json"  # in the course's repository
 
 # Each variant is the environment a child process starts with. On a machine whose CPU has only AVX2,
 # "AVX2 paths" is the default; the file records the instruction set each variant really ran.
@@ -72,10 +72,15 @@ def chapter_06(profile, seeds) -> list[Claim]:
 
     setup = transfer_experiments.prepare(*find_teacher(), profile)
     headline = transfer_experiments.headline(setup, setup.traces(), Ledger(profile), seeds)
-    return [transfer_experiments.headline_claim(headline)]
+    return [transfer_experiments.headline_claim(headline), transfer_experiments.falls_with_length_claim(headline)]
 
 
 CHAPTERS = {"02": chapter_02, "03": chapter_03, "06": chapter_06}
+
+
+def claim_key(chapter: str, name: str) -> str:
+    """How bench/claims.json names a chapter's claim: '02: KD beats SFT'."""
+    return f"{chapter}: {name}"
 
 
 def measure_here(chapter: str, profile_name: str, seeds: tuple[int, ...]) -> dict:
@@ -83,7 +88,7 @@ def measure_here(chapter: str, profile_name: str, seeds: tuple[int, ...]) -> dic
     profile = get_profile(profile_name)
     found = CHAPTERS[chapter](profile, seeds)
     return {"numerics": numerics(run_threads(pretrained=False)),
-            "claims": {f"{chapter}: {claim.name}": claim.summary() | {"describe": claim.describe()} for claim in found}}
+            "claims": {claim_key(chapter, claim.name): claim.summary() | {"describe": claim.describe()} for claim in found}}
 
 
 def measure_variant(chapter: str, variant: str, profile_name: str, seeds: tuple[int, ...]) -> dict:
@@ -131,6 +136,43 @@ def measure(chapters: list[str], variants: list[str], profile_name: str, seeds: 
             _write(results, out)
     _write(results, out)
     return results
+
+
+def every_variant(name: str, path: Path = CLAIMS_FILE) -> dict[str, Claim]:
+    """What `path` holds of the claim `name`, variant by variant, as claims (each with its own
+    seeds' effects and rule); empty when the file or the claim is not there."""
+    if not path.is_file():
+        return {}
+    found = json.loads(path.read_text()).get("claims", {}).get(name, {}).get("variants", {})
+    return {variant: Claim(name, tuple(entry["seed_numbers"]), tuple(entry["seeds"]), margin=entry["margin"],
+                           rule=entry["rule"], unit=entry["unit"]) for variant, entry in found.items()}
+
+
+def seeds_report(chapter: str, claim: Claim, path: Path = CLAIMS_FILE) -> str:
+    """The power calculation for chapter `chapter`'s `claim`, from every seed under every variant in
+    `path`: how many seeds its 95 % lower bound would need to reach the claim's margin in 4 runs out
+    of 5, with a learner's run taken as one draw of seed and CPU together (pooled), and under the
+    weakest variant alone. One paragraph, beside the seeds this run used."""
+    variants = every_variant(claim_key(chapter, claim.name), path)
+    name = claim.name
+    if not variants:
+        return (f"The seeds a claim needs come from `make claims`, which has not measured chapter {chapter}'s "
+                f"claim {name!r} on this copy of the course ({path} holds no such claim).")
+    first = next(iter(variants.values()))
+    pooled = Claim(name, tuple(s for c in variants.values() for s in c.seeds),
+                   tuple(e for c in variants.values() for e in c.effects), margin=first.margin, unit=first.unit)
+    weakest_name, weakest = min(variants.items(), key=lambda item: item[1].mean)
+
+    def needs(claim: Claim) -> str:
+        n = claim.seeds_needed()
+        return "more than 30 seeds" if n is None else f"{n} seeds"
+
+    return (f"How many seeds does the interval need? Over {len(first.effects)} seeds under each of {len(variants)} "
+            f"numeric variants ({', '.join(variants)}), the course measured {name!r} at {pooled.mean:+.1f} {pooled.unit} on "
+            f"average with a spread of {pooled.spread:.1f} from one run to the next. For the 95 % lower bound to "
+            f"reach {pooled.margin:+.1f} in 4 runs of the chapter out of 5 takes {needs(pooled)} (under the "
+            f"weakest variant, {weakest_name!r} at {weakest.mean:+.1f} ± {weakest.spread:.1f}: {needs(weakest)}). "
+            f"This run used {len(claim.effects)}.")
 
 
 def _write(results: dict, out: Path) -> None:

@@ -130,6 +130,17 @@ def headline_claim(headline: Comparison, architecture: str = ARCHITECTURE) -> Cl
     return Claim.of_gain(f"chapter 03's student leads {other_family_name(architecture)!r}", lead, margin=LEAD_MARGIN)
 
 
+def falls_with_length_claim(headline: Comparison, architecture: str = ARCHITECTURE) -> Claim:
+    """Chapter 06's second claim: the other family's student does worse on the longest problems
+    than on 1-step ones, seed by seed (its 1-step minus its 5-step accuracy, in points), by a 95 %
+    lower bound above zero: each added step is one more sum it can get wrong."""
+    name = other_family_name(architecture)
+    runs = headline[name]
+    shortest, longest = min(world.DIFFICULTIES), max(world.DIFFICULTIES)
+    return Claim(f"{name!r} falls from {shortest}-step to {longest}-step problems", tuple(run.seed for run in runs),
+                 tuple(100 * (run.accuracy[shortest] - run.accuracy[longest]) for run in runs))
+
+
 DEMO_STEPS = {"fast": 40, "standard": 120}  # the command cell's student: seconds, not minutes
 
 
