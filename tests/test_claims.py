@@ -86,3 +86,15 @@ def test_a_notebook_reports_and_goes_on_where_the_tests_stop(monkeypatch):
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = [output.get("text", "") for cell in notebook.cells for output in cell.outputs]
     assert "does not show the claim" in outputs[0] and outputs[1] == "the chapter goes on False\n"
+
+
+def test_a_questions_row_gives_the_bound_on_the_means_side_and_the_seeds_that_would_settle_it():
+    gain = PairedGain((0, 1, 2), (9.7, 4.3, 21.0)).row("temperature", "SFT", "T=1")
+    assert gain["gain at 95 %"] == "≥ -2.7" and gain["seeds to settle"] == 6
+    # a loss: its upper bound, mean + t * sd / sqrt(n) = -11.667 + 14.37 = +2.7
+    loss = PairedGain((0, 1, 2), (-9.7, -4.3, -21.0)).row("loss", "SFT", "reverse KL")
+    assert loss["gain at 95 %"] == "≤ +2.7" and loss["seeds to settle"] == 6
+    assert PairedGain((0, 1, 2), (-3.0, 5.0, -1.0)).seeds_to_settle() == "over 30"
+    same = PairedGain((0, 1), (0.0, 0.0)).row("top-k", "SFT", "k=1")
+    assert same["gain at 95 %"] is None and same["seeds to settle"] is None
+    assert PairedGain((0,), (5.0,)).seeds_to_settle() is None  # one seed: no spread to measure

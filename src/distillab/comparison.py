@@ -10,13 +10,14 @@ seed. So every comparison runs each arm on the same seeds and reports the per-se
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from distillab import world
-from distillab.claims import lower_bound_95
+from distillab.claims import lower_bound_95, seeds_needed
 from distillab.records import RunRecord
 from distillab.training import History
 
@@ -164,11 +165,30 @@ class PairedGain:
         return (f"{self.mean:+.1f} points on average (per seed from {self.min:+.1f} to {self.max:+.1f}; "
                 f"ahead on {self.wins} of {len(self.gains)} seeds)")
 
+    def seeds_to_settle(self) -> int | str | None:
+        """How many seeds would put the 95 % lower bound on the side of zero the mean is on, in 4
+        runs out of 5, at this mean and spread (`claims.seeds_needed`): "over 30" when even 30 would
+        not; None for no gain at all, or one seed (no spread to measure)."""
+        if self.mean == 0 or len(self.gains) < 2:
+            return None
+        needed = seeds_needed(abs(self.mean), statistics.stdev(self.gains))
+        return "over 30" if needed is None else needed
+
     def row(self, question: str, baseline: str, arm: str) -> dict:
-        """One row of a chapter's table of questions: what was compared and what held on every seed."""
+        """One row of a chapter's table of questions: what was compared, what held on every seed, the
+        gain's one-sided 95 % bound (`one_sided_bound`), and the seeds that would settle it
+        (`seeds_to_settle`)."""
         return {"question": question, "baseline": baseline, "arm": arm, "gain (points)": self.mean,
                 "gain min": self.min, "gain max": self.max, "seeds ahead": f"{self.wins}/{len(self.gains)}",
-                "verdict": self.verdict}
+                "verdict": self.verdict, "gain at 95 %": self.one_sided_bound(), "seeds to settle": self.seeds_to_settle()}
+
+    def one_sided_bound(self) -> str | None:
+        """The one-sided 95 % bound on the side of zero the mean is on, as text: '≥ -2.7' for a
+        gain (its lower bound), '≤ -15.1' for a loss (its upper bound). None for no gain, or one seed."""
+        if self.mean == 0 or len(self.gains) < 2:
+            return None
+        lower = lower_bound_95(self.gains)
+        return f"≥ {lower:+.1f}" if self.mean > 0 else f"≤ {2 * self.mean - lower:+.1f}"
 
 
 def paired_gain(baseline: list[StudentRun], other: list[StudentRun],
