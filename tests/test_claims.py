@@ -98,3 +98,12 @@ def test_a_questions_row_gives_the_bound_on_the_means_side_and_the_seeds_that_wo
     same = PairedGain((0, 1), (0.0, 0.0)).row("top-k", "SFT", "k=1")
     assert same["gain at 95 %"] is None and same["seeds to settle"] is None
     assert PairedGain((0,), (5.0,)).seeds_to_settle() is None  # one seed: no spread to measure
+
+
+def test_the_largest_margin_is_the_largest_step_the_seeds_clear_often_enough():
+    effects = (72.2, 61.9, 59.1, 40.0, 60.1, 73.1)  # mean 61.1, spread 12.0
+    assert claims.power(61.07, 11.98, 3, 20) >= 0.9 > claims.power(61.07, 11.98, 3, 30)
+    assert claims.largest_margin(effects, 3) == 20.0
+    assert claims.largest_margin(effects, 3, wanted=0.8) == 30.0  # a weaker demand allows more
+    assert claims.largest_margin(effects, 3, step=5) == 25.0
+    assert claims.largest_margin((10.0, -8.0, 3.0), 3) is None  # not even 0

@@ -131,3 +131,17 @@ def test_accuracy_against_n_and_against_total_compute_worked_out_by_hand():
               "comparisons": {"N": {"1000": filtered((0.5, 0.7), 3e12), "250": filtered((0.2, 0.4), 2e12)}}}
     assert trace_experiments.accuracy_against_n(stored) == {250: pytest.approx([20.0, 40.0]), 1000: pytest.approx([50.0, 70.0])}
     assert list(trace_experiments.accuracy_against_total_flops(stored)) == [2e12 + 250 * 1e9, 3e12 + 1000 * 1e9]
+
+
+def test_chapter_03s_margins_come_from_the_power_calculation_and_the_stored_sweeps_clear_them():
+    from distillab import claims
+
+    for name, margin in trace_experiments.STANDARD_MARGINS.items():
+        assert claims.largest_margin(trace_experiments.MEASURED[name], 3) == margin, name
+    stored = trace_experiments.load_sweeps()["comparisons"]["arms"]
+    found = trace_experiments.headline_claims(stored, get_profile("standard"))
+    assert [claim.name for claim in found] == list(trace_experiments.STANDARD_MARGINS)
+    assert all(claim.rule == "interval" and claim.holds for claim in found)
+    assert trace_experiments.MEASURED["traces beat answers"][:3] == pytest.approx(found[0].effects, abs=0.05)
+    fast = trace_experiments.headline_claims(stored, get_profile("fast"))
+    assert len(fast) == 1 and fast[0].rule == "every seed" and fast[0].margin == 8.0

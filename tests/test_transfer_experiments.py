@@ -1,8 +1,9 @@
 """Chapter 06's experiment functions: the other family's student on chapter 03's traces, paired by seed."""
 
+import statistics
 from dataclasses import replace
 
-from distillab import records
+from distillab import claims, records
 from distillab import trace_experiments
 from distillab import transfer_experiments
 from distillab.ledger import Ledger
@@ -154,6 +155,13 @@ def test_the_longer_problems_claim_is_one_step_minus_five_steps_seed_by_seed():
     runs = stored[transfer_experiments.other_family_name(transfer_experiments.ARCHITECTURE)]
     assert claim.seeds == tuple(run.seed for run in runs)
     assert claim.effects == tuple(100 * (run.accuracy[1] - run.accuracy[5]) for run in runs)
-    assert claim.rule == "interval" and claim.margin == 0 and claim.holds  # the stored sweep shows it
-    flat = replace(claim, effects=(5.0, -4.0, 1.0))
-    assert not flat.holds
+    assert claim.rule == "every seed" and claim.margin == 0 and claim.holds  # the stored sweep shows it
+    assert not replace(claim, effects=(35.0, -1.0, 40.0)).holds
+
+
+def test_chapter_06s_margins_come_from_the_power_calculation():
+    assert claims.largest_margin(transfer_experiments.MEASURED_LEAD, 3) == transfer_experiments.LEAD_MARGIN
+    # the fall: no interval margin is cleared in 9 runs out of 10, and every seed above 0 is (about 99 in 100)
+    fall = transfer_experiments.MEASURED_FALL
+    assert claims.largest_margin(fall, 3) is None
+    assert claims.normal_cdf(statistics.fmean(fall) / statistics.stdev(fall)) ** 3 > 0.98

@@ -77,6 +77,21 @@ def seeds_needed(effect: float, spread: float, margin: float = 0.0, wanted: floa
     return next((n for n in range(2, most + 1) if power(effect, spread, n, margin) >= wanted), None)
 
 
+def largest_margin(effects: list[float] | tuple[float, ...], seeds: int, wanted: float = 0.9,
+                   step: float = 10.0) -> float | None:
+    """The largest margin, a whole multiple of `step` from 0 up, that a claim run on `seeds` seeds
+    clears with chance `wanted` (`power`), at the mean and spread of every effect measured so far
+    (`effects`: seeds, machines and numeric variants pooled); None when not even 0 is cleared that
+    often. This is how a chapter chooses its margin: from measurements, not by habit."""
+    mean, spread = statistics.fmean(effects), statistics.stdev(effects)
+    if power(mean, spread, seeds, 0.0) < wanted:
+        return None
+    margin = 0.0
+    while power(mean, spread, seeds, margin + step) >= wanted:
+        margin += step
+    return margin
+
+
 class ClaimNotHeld(AssertionError):
     """A chapter's claim did not hold where it must (tests, bench, make claims)."""
 
