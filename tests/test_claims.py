@@ -94,6 +94,7 @@ def test_a_questions_row_gives_the_bound_on_the_means_side_and_the_seeds_that_wo
     # a loss: its upper bound, mean + t * sd / sqrt(n) = -11.667 + 14.37 = +2.7
     loss = PairedGain((0, 1, 2), (-9.7, -4.3, -21.0)).row("loss", "SFT", "reverse KL")
     assert loss["gain at 95 %"] == "≤ +2.7" and loss["seeds to settle"] == 6
+    assert claims.upper_bound_95((-9.7, -4.3, -21.0)) == pytest.approx(2.70, abs=0.01)
     assert PairedGain((0, 1, 2), (-3.0, 5.0, -1.0)).seeds_to_settle() == "over 30"
     same = PairedGain((0, 1), (0.0, 0.0)).row("top-k", "SFT", "k=1")
     assert same["gain at 95 %"] is None and same["seeds to settle"] is None

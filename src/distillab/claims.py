@@ -48,6 +48,17 @@ WHY_A_SEED_MOVES = (
     "and the chapter goes on.")
 
 
+def upper_bound_95(values: list[float] | tuple[float, ...]) -> float:
+    """The one-sided 95 % upper bound on the mean of `values`: the lower bound of their negatives,
+    turned back (+inf for one value)."""
+    return -lower_bound_95([-value for value in values])
+
+
+def effect_spread(values: list[float] | tuple[float, ...]) -> float:
+    """The standard deviation of one seed's effect (0 from one value, which gives no spread)."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def normal_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
@@ -83,11 +94,11 @@ def largest_margin(effects: list[float] | tuple[float, ...], seeds: int, wanted:
     clears with chance `wanted` (`power`), at the mean and spread of every effect measured so far
     (`effects`: seeds, machines and numeric variants pooled); None when not even 0 is cleared that
     often. This is how a chapter chooses its margin: from measurements, not by habit."""
-    mean, spread = statistics.fmean(effects), statistics.stdev(effects)
-    if power(mean, spread, seeds, 0.0) < wanted:
+    mean, scatter = statistics.fmean(effects), effect_spread(effects)
+    if power(mean, scatter, seeds, 0.0) < wanted:
         return None
     margin = 0.0
-    while power(mean, spread, seeds, margin + step) >= wanted:
+    while power(mean, scatter, seeds, margin + step) >= wanted:
         margin += step
     return margin
 
@@ -143,8 +154,7 @@ class Claim:
 
     @property
     def spread(self) -> float:
-        """The standard deviation of one seed's effect (0 from one seed)."""
-        return statistics.stdev(self.effects) if len(self.effects) > 1 else 0.0
+        return effect_spread(self.effects)
 
     def seeds_needed(self, wanted: float = 0.8) -> int | None:
         """How many seeds the interval rule would need, at this mean and spread, for its lower bound

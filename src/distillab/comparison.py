@@ -10,14 +10,13 @@ seed. So every comparison runs each arm on the same seeds and reports the per-se
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from distillab import world
-from distillab.claims import lower_bound_95, seeds_needed
+from distillab.claims import effect_spread, lower_bound_95, seeds_needed, upper_bound_95
 from distillab.records import RunRecord
 from distillab.training import History
 
@@ -171,7 +170,7 @@ class PairedGain:
         not; None for no gain at all, or one seed (no spread to measure)."""
         if self.mean == 0 or len(self.gains) < 2:
             return None
-        needed = seeds_needed(abs(self.mean), statistics.stdev(self.gains))
+        needed = seeds_needed(abs(self.mean), effect_spread(self.gains))
         return "over 30" if needed is None else needed
 
     def row(self, question: str, baseline: str, arm: str) -> dict:
@@ -187,8 +186,7 @@ class PairedGain:
         gain (its lower bound), '≤ -15.1' for a loss (its upper bound). None for no gain, or one seed."""
         if self.mean == 0 or len(self.gains) < 2:
             return None
-        lower = lower_bound_95(self.gains)
-        return f"≥ {lower:+.1f}" if self.mean > 0 else f"≤ {2 * self.mean - lower:+.1f}"
+        return f"≥ {lower_bound_95(self.gains):+.1f}" if self.mean > 0 else f"≤ {upper_bound_95(self.gains):+.1f}"
 
 
 def paired_gain(baseline: list[StudentRun], other: list[StudentRun],
