@@ -137,3 +137,65 @@ def test_a_result_of_the_wrong_shape_is_explained(chat_tokenizer):
     assert not result.passed and "return a pair (input_ids, mask)" in result.message
     result = check_chat_example(lambda tokenizer, question, reply: ([1, 2], [True]), chat_tokenizer)
     assert "one mask entry per token" in result.message
+
+
+def _prompt(tokenizer, messages):
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _with_prompt(tokenizer, prompt, reply, end=None):
+    r = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id if end is None else end]
+    return prompt + r, [False] * len(prompt) + [True] * len(r)
+
+
+def role_human(tokenizer, question, reply):
+    return _with_prompt(tokenizer, _prompt(tokenizer, [{"role": "system", "content": ""},
+                                                       {"role": "human", "content": question}]), reply)
+
+
+def own_system_message(tokenizer, question, reply):
+    return _with_prompt(tokenizer, _prompt(tokenizer, [{"role": "system", "content": "You are good at sums."},
+                                                       {"role": "user", "content": question}]), reply)
+
+
+def start_token_to_end(tokenizer, question, reply):
+    ids, _ = right(tokenizer, question, "")
+    return _with_prompt(tokenizer, ids[:-1], reply, end=tokenizer.convert_tokens_to_ids("<|im_start|>"))
+
+
+def inverted_mask(tokenizer, question, reply):
+    ids, mask = right(tokenizer, question, reply)
+    return ids, [not m for m in mask]
+
+
+@pytest.mark.parametrize("wrong, shown", [
+    (role_human, "'human'"),
+    (own_system_message, "'You'"),
+    (start_token_to_end, "'<|im_start|>'"),
+])
+def test_an_unnamed_mistake_shows_where_the_ids_first_differ_decoded(chat_tokenizer, wrong, shown):
+    result = check_chat_example(wrong, chat_tokenizer)
+    assert not result.passed and "first differ at position" in result.message and shown in result.message, \
+        result.message
+
+
+def test_an_unnamed_mask_mistake_shows_the_counts_against_the_expected(chat_tokenizer):
+    result = check_chat_example(inverted_mask, chat_tokenizer)
+    assert "The ids are right; the mask first differs at position 0" in result.message, result.message
+    assert "True and" in result.message and "the right one" in result.message
+
+
+@pytest.mark.parametrize("wrong, named", [
+    (lambda trace: world.in_plain_english(trace).replace(". ", ".  "), "Only the spaces differ"),
+    (lambda trace: world.in_plain_english(trace) + " ", "Only the spaces differ"),
+    (lambda trace: "<think> " + world.in_plain_english(trace), "Drop the think tags"),
+])
+def test_near_misses_of_a_named_reply_mistake_get_its_hint(wrong, named):
+    result = check_render_reply(wrong)
+    assert not result.passed and named in result.message, result.message
+
+
+def test_other_words_for_the_answer_are_named():
+    result = check_render_reply(lambda trace: world.in_plain_english(trace).replace("The answer is", "Answer:"))
+    assert not result.passed and "end with the course's words, 'The answer is 4.'" in result.message, result.message

@@ -50,13 +50,24 @@ def test_the_course_teacher_and_the_real_model(real_model_folder):
     assert s.chat_template and s.prompt_format == "natural" and not t.chat_template
     assert s.special_tokens["eos"] == "<|im_end|>"
     assert s.number_pieces == ["2", "7"]
-    assert not report.same_tokenizer and report.shared_ids < 10  # the two vocabularies agree on almost no id
+    assert not report.same_tokenizer and report.shared_ids == 0  # no id stands for the same string in both
+    assert s.lora_parameters == 4_884_480  # rank 16 on every linear layer, counted by peft on this layout
+    assert report.recipes["on-policy"][1].startswith("needs one tokenizer too: the teacher grades every token")
     assert report.applies("traces") and "rendered in plain English" in report.recipes["traces"][1]
     assert not report.applies("logits") and not report.applies("on-policy")
     # memory: 16 bytes a parameter (weights, gradients, AdamW's two moments) and one batch of logits
     assert 2.15 < s.memory_gb("full fine-tuning", 8) < 4 and s.memory_gb("LoRA", 8) < s.memory_gb("full fine-tuning", 8)
     text = report.to_text()
     assert "same tokenizer: no" in text and "logits    no" in text
+    table = [line for line in text.splitlines() if line.startswith(("eos token", "parameters"))]
+    assert len({len(line) for line in table}) == 1, table  # every row fits its columns
+
+
+def test_a_lora_of_other_settings_is_counted_on_the_model_itself(course_student):
+    from distillab.architectures import LoraSettings
+
+    small, large = (doctor.check_pair(TEACHER, course_student, lora=LoraSettings(rank=r)).student for r in (8, 64))
+    assert large.lora_parameters == 8 * small.lora_parameters > 0
 
 
 def test_a_chat_teacher_cannot_teach_a_student_in_the_world_format(real_model_folder, course_student):
@@ -72,3 +83,6 @@ def test_the_command_prints_the_report_and_ends_a_bad_path_in_one_line(qwen2_bpe
     assert doctor.main([TEACHER, str(tmp_path / "nothing")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no checkpoint at" in err
+    assert doctor.main([TEACHER, "HuggingFaceTB/SmolLM2-135M-Instruct"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "looks like a Hugging Face hub id" in err and "local checkpoints only" in err

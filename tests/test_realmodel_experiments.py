@@ -88,6 +88,9 @@ def test_acceptance_by_temperature_and_the_cost_of_a_kept_sample():
     [row] = realmodel_experiments.acceptance_rows({0.7: samples})
     assert row["1 steps (%)"] == 75.0 and row["3 steps (%)"] == 25.0 and row["all (%)"] == 50.0
     assert row["kept"] == "4 of 8" and row["GFLOPs per kept sample"] == pytest.approx(2.0)
+    none = TraceSamples(problems, [["a", "b"]] * 4, [[False, False]] * 4, 0.7, 10, 10, 8e9, 1.0, "natural")
+    [row] = realmodel_experiments.acceptance_rows({0.7: none})
+    assert row["kept"] == "0 of 8" and row["GFLOPs per kept sample"] == "none kept"  # not inf
 
 
 def test_the_headline_arms_follow_the_fine_tuning_knob():
@@ -102,6 +105,37 @@ def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
                        model_size="SmolLM2-135M-Instruct", parameters=134_515_008, data_size=0, steps=0, seconds=0.0,
                        accuracy={1: 0.1}, compute=Compute(0.0))
     assert RunRecord.from_json(record.to_json()) == record
+
+
+def test_the_model_as_it_comes_is_recorded_once_for_one_model_and_result(tmp_path):
+    from dataclasses import replace
+
+    from distillab.ledger import Ledger
+
+    ledger = Ledger(get_profile("fast"), tmp_path / "ledger.jsonl")
+    first = RunRecord(chapter="07", family=records.PRETRAINED, arm=realmodel_experiments.AS_IT_COMES, profile="fast",
+                      seed=0, model_size="SmolLM2-135M-Instruct", parameters=134_515_008, data_size=0, steps=0,
+                      seconds=0.0, accuracy={1: 0.1}, compute=Compute(0.0), weights_sha256="ab")
+    ledger.record(first)
+    again = replace(first, timestamp=first.timestamp + 60)
+    assert realmodel_experiments._same_model_and_result(again, ledger.entries()[0])
+    assert not realmodel_experiments._same_model_and_result(replace(again, weights_sha256="cd"), ledger.entries()[0])
+    assert not realmodel_experiments._same_model_and_result(replace(again, accuracy={1: 0.2}), ledger.entries()[0])
+
+
+def test_a_fine_tuned_answers_only_student_is_not_filed_as_from_scratch():
+    record = RunRecord(chapter="07", family=records.ANSWERS_ONLY, arm=realmodel_experiments.ANSWERS_LORA, profile="fast",
+                       seed=0, model_size="SmolLM2-135M-Instruct", parameters=1, data_size=1, steps=1, seconds=1.0,
+                       accuracy={1: 0.1}, compute=Compute(1.0))
+    assert "scratch" not in record.family
+    old = record.to_json().replace(f'"family": "{records.ANSWERS_ONLY}"', '"family": "from scratch, answers only"')
+    assert "from scratch, answers only" in old and RunRecord.from_json(old) == record  # an old ledger line reads
+
+
+def test_the_fast_caveat_is_the_chapters_own(setup):
+    text = realmodel_experiments.caveat(setup)
+    assert "6 steps" in text and "20 problems (4 per difficulty)" in text and "by 5 points" in text
+    assert "on every seed" not in text
 
 
 def test_leaving_out_smollm2s_default_system_prompt_saves_16_tokens_on_every_example(setup):

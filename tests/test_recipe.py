@@ -266,14 +266,25 @@ def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, 
 @pytest.mark.parametrize("tables, message", [
     ({"teacher": {"path": "package:reference/teacher", "prompt_format": "natural"}, "data": {"prompt_format": "world"}},
      "cannot be rewritten in the world's strict format"),
-    ({"teacher": {"path": "package:reference/teacher", "prompt_format": "world"}, "data": {"prompt_format": "natural"},
-      "recipe": {"kind": "logits"}}, "both must be asked the same way"),
     ({"teacher": {"path": "package:reference/teacher", "prompt_format": "chat"}}, r"\[teacher\] prompt_format must be"),
 ])
 def test_each_model_asked_in_its_own_format_is_checked(tables, message, tmp_path):
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
         recipe_file.load_recipe(path)
+
+
+def test_a_scoring_recipe_names_the_tokenizer_before_the_prompt_format(tmp_path, real_model_folder, monkeypatch):
+    """A pair that fails both hears the deeper reason first, as the doctor says it."""
+    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    tables = {"teacher": {"path": "package:reference/teacher", "prompt_format": "world"},
+              "data": {"prompt_format": "natural"}, "recipe": {"kind": "logits"}}
+    across = write_recipe(tmp_path, "across", student={"path": str(real_model_folder)}, **tables)
+    with pytest.raises(ValueError, match="needs one tokenizer"):
+        recipe.run(recipe_file.load_recipe(across), progress=False)
+    alike = write_recipe(tmp_path, "alike", student={"architecture": "llama", "size": "tiny"}, **tables)
+    with pytest.raises(ValueError, match="both must be asked the same way"):
+        recipe.run(recipe_file.load_recipe(alike), progress=False)
 
 
 def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkeypatch):

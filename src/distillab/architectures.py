@@ -5,8 +5,10 @@ safetensors only, nothing fetched). Chapter 06 and the recipe command (`distilla
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,13 +157,23 @@ class LoraSettings:
         knobs.number("LoRA alpha", self.alpha, above=0)
 
 
+@contextlib.contextmanager
+def quiet_lora():
+    """peft asks transformers a deprecated question (`is_gradient_checkpointing`) while it adds
+    adapters; the FutureWarning is about their code, not the learner's, so it is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def with_lora(model: PreTrainedModel, settings: LoraSettings, seed: int = 0) -> PreTrainedModel:
     """`model` with LoRA adapters (only they train); `seed` draws their A matrices."""
     from peft import LoraConfig, get_peft_model
 
     seed_everything(seed)
-    return get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
-                                            target_modules=settings.targets, lora_dropout=0.0))
+    with quiet_lora():
+        return get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
+                                                target_modules=settings.targets, lora_dropout=0.0))
 
 
 def trainable_parameters(model: torch.nn.Module) -> int:

@@ -58,3 +58,15 @@ def teacher_fraction_of_peak(bench_file: Path = BENCH_FILE) -> float | None:
     the standard profile (what `cost.CPU_UTILIZATION` stands for), or None where it was not measured."""
     figures = bench_figures(bench_file)
     return None if figures is None else figures.get("teacher_train_fraction_of_peak")
+
+
+def real_model_step_memory(bench_file: Path = BENCH_FILE) -> str | None:
+    """One sentence: the peak memory of one fine-tuning step of chapter 07's real model, every
+    weight against LoRA, as `make bench` measured it (each arm alone in a fresh process), or None
+    where it was not measured."""
+    figures = bench_figures(bench_file)
+    memory = None if figures is None else figures.get("real_model_step_peak_memory_mb")
+    if not memory:
+        return None
+    return (f"peak memory of a fine-tuning step on the bench machine (`make bench`, each arm alone): every weight "
+            f"{memory['full'] / 1024:.2f} GiB, LoRA {memory['lora'] / 1024:.2f} GiB")

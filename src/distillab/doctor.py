@@ -20,12 +20,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerBa
 
 from distillab import knobs, world
 from distillab import tokenizer as tok
-from distillab.architectures import load_checkpoint_tokenizer, completion_text, prompt_text
+from distillab.architectures import LoraSettings, completion_text, load_checkpoint_tokenizer, prompt_text, quiet_lora
 from distillab.workspace import resolve
 
 KINDS = ("traces", "logits", "on-policy")  # the recipe command's kinds
 BYTES_PER_PARAMETER = {"generation": 4, "full fine-tuning": 16, "LoRA": 4}  # fp32; AdamW keeps 2 moments
-LORA_TRAINABLE_SHARE = 0.036  # rank-16 adapters on every linear layer of a Llama: about 3.6 % of its parameters
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,7 @@ class ModelFacts:
     location: str
     architecture: str  # config.model_type
     parameters: int
+    lora_parameters: int  # what LoRA adapters of the check's settings would train, counted on this model's layout
     vocabulary: int  # tokens the tokenizer knows
     embedding_rows: int  # config.vocab_size: rows of the embedding and of the logits (may exceed the vocabulary)
     special_tokens: dict[str, str | None]  # bos, eos, pad
@@ -49,7 +49,7 @@ class ModelFacts:
         times over (logits, log-softmax, their gradient). Activations add more."""
         weights = self.parameters * BYTES_PER_PARAMETER[purpose]
         if purpose == "LoRA":
-            weights += self.parameters * LORA_TRAINABLE_SHARE * BYTES_PER_PARAMETER["full fine-tuning"]
+            weights += self.lora_parameters * BYTES_PER_PARAMETER["full fine-tuning"]
         logits = 0 if purpose == "generation" else 3 * 4 * batch_size * self.longest_example * self.embedding_rows
         return (weights + logits) / 1e9
 
@@ -61,6 +61,7 @@ class PairReport:
     same_tokenizer: bool  # the same text -> the same ids (tokenizer fingerprints match)
     shared_ids: int  # ids below both vocabularies' sizes that stand for the same string in both
     batch_size: int
+    lora: LoraSettings
     recipes: dict[str, tuple[bool, str]]  # kind -> (applies, why)
 
     def applies(self, kind: str) -> bool:
@@ -70,12 +71,12 @@ class PairReport:
         """The facts side by side: one row per fact, a column per model."""
         t, s = self.teacher, self.student
         pieces = lambda facts: " · ".join(facts.number_pieces)  # noqa: E731
-        specials = lambda facts: ", ".join(f"{k} {v!r}" for k, v in facts.special_tokens.items())  # noqa: E731
         facts = [("architecture", t.architecture, s.architecture),
                  ("parameters", f"{t.parameters:,}", f"{s.parameters:,}"),
                  ("vocabulary (tokens)", f"{t.vocabulary:,}", f"{s.vocabulary:,}"),
                  ("embedding rows (logits per position)", f"{t.embedding_rows:,}", f"{s.embedding_rows:,}"),
-                 ("special tokens", specials(t), specials(s)),
+                 *((f"{name} token", repr(t.special_tokens[name]), repr(s.special_tokens[name]))
+                   for name in t.special_tokens),
                  ("chat template", "yes" if t.chat_template else "no", "yes" if s.chat_template else "no"),
                  ("asked in", t.prompt_format, s.prompt_format),
                  ("'27' is cut into", pieces(t), pieces(s)),
@@ -85,6 +86,8 @@ class PairReport:
                   f"{s.memory_gb('generation', self.batch_size):.2f}"),
                  (f"memory to fine-tune fully, batch {self.batch_size} (GB)", "",
                   f"{s.memory_gb('full fine-tuning', self.batch_size):.2f}"),
+                 (f"LoRA rank {self.lora.rank}: trainable parameters", "",
+                  f"{s.lora_parameters:,} ({100 * s.lora_parameters / s.parameters:.1f} %)"),
                  (f"memory to fine-tune with LoRA, batch {self.batch_size} (GB)", "",
                   f"{s.memory_gb('LoRA', self.batch_size):.2f}")]
         return [{"": name, "teacher": str(a), "student": str(b)} for name, a, b in facts]
@@ -102,11 +105,17 @@ class PairReport:
         return "\n".join(lines)
 
 
-def _parameters(config) -> int:
-    """Parameters of a model of `config`, counted without allocating it (tied weights once)."""
+def _parameters(config, lora: LoraSettings) -> tuple[int, int]:
+    """Parameters of a model of `config` (tied weights once), and those LoRA adapters of `lora`
+    would train on it, both counted on the meta device: nothing is allocated."""
+    from peft import LoraConfig, get_peft_model
+
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in model.parameters())
+        total = sum(p.numel() for p in model.parameters())
+        with quiet_lora():
+            adapted = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, target_modules=lora.targets))
+    return total, sum(p.numel() for p in adapted.parameters() if p.requires_grad)
 
 
 def _pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
@@ -114,9 +123,20 @@ def _pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
     return [tokenizer.decode([i]).replace(" ", "␣") for i in ids]
 
 
-def model_facts(location: str | Path) -> ModelFacts:
-    """The facts of the model at `location` (a checkpoint folder, "package:..." or "home:...")."""
+def _looks_like_hub_id(location: str, folder: Path) -> bool:
+    parts = location.split("/")
+    return not folder.exists() and len(parts) == 2 and all(parts) and not location.startswith((".", "~"))
+
+
+def model_facts(location: str | Path, lora: LoraSettings = LoraSettings()) -> ModelFacts:
+    """The facts of the model at `location` (a checkpoint folder, "package:..." or "home:..."), with
+    what LoRA adapters of `lora` would train on it."""
     folder = resolve(str(location))
+    if _looks_like_hub_id(str(location), folder):
+        raise FileNotFoundError(f"{location!r} looks like a Hugging Face hub id, and no folder of that name is here: "
+                                "the doctor reads local checkpoints only, and the course never downloads. Save the "
+                                "model with save_pretrained (or fetch it once with `huggingface-cli download`) and "
+                                "pass its folder")
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"no checkpoint at {folder}: expected a folder with config.json and a tokenizer, "
                                 "as save_pretrained writes them")
@@ -129,8 +149,9 @@ def model_facts(location: str | Path) -> ModelFacts:
     trace = completion_text(example.trace, "world", prompt_format)
     longest = len(tokenizer(prompt_text(widest, tokenizer, prompt_format))["input_ids"]) + len(
         tokenizer(completion_text(widest.trace, "world", prompt_format), add_special_tokens=False)["input_ids"]) + 1
+    parameters, lora_parameters = _parameters(config, lora)
     return ModelFacts(
-        location=str(location), architecture=config.model_type, parameters=_parameters(config),
+        location=str(location), architecture=config.model_type, parameters=parameters, lora_parameters=lora_parameters,
         vocabulary=len(tokenizer), embedding_rows=config.vocab_size,
         special_tokens={"bos": tokenizer.bos_token, "eos": tokenizer.eos_token, "pad": tokenizer.pad_token},
         chat_template=has_template, prompt_format=prompt_format,
@@ -144,11 +165,12 @@ def shared_ids(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> int:
     return sum(vocab_b.get(token) == index for token, index in vocab_a.items())
 
 
-def check_pair(teacher: str | Path, student: str | Path, batch_size: int = 8) -> PairReport:
+def check_pair(teacher: str | Path, student: str | Path, batch_size: int = 8,
+               lora: LoraSettings = LoraSettings()) -> PairReport:
     """The pre-flight report of distilling `teacher` into `student` (folders or "package:" /
-    "home:" locations) at `batch_size` sequences per step."""
+    "home:" locations) at `batch_size` sequences per step, LoRA at `lora`'s settings."""
     knobs.whole_number("batch_size", batch_size, 1)
-    t, s = model_facts(teacher), model_facts(student)
+    t, s = model_facts(teacher, lora), model_facts(student, lora)
     teacher_tokenizer, student_tokenizer = load_checkpoint_tokenizer(resolve(str(teacher))), load_checkpoint_tokenizer(resolve(str(student)))
     same = tok.fingerprint(teacher_tokenizer) == tok.fingerprint(student_tokenizer)
     recipes = {}
@@ -165,8 +187,8 @@ def check_pair(teacher: str | Path, student: str | Path, batch_size: int = 8) ->
         why = (f"needs one tokenizer: the teacher's next-token distribution is over its {t.vocabulary:,} tokens, the "
                f"student's over its {s.vocabulary:,}, and the same text is cut into other pieces at other positions")
         recipes["logits"] = (False, why)
-        recipes["on-policy"] = (False, "grades every token of the student's text with the teacher's distribution: "
-                                       + why.removeprefix("needs "))
+        recipes["on-policy"] = (False, "needs one tokenizer too: the teacher grades every token of the student's "
+                                       "text with its own next-token distribution, over other tokens here")
     elif t.embedding_rows != s.embedding_rows:
         recipes["logits"] = (False, f"one tokenizer, but {t.embedding_rows:,} logits per position against "
                                     f"{s.embedding_rows:,}: cut both to the {min(t.vocabulary, s.vocabulary):,} real tokens first")
@@ -177,7 +199,7 @@ def check_pair(teacher: str | Path, student: str | Path, batch_size: int = 8) ->
             if t.prompt_format == s.prompt_format == "world" else \
             (False, "the recipe command's on-policy student writes after prompts of one length per batch, which only "
                     "the world's format gives")
-    return PairReport(t, s, same, shared_ids(teacher_tokenizer, student_tokenizer), batch_size, recipes)
+    return PairReport(t, s, same, shared_ids(teacher_tokenizer, student_tokenizer), batch_size, lora, recipes)
 
 
 def main(argv: list[str] | None = None) -> int:

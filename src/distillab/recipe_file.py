@@ -126,10 +126,6 @@ class Recipe:
             raise ValueError("[teacher] prompt_format = \"natural\" with [data] prompt_format = \"world\": a teacher's "
                              "plain-English answers cannot be rewritten in the world's strict format. Ask the student "
                              "in plain English too (prompt_format = \"natural\")")
-        if self.kind != "traces" and self.teacher_prompt_format != self.prompt_format:
-            raise ValueError(f"[recipe] kind = \"{self.kind}\" scores the student's text with the teacher token by "
-                             "token, so both must be asked the same way: give [teacher] prompt_format the value of "
-                             "[data] prompt_format, or use kind = \"traces\"")
         if self.max_new_tokens is not None:
             knobs.whole_number("[data] max_new_tokens", self.max_new_tokens, 1)
         knobs.whole_number("[training] steps", self.steps, 1)
@@ -146,6 +142,15 @@ class Recipe:
             raise ValueError("[recipe] kind = \"on-policy\" has the student write after prompts of one length per "
                              "batch, which only the world's prompt format gives: use prompt_format = \"world\", or "
                              "kind = \"traces\" or \"logits\"")
+
+    def check_asked_alike(self) -> None:
+        """Logits and on-policy recipes score the student's text with the teacher token by token:
+        both must be asked the same way. Checked by the run after the tokenizers (which decide first
+        whether such a recipe can apply at all), so a pair that fails both hears the deeper reason."""
+        if self.kind != "traces" and self.teacher_prompt_format != self.prompt_format:
+            raise ValueError(f"[recipe] kind = \"{self.kind}\" scores the student's text with the teacher token by "
+                             "token, so both must be asked the same way: give [teacher] prompt_format the value of "
+                             "[data] prompt_format, or use kind = \"traces\"")
 
     def training_config(self, seed: int) -> TrainingConfig:
         return TrainingConfig(num_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,

@@ -21,7 +21,7 @@ SCHEMA = 2  # the ledger line format; 1 was the free-form `kind` + `extra` entry
 
 # The families a model belongs to: how it learnt, whatever its chapter called the recipe.
 TEACHER = "from scratch (teacher recipe)"  # the program's own traces: the teacher, or gold-trace students
-ANSWERS_ONLY = "from scratch, answers only"  # no reasoning shown: prompt -> answer
+ANSWERS_ONLY = "answers only"  # no reasoning shown: prompt -> answer (from scratch, or a real model fine-tuned)
 LOGITS = "logit distillation"  # the teacher's distributions (white-box, chapter 02)
 TRACES = "trace distillation"  # the teacher's text (black-box, chapters 02-04)
 ON_POLICY = "on-policy distillation"  # the student's own text, graded by the teacher (chapter 04)
@@ -34,6 +34,7 @@ TEACHER_ARM = "teacher"  # chapter 01's one recipe
 # Arm names an earlier version wrote, and the one spelling each has now: a ledger line (and a stored
 # sweep file) that still carries an old name is read under the new one.
 RENAMED_ARMS = {"answer-only": "answers only", "answer-only, qwen2 + BPE": "answers only, qwen2 + BPE"}
+RENAMED_FAMILIES = {"from scratch, answers only": ANSWERS_ONLY}  # chapter 07 fine-tunes a pretrained model on them
 
 
 class RecordError(ValueError):
@@ -175,6 +176,8 @@ class RunRecord:
                               f"this one reads {SCHEMA})")
         if row.get("arm") in RENAMED_ARMS:
             row["arm"] = RENAMED_ARMS[row["arm"]]
+        if row.get("family") in RENAMED_FAMILIES:
+            row["family"] = RENAMED_FAMILIES[row["family"]]
         try:
             teacher = row.pop("teacher")
             compute = Compute(**row.pop("compute"))

@@ -119,7 +119,7 @@ class WrongKind(Exception):
 
 
 def _judge(function: Callable, case: Case, convert: Callable | None = None,
-           tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12)) -> str | None:
+           tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12), describe: Callable = explain) -> str | None:
     """None when the case is right, else what went wrong (NotImplementedError propagates)."""
     try:
         got = function(*case.args)
@@ -143,7 +143,7 @@ def _judge(function: Callable, case: Case, convert: Callable | None = None,
                 f"with a {case.expected.error.__name__} that says what is wrong. {hint}").rstrip()
     if same(got, case.expected, *tolerance):
         return None
-    hint = hint or explain(got, case.expected)
+    hint = hint or describe(got, case.expected)
     return (f"{_call(function, case)} returned {_short(got)}, expected {_short(case.expected)}. "
             f"{hint}").rstrip()
 
@@ -153,24 +153,26 @@ def _is_error_class(value: object) -> bool:
 
 
 def run_cases(name: str, function: object, cases: Sequence[Case], convert: Callable | None = None,
-              tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12), quiet: bool = False) -> CheckResult:
+              tolerance: tuple[float, float] = (RELATIVE_TOLERANCE, 1e-12), quiet: bool = False,
+              describe: Callable[[object, object], str] = explain) -> CheckResult:
     """Run `function` on every case, print the verdict and return it. Never raises.
     `convert` turns a result into what the cases compare (e.g. a scalar tensor into a float),
     raising `WrongKind` with an explanation when it cannot. `tolerance` is (relative, absolute)
     for floats, e.g. looser for float32 arithmetic. `quiet` returns the verdict without printing
-    it, for checks that test more than cases."""
-    result = _verdict(name, function, cases, convert, tolerance)
+    it, for checks that test more than cases. `describe(got, expected)` says in words how a wrong
+    result differs when no case's mistake matches it (by default `explain`'s general hints)."""
+    result = _verdict(name, function, cases, convert, tolerance, describe)
     return result if quiet else report(result)
 
 
-def _verdict(name, function, cases, convert, tolerance) -> CheckResult:
+def _verdict(name, function, cases, convert, tolerance, describe) -> CheckResult:
     if not callable(function):
         return CheckResult(name, FAILED, f"expected a function, got {type(function).__name__}. "
                                          f"Run the cell that defines `{name}` first.")
     failures = []
     for case in cases:
         try:
-            problem = _judge(function, case, convert, tolerance)
+            problem = _judge(function, case, convert, tolerance, describe)
         except NotImplementedError:
             return CheckResult(name, NOT_DONE, "not done yet. Replace the `raise NotImplementedError` "
                                                "line with your code, then run this cell again.")

@@ -6,9 +6,14 @@ no assistant header, the model's default system prompt on every example, a mask 
 
 from __future__ import annotations
 
-from distillab import world
-from distillab.checks import Case, CheckResult, WrongKind, run_cases
+from dataclasses import dataclass
 
+from distillab import world
+from distillab.checks import Case, CheckResult, WrongKind, explain, run_cases
+
+TAGS = "Drop the think tags: a chat model's reply is plain English, the tags mean nothing to it."
+SPACES = ("Only the spaces differ: one space between sentences, none before a full stop, none at the start or "
+          "the end.")
 DROPPED = ("You dropped the reasoning: the steps are what the student learns from. Render every step as it is "
            "written, each one a sentence ending in a full stop ('6 - 2 = 4.'), then 'The answer is N.'")
 
@@ -19,8 +24,7 @@ def check_render_reply(render_reply) -> CheckResult:
         Case("one step", ("<think> 6 - 2 = 4 </think> answer 4",), "6 - 2 = 4. The answer is 4.", mistakes=[
             ("6 - 2 = 4 The answer is 4.", "End each step with a full stop: '6 - 2 = 4.'"),
             ("6 - 2 = 4. The answer is 4", "End the reply with a full stop: 'The answer is 4.'"),
-            ("<think> 6 - 2 = 4 </think> The answer is 4.", "Drop the think tags: a chat model's reply is plain "
-                                                          "English, the tags mean nothing to it."),
+            ("<think> 6 - 2 = 4 </think> The answer is 4.", TAGS),
             ("The answer is 4.", DROPPED)]),
         Case("three steps", ("<think> 6 - 2 = 4 . 4 + 5 = 9 . 9 + 3 = 12 </think> answer 12",),
              "6 - 2 = 4. 4 + 5 = 9. 9 + 3 = 12. The answer is 12.", mistakes=[
@@ -35,7 +39,22 @@ def check_render_reply(render_reply) -> CheckResult:
             (". The answer is 7.", "With no steps there is nothing before 'The answer is 7.'"),
             (" The answer is 7.", "With no steps there is nothing before 'The answer is 7.': no leading space.")]),
     ]
-    return run_cases("render_reply", render_reply, cases)
+    return run_cases("render_reply", render_reply, cases, describe=_reply_difference)
+
+
+def _reply_difference(got, expected: str) -> str:
+    """Near-misses of the named mistakes: the tags kept in another form, spaces off."""
+    if not isinstance(got, str):
+        return explain(got, expected)
+    if "<think>" in got or "</think>" in got:
+        return TAGS
+    if " ".join(got.replace(" .", ".").split()) == expected:
+        return SPACES
+    steps, ending = expected.rsplit("The answer is", 1)
+    if got.startswith(steps) and not got.removeprefix(steps).startswith("The answer is"):
+        return (f"The steps are right; end with the course's words, 'The answer is{ending}': every reply the model "
+                "learns ends the same way, which the verifier and the chapter's prompts expect.")
+    return ""
 
 
 # The wrong versions of chat_example the check names, each as the function a learner writes.
@@ -107,7 +126,21 @@ WRONG_VERSIONS = [
 ]
 
 
-def _as_lists(result) -> tuple[list[int], list[bool]]:
+@dataclass(frozen=True)
+class Example:
+    """One fine-tuning example as the check compares it: its token ids and its loss mask."""
+    ids: tuple[int, ...]
+    mask: tuple[bool, ...]
+
+    def __repr__(self) -> str:
+        return f"{len(self.ids)} ids, {sum(self.mask)} of them in the mask"
+
+
+def _example(ids, mask) -> Example:
+    return Example(tuple(ids), tuple(bool(m) for m in mask))
+
+
+def _as_example(result) -> Example:
     if not isinstance(result, tuple) or len(result) != 2:
         raise WrongKind(f"returned {type(result).__name__}; return a pair (input_ids, mask): two lists")
     ids, mask = (value.tolist() if hasattr(value, "tolist") else value for value in result)
@@ -117,7 +150,36 @@ def _as_lists(result) -> tuple[list[int], list[bool]]:
         raise WrongKind("input_ids must be whole numbers (token ids): tokenize the texts, do not return them")
     if len(ids) != len(mask):
         raise WrongKind(f"input_ids has {len(ids)} tokens but the mask {len(mask)}: one mask entry per token")
-    return ids, [bool(m) for m in mask]
+    return _example(ids, mask)
+
+
+def _token(tokenizer, ids: tuple[int, ...], position: int) -> str:
+    if position >= len(ids):
+        return "nothing (it has ended)"
+    return f"{tokenizer.decode([ids[position]])!r} (id {ids[position]})"
+
+
+def difference(tokenizer, got: Example, expected: Example) -> str:
+    """Where `got` first parts from `expected`, decoded, and how their masks compare: for a mistake
+    the check has no name for."""
+    if not isinstance(got, Example):
+        return ""
+    parts = []
+    ids = next((i for i, (a, b) in enumerate(zip(got.ids, expected.ids)) if a != b),
+               None if len(got.ids) == len(expected.ids) else min(len(got.ids), len(expected.ids)))
+    if ids is not None:
+        before = tokenizer.decode(list(expected.ids[max(0, ids - 8):ids]))
+        parts.append(f"The ids first differ at position {ids} of {len(expected.ids)}, after {before!r}: yours has "
+                     f"{_token(tokenizer, got.ids, ids)}, the right example {_token(tokenizer, expected.ids, ids)}.")
+    elif got.mask != expected.mask:
+        at = next(i for i, (a, b) in enumerate(zip(got.mask, expected.mask)) if a != b)
+        parts.append(f"The ids are right; the mask first differs at position {at}, on "
+                     f"{_token(tokenizer, expected.ids, at)}: yours says {got.mask[at]}, the right one "
+                     f"{expected.mask[at]}.")
+    counts = lambda mask: f"{sum(mask)} True and {len(mask) - sum(mask)} False"  # noqa: E731
+    if got.mask != expected.mask:
+        parts.append(f"Your mask has {counts(got.mask)}; the right one {counts(expected.mask)}.")
+    return " ".join(parts)
 
 
 def check_chat_example(chat_example, tokenizer) -> CheckResult:
@@ -127,8 +189,10 @@ def check_chat_example(chat_example, tokenizer) -> CheckResult:
     for problem in questions:
         reply = world.in_plain_english(problem.trace)
         args = (tokenizer, problem.question, reply)
-        right = reference_chat_example(*args)
-        mistakes = [(wrong(*args), why) for wrong, why in WRONG_VERSIONS if wrong(*args) != right]
-        cases.append(Case(f"a {problem.difficulty}-step problem", args, right, mistakes=mistakes,
+        right = _example(*reference_chat_example(*args))
+        mistakes = [(_example(*wrong(*args)), why) for wrong, why in WRONG_VERSIONS]
+        cases.append(Case(f"a {problem.difficulty}-step problem", args, right,
+                          mistakes=[(wrong, why) for wrong, why in mistakes if wrong != right],
                           shown=f"tokenizer, {problem.question[:40]!r}..., {reply[:30]!r}..."))
-    return run_cases("chat_example", chat_example, cases, convert=_as_lists)
+    return run_cases("chat_example", chat_example, cases, convert=_as_example,
+                     describe=lambda got, expected: difference(tokenizer, got, expected))
