@@ -154,3 +154,23 @@ def test_the_stored_teacher_study_in_one_paragraph():
     text = realmodel_experiments.stored_teacher_study(stored, samples)
     assert "100 problems x k = 4 at T = 0.7" in text and "1: 10 %, 2: 0 %" in text and "4 kept" in text
     assert "1e+12 FLOPs" in text and "1e+08" in text and "10,000 times less" in text
+
+
+def test_what_each_arm_learned_beside_what_it_lost():
+    def run(arm, seed, accuracy, forgetting):
+        record = RunRecord(chapter="07", family=records.ANSWERS_ONLY, arm=arm, profile="fast", seed=seed,
+                           model_size="SmolLM2-135M-Instruct", parameters=1, data_size=1, steps=1, seconds=1.0,
+                           accuracy={1: accuracy}, compute=Compute(1.0), forgetting=forgetting)
+        return StudentRun(arm, seed, {1: accuracy}, 1.0, 1.0, 1, 1, None, None, record)
+
+    lost = lambda after, drift: {"perplexity_before": 10.0, "perplexity_after": after, "drift": drift,  # noqa: E731
+                                 "passages_sha256": "ab"}
+    comparison = Comparison({"traces": [run("traces", 1, 0.5, lost(11.0, 0.2)), run("traces", 0, 0.3, lost(12.0, 0.4))],
+                             "old": [run("old", 0, 0.2, None)]})
+    before = Evaluation({1: 0.1}, 0.0, 0, 0.0, 1)
+    points = realmodel_experiments.learned_and_lost(comparison, before)
+    assert list(points) == ["traces"]  # runs recorded before forgetting was measured are left out
+    assert points["traces"] == [pytest.approx((20.0, 20.0, 0.4)), pytest.approx((40.0, 10.0, 0.2))]  # by seed
+    [row] = realmodel_experiments.forgetting_rows(comparison, before)
+    assert row["learned (points over as it comes)"] == pytest.approx(30.0) and row["seeds"] == 2
+    assert row["perplexity after"] == pytest.approx(11.5) and row["drift (nats)"] == pytest.approx(0.3)

@@ -131,3 +131,20 @@ def test_what_an_arm_spent_is_the_mean_over_its_seeds_worked_out_by_hand():
     runs = [StudentRun("a", 0, {1: 0.5}, 1e11, 4.0, 40, 10), StudentRun("a", 1, {1: 0.7}, 3e11, 6.0, 40, 10)]
     assert mean_of(runs, lambda run: run.flops / run.steps) == pytest.approx(5e9)  # (2.5e9 + 7.5e9) / 2
     assert spent(runs) == "2e+11 FLOPs, 40 steps, 5.0 s per run"
+
+
+def test_a_student_that_starts_from_a_pretrained_model_records_what_it_forgot(tokenizer, tmp_path):
+    from distillab.architectures import build_causal_lm, save_checkpoint
+    from distillab.students import train_student
+
+    folder = save_checkpoint(build_causal_lm("llama", tokenizer, "tiny", seed=1), tokenizer, tmp_path / "pretrained")
+    answers = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer, style="answer")
+    setup = Setup(chapter="07", profile=get_profile("fast"), teacher=None, tokenizer=tokenizer,
+                  teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
+                  held_out={1: world.sample_problems(4, 1, seed=9)},
+                  training=TrainingConfig(3, 4, learning_rate=1e-2, warmup_steps=0))
+    run = train_student(setup, "answers", Arm(records.ANSWERS_ONLY, answers, tokenizer=tokenizer, start_from=folder), 0)
+    lost = run.record.forgetting
+    assert lost["drift"] > 0 and lost["perplexity_after"] != lost["perplexity_before"] > 0
+    built = train_student(setup, "answers", Arm(records.ANSWERS_ONLY, answers), 0)
+    assert built.record.forgetting is None  # a student built here had nothing to forget

@@ -204,3 +204,23 @@ def test_the_loss_at_the_ends_never_shares_a_step():
     assert hundred.loss_at_ends() == (95.5, 5.5)  # the mean of ten steps at each end
     with pytest.raises(ValueError, match="no step was trained"):
         History().loss_at_ends()
+
+
+def test_sft_computes_logits_only_from_the_first_completion_position(tokenizer):
+    """The same loss as logits at every position, from fewer logits: a prompt position needs no
+    distribution over the vocabulary."""
+    from distillab.losses import masked_cross_entropy
+    from distillab.training import first_counted
+
+    data = TrainingSet.from_problems({3: world.sample_problems(8, 3, seed=2)}, tokenizer)
+    batch = {"input_ids": data.input_ids[3], "completion_mask": data.completion_mask[3]}
+    model = build_model("tiny", tokenizer, seed=0)
+    asked = []
+    model.register_forward_hook(lambda module, args, kwargs, out: asked.append(out.logits.shape[1]), with_kwargs=True)
+    loss = sft_objective(model, batch)
+    ids, mask = batch["input_ids"], batch["completion_mask"][:, 1:]
+    everywhere = masked_cross_entropy(model(input_ids=ids[:, :-1]).logits, ids[:, 1:], mask)
+    assert loss.item() == pytest.approx(everywhere.item(), rel=1e-6)
+    first = first_counted(mask)
+    assert first > 0 and asked[0] == mask.shape[1] - first < asked[1] == mask.shape[1]
+    assert first_counted(torch.zeros(2, 5, dtype=torch.bool)) == 0

@@ -9,7 +9,8 @@ One module per idea, in three layers; a module imports only from its own layer o
   with provenance), `training` (the one loop), `parallel` (data-parallel processes, and how many
   this run has), `losses` (pure functions), `distillation` (logit KD), `onpolicy` (on-policy distillation), `sampling` (decoding
   with the KV cache, k verified samples per prompt), `rejection` (the rejection-sampling planner),
-  `curation` (filtering traces), `evaluation` (accuracy by difficulty, vote@k), `cost` (FLOPs,
+  `curation` (filtering traces), `evaluation` (accuracy by difficulty, vote@k), `forgetting` (what
+  fine-tuning cost a pretrained model away from the task), `cost` (FLOPs,
   dollars), `published` (the figures the course quotes), `profiles` (run budgets), `workspace` (the
   learner's folders), `records` (a run as a typed record), `ledger` (the records of one profile),
   `reuse` (a run's key; finished runs and measurements read back), `tables` (Markdown and text

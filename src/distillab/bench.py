@@ -227,7 +227,12 @@ def real_model_figures(ledger: Ledger, peak_gflops: float) -> dict:
     baseline, arm = realmodel_experiments.arm_names()
     after = {name: {r.seed: r.accuracy for r in records if r.arm == name} for name in (baseline, arm)}
     steps = {"full": real_model_step(lora=False), "lora": real_model_step(lora=True)}
+    lost = {name: [r.forgetting for r in records if r.arm == name and r.forgetting] for name in (baseline, arm)}
+    forgetting = {name: {figure: sum(m[figure] for m in measured) / len(measured)
+                         for figure in ("perplexity_before", "perplexity_after", "drift")} | {"seeds": len(measured)}
+                  for name, measured in lost.items() if measured}
     return {"real_model_accuracy_before": before.accuracy, "real_model_accuracy_after": after,
+            "real_model_forgetting": forgetting,
             "real_model_fine_tuning": realmodel_experiments.FINE_TUNING,
             "real_model_traces_vs_answers_points": paired_points(ledger, realmodel_experiments.CHAPTER, baseline, arm),
             "real_model_step_seconds": {k: v["seconds_per_step"] for k, v in steps.items()},

@@ -48,6 +48,26 @@ def plot_accuracy_by_difficulty(accuracy: dict[str, dict[int, float]] | Comparis
     return fig
 
 
+def plot_learned_and_lost(points: dict[str, list[tuple[float, float, float]]], title: str) -> Figure:
+    """What each run learned on the task (points over the model as it comes) against what it lost
+    away from it: its perplexity's change on ordinary English (%) and the drift of its next-token
+    distributions on chat prompts (nats); one marker per seed, a colour per arm
+    (`realmodel_experiments.learned_and_lost`)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    for name, seeds in points.items():
+        for ax, column in zip(axes, (1, 2)):
+            ax.scatter([s[column] for s in seeds], [s[0] for s in seeds], label=name, alpha=0.8)
+    axes[0].set(xlabel="perplexity on English passages: change (%)", ylabel="learned: points over as it comes")
+    axes[1].set(xlabel="drift on chat prompts: KL from as it comes (nats)")
+    for ax in axes:
+        ax.axhline(0, color="grey", lw=0.5)
+    axes[0].axvline(0, color="grey", lw=0.5)
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_costs(labels: list[str], dollars: list[tuple[float, float]], title: str) -> Figure:
     """Horizontal bars of a cost range (low, high) in dollars, log scale."""
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.2))

@@ -240,6 +240,40 @@ def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float
     return rows
 
 
+FORGETTING_FORMATS = {"learned (points over as it comes)": "+.1f", "perplexity before": ".2f", "perplexity after": ".2f",
+                      "perplexity change (%)": "+.1f", "drift (nats)": ".4f"}  # for forgetting_rows' table
+
+
+def _forgetting(run: StudentRun) -> dict | None:
+    return run.record.forgetting if run.record is not None else None  # a stored sweep's run has no record
+
+
+def learned_and_lost(comparison: Comparison, before: Evaluation) -> dict[str, list[tuple[float, float, float]]]:
+    """Per arm, per seed that measured it: (points over the model as it comes, the perplexity's
+    change on the English passages in %, the drift on chat prompts in nats) (`forgetting`)."""
+    points = {}
+    for name, runs in comparison.items():
+        points[name] = [(100 * (run.mean_accuracy - before.mean_accuracy),
+                         100 * (lost["perplexity_after"] / lost["perplexity_before"] - 1), lost["drift"])
+                        for run in sorted(runs, key=lambda run: run.seed) if (lost := _forgetting(run))]
+    return {name: seeds for name, seeds in points.items() if seeds}
+
+
+def forgetting_rows(comparison: Comparison, before: Evaluation) -> list[dict]:
+    """Per arm, the mean over its seeds of what it learned on the task beside what it lost away
+    from it: perplexity on the passages before and after, and the drift (shown in
+    `FORGETTING_FORMATS`). Runs recorded before this was measured are left out."""
+    rows = []
+    for name, seeds in learned_and_lost(comparison, before).items():
+        measured = [lost for run in comparison[name] if (lost := _forgetting(run))]
+        mean = lambda values: sum(values) / len(values)  # noqa: E731
+        rows.append({"arm": name, "seeds": len(seeds), "learned (points over as it comes)": mean([s[0] for s in seeds]),
+                     "perplexity before": mean([m["perplexity_before"] for m in measured]),
+                     "perplexity after": mean([m["perplexity_after"] for m in measured]),
+                     "perplexity change (%)": mean([s[1] for s in seeds]), "drift (nats)": mean([s[2] for s in seeds])})
+    return rows
+
+
 def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per_difficulty: int | None = None,
                 k: int | None = None, seed: int = 0) -> TraceSamples:
     """The real model as a teacher: k answers per training problem at `temperature`, in its own

@@ -143,6 +143,7 @@ class RunRecord:
     continues: str | None = None  # the weights hash of the interrupted run this one resumed and finished
     key: str | None = None  # everything that decides its result, hashed (reuse.run_key): a finished run of one key is reused, not repeated
     numerics: dict | None = None  # the threads it computed with, torch's CPU instruction set, the device (runtime.numerics)
+    forgetting: dict | None = None  # a pretrained student: what training cost it away from the task (forgetting.Forgetting)
     schema: int = SCHEMA
     timestamp: float = field(default_factory=time.time)
 

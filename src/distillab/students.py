@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import knobs, reuse, runtime, workers, world
+from distillab import forgetting, knobs, reuse, runtime, workers, world
+from distillab import tokenizer as tok
 from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
 from distillab.comparison import Comparison, StudentRun
 from distillab.evaluation import evaluate
@@ -101,10 +102,13 @@ def _train_and_test(setup: Setup, name: str, arm: Arm, seed: int, key: str | Non
     training = replace(arm.training or setup.training, seed=seed)
     warm = arm.warm_start[seed] if arm.warm_start is not None else None
     tokenizer = arm.tokenizer or setup.tokenizer  # the student's: it trains, samples and is tested with this one
+    before = None  # a pretrained student as it comes, measured away from the task (`forgetting`)
     if warm is not None:
         student = copy.deepcopy(warm.model)
     elif arm.start_from is not None:
         student = load_causal_lm(arm.start_from)[0]
+        before = forgetting.remembered_reference((reuse.checkpoint_sha256(arm.start_from), tok.fingerprint(tokenizer)),
+                                                 student, tokenizer)  # the model as it comes, away from the task
         if arm.lora is not None:
             student = with_lora(student, arm.lora, seed)
     elif arm.architecture is None and arm.tokenizer is None:  # the course's own student
@@ -121,6 +125,7 @@ def _train_and_test(setup: Setup, name: str, arm: Arm, seed: int, key: str | Non
     settings = arm.settings if arm.start_from is None else {**arm.settings,
                                                             "trainable parameters": trainable_parameters(student)}
     evaluation = evaluate(student, tokenizer, setup.held_out, prompt_format=arm.prompt_format)
+    lost = forgetting.measure(student, tokenizer, before).as_dict() if before is not None else None
     record = RunRecord(
         chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
         model_size=STUDENT_SIZE if arm.start_from is None else Path(arm.start_from).name,
@@ -130,7 +135,7 @@ def _train_and_test(setup: Setup, name: str, arm: Arm, seed: int, key: str | Non
                         teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
                         student_sampling=sampling, teacher_scoring=scoring),
         teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=settings,
-        interrupted=history.interrupted, key=key)
+        interrupted=history.interrupted, key=key, forgetting=lost)
     return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
                       history.completed_steps, len(arm.data), history, student, record)
 

@@ -179,10 +179,23 @@ class Batches(Protocol):
 
 
 def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
-    """Supervised fine-tuning: next-token cross-entropy on the completion tokens only."""
+    """Supervised fine-tuning: next-token cross-entropy on the completion tokens only.
+
+    Position t predicts token t + 1. Only positions from the batch's first completion token on
+    get logits (`logits_to_keep`): a prompt position needs its hidden state, for attention, but no
+    distribution over the vocabulary. With a 49,152-token vocabulary (chapter 07) those logits,
+    and their gradient, are most of a step's memory; the loss is the same."""
     input_ids = batch["input_ids"]  # (B, T)
-    logits = model(input_ids=input_ids[:, :-1]).logits  # (B, T-1, V): predicts tokens 1..T-1
-    return masked_cross_entropy(logits, input_ids[:, 1:], batch["completion_mask"][:, 1:])
+    targets, mask = input_ids[:, 1:], batch["completion_mask"][:, 1:]
+    first = first_counted(mask)
+    logits = model(input_ids=input_ids[:, :-1], logits_to_keep=mask.shape[1] - first).logits  # (B, T-1-first, V)
+    return masked_cross_entropy(logits, targets[:, first:], mask[:, first:])
+
+
+def first_counted(mask: torch.Tensor) -> int:
+    """The first position (column) where any row of `mask` counts; 0 when none does."""
+    columns = mask.any(dim=0).nonzero()
+    return int(columns[0]) if len(columns) else 0
 
 
 @dataclass
