@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,14 +68,17 @@ def load_checkpoint_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": the only shape a Hugging Face hub model has
+
+
 def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer) of any Hugging Face causal LM checkpoint in `folder`: safetensors only
     (a pickled `pytorch_model.bin` is refused: loading one can run code), read locally."""
     folder = Path(folder)
-    if not folder.exists() and str(folder).count("/") == 1 and os.environ.get("HF_HUB_OFFLINE") == "0":
+    if not folder.exists() and HUB_ID.fullmatch(str(folder)) and os.environ.get("HF_HUB_OFFLINE") == "0":
         return _from_the_hub(str(folder))
     if not (folder / "config.json").is_file():
-        if str(folder).count("/") == 1 and not folder.exists():
+        if HUB_ID.fullmatch(str(folder)) and not folder.exists():
             raise FileNotFoundError(f"{folder} is not a folder here. If it is a model on the Hugging Face hub, "
                                     "download it by running with HF_HUB_OFFLINE=0 (the course itself never does)")
         raise FileNotFoundError(f"no Hugging Face checkpoint at {folder}: expected a folder with config.json, "

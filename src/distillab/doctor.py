@@ -20,7 +20,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerBa
 
 from distillab import knobs, world
 from distillab import tokenizer as tok
-from distillab.architectures import LoraSettings, completion_text, load_checkpoint_tokenizer, prompt_text, quiet_lora
+from distillab.architectures import HUB_ID, LoraSettings, completion_text, load_checkpoint_tokenizer, prompt_text, quiet_lora
 from distillab.workspace import resolve
 
 KINDS = ("traces", "logits", "on-policy")  # the recipe command's kinds
@@ -123,16 +123,11 @@ def _pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
     return [tokenizer.decode([i]).replace(" ", "␣") for i in ids]
 
 
-def _looks_like_hub_id(location: str, folder: Path) -> bool:
-    parts = location.split("/")
-    return not folder.exists() and len(parts) == 2 and all(parts) and not location.startswith((".", "~"))
-
-
 def model_facts(location: str | Path, lora: LoraSettings = LoraSettings()) -> ModelFacts:
     """The facts of the model at `location` (a checkpoint folder, "package:..." or "home:..."), with
     what LoRA adapters of `lora` would train on it."""
     folder = resolve(str(location))
-    if _looks_like_hub_id(str(location), folder):
+    if HUB_ID.fullmatch(str(location)) and not folder.exists():
         raise FileNotFoundError(f"{location!r} looks like a Hugging Face hub id, and no folder of that name is here: "
                                 "the doctor reads local checkpoints only, and the course never downloads. Save the "
                                 "model with save_pretrained (or fetch it once with `huggingface-cli download`) and "

@@ -196,8 +196,7 @@ def gain_over(runs: list[StudentRun], before: Evaluation) -> PairedGain:
     """Each seed's run minus the model as it comes (one greedy evaluation, the same for every
     seed), in points of mean accuracy."""
     ordered = sorted(runs, key=lambda run: run.seed)
-    return PairedGain(tuple(run.seed for run in ordered),
-                      tuple(100 * (run.mean_accuracy - before.mean_accuracy) for run in ordered))
+    return PairedGain(tuple(run.seed for run in ordered), tuple(_learned(run, before) for run in ordered))
 
 
 def multi_step(accuracy: dict[int, float], fewest_steps: int = 3) -> float:
@@ -248,30 +247,40 @@ def _forgetting(run: StudentRun) -> dict | None:
     return run.record.forgetting if run.record is not None else None  # a stored sweep's run has no record
 
 
+def _learned(run: StudentRun, before: Evaluation) -> float:
+    return 100 * (run.mean_accuracy - before.mean_accuracy)
+
+
+def _perplexity_change(lost: dict) -> float:
+    return 100 * (lost["perplexity_after"] / lost["perplexity_before"] - 1)
+
+
+def measured_forgetting(comparison: Comparison) -> dict[str, list[StudentRun]]:
+    """Per arm, its runs that measured what they forgot (`forgetting`), by seed: runs recorded
+    before it was measured, and a stored sweep's runs, are left out."""
+    measured = {name: sorted((run for run in runs if _forgetting(run)), key=lambda run: run.seed)
+                for name, runs in comparison.items()}
+    return {name: runs for name, runs in measured.items() if runs}
+
+
 def learned_and_lost(comparison: Comparison, before: Evaluation) -> dict[str, list[tuple[float, float, float]]]:
     """Per arm, per seed that measured it: (points over the model as it comes, the perplexity's
-    change on the English passages in %, the drift on chat prompts in nats) (`forgetting`)."""
-    points = {}
-    for name, runs in comparison.items():
-        points[name] = [(100 * (run.mean_accuracy - before.mean_accuracy),
-                         100 * (lost["perplexity_after"] / lost["perplexity_before"] - 1), lost["drift"])
-                        for run in sorted(runs, key=lambda run: run.seed) if (lost := _forgetting(run))]
-    return {name: seeds for name, seeds in points.items() if seeds}
+    change on the English passages in %, the drift on chat prompts in nats)."""
+    return {name: [(_learned(run, before), _perplexity_change(_forgetting(run)), _forgetting(run)["drift"])
+                   for run in runs] for name, runs in measured_forgetting(comparison).items()}
 
 
 def forgetting_rows(comparison: Comparison, before: Evaluation) -> list[dict]:
     """Per arm, the mean over its seeds of what it learned on the task beside what it lost away
     from it: perplexity on the passages before and after, and the drift (shown in
-    `FORGETTING_FORMATS`). Runs recorded before this was measured are left out."""
-    rows = []
-    for name, seeds in learned_and_lost(comparison, before).items():
-        measured = [lost for run in comparison[name] if (lost := _forgetting(run))]
-        mean = lambda values: sum(values) / len(values)  # noqa: E731
-        rows.append({"arm": name, "seeds": len(seeds), "learned (points over as it comes)": mean([s[0] for s in seeds]),
-                     "perplexity before": mean([m["perplexity_before"] for m in measured]),
-                     "perplexity after": mean([m["perplexity_after"] for m in measured]),
-                     "perplexity change (%)": mean([s[1] for s in seeds]), "drift (nats)": mean([s[2] for s in seeds])})
-    return rows
+    `FORGETTING_FORMATS`)."""
+    return [{"arm": name, "seeds": len(runs),
+             "learned (points over as it comes)": mean_of(runs, lambda run: _learned(run, before)),
+             "perplexity before": mean_of(runs, lambda run: _forgetting(run)["perplexity_before"]),
+             "perplexity after": mean_of(runs, lambda run: _forgetting(run)["perplexity_after"]),
+             "perplexity change (%)": mean_of(runs, lambda run: _perplexity_change(_forgetting(run))),
+             "drift (nats)": mean_of(runs, lambda run: _forgetting(run)["drift"])}
+            for name, runs in measured_forgetting(comparison).items()]
 
 
 def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per_difficulty: int | None = None,

@@ -48,7 +48,6 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +57,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from distillab import knobs, world
-from distillab.architectures import ARCHITECTURES, PROMPT_FORMATS
+from distillab.architectures import ARCHITECTURES, HUB_ID, PROMPT_FORMATS
 from distillab.distillation import LOSSES
 from distillab.models import SIZES
 from distillab.profiles import PROFILES
@@ -214,9 +213,6 @@ def load_recipe(path: str | Path) -> Recipe:
         if name in values:
             values[name] = tuple(values[name]) if isinstance(values[name], list) else values[name]
     return Recipe(**values, file=path)
-
-
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": the only shape a Hugging Face hub model has
 
 
 def _model_location(recipe_file: Path, key: str, value) -> str:
