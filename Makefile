@@ -103,7 +103,7 @@ transfer-sweeps: $(BIN)/.installed
 # -> src/distillab/reference/realmodel_sweeps.json (~25 min).
 realmodel-sweeps: $(BIN)/.installed model
 	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_HOME=$$(mktemp -d) \
-		$(BIN)/python -m distillab.realmodel_experiments
+		$(BIN)/python -m distillab.realmodel_sweeps
 
 # Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~9 min).
 onpolicy-sweeps: $(BIN)/.installed

@@ -79,3 +79,48 @@ def test_room_to_answer_in_plain_english_counts_the_rendered_trace(real_model_fo
     widest = world.in_plain_english(world.widest_example(5).trace)
     assert sampling.max_new_tokens_for(5, smol, "natural") == len(smol(widest)["input_ids"]) + 1 + sampling.EXTRA_TOKENS
     assert sampling.max_new_tokens_for(5, smol, "natural") > sampling.max_new_tokens_for(1, smol, "natural")
+
+
+def _lora_student(tokenizer, tmp_path):
+    """A tiny pretrained checkpoint loaded from disk, with LoRA adapters that are not zero."""
+    from distillab.architectures import LoraSettings, with_lora
+
+    base = save_checkpoint(build_causal_lm("llama", tokenizer, "tiny", seed=1), tokenizer, tmp_path / "base")
+    student = with_lora(load_causal_lm(base)[0], LoraSettings(rank=4, alpha=8.0), seed=0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in student.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)  # B starts at 0: a trained one is not
+    return student.eval()
+
+
+def test_a_lora_student_saves_its_adapters_and_loads_back_with_them(tokenizer, tmp_path):
+    from distillab.architectures import ADAPTER_FILE, has_adapters, weights_file
+
+    student = _lora_student(tokenizer, tmp_path)
+    ids = torch.tensor([tokenizer("1+2=")["input_ids"]])
+    folder = save_checkpoint(student, tokenizer, tmp_path / "adapters")
+    assert weights_file(folder) == folder / ADAPTER_FILE and not (folder / "model.safetensors").exists()
+    assert weights_file(folder).stat().st_size < 0.5 * (tmp_path / "base" / "model.safetensors").stat().st_size
+    again, its_tokenizer = load_causal_lm(folder)
+    assert has_adapters(again) and its_tokenizer("1+2=")["input_ids"] == ids[0].tolist()
+    with torch.no_grad():
+        expected = student(ids).logits
+        assert torch.equal(again(ids).logits, expected)
+        merged = save_checkpoint(student, tokenizer, tmp_path / "merged", merged=True)
+        plain = load_causal_lm(merged)[0]
+        assert not has_adapters(plain) and has_adapters(student)  # the student itself is left as it was
+        assert torch.allclose(plain(ids).logits, expected, atol=1e-5)
+
+
+def test_adapters_whose_checkpoint_is_gone_say_how_to_carry_the_model(tokenizer, tmp_path):
+    import shutil
+
+    folder = save_checkpoint(_lora_student(tokenizer, tmp_path), tokenizer, tmp_path / "adapters")
+    shutil.rmtree(tmp_path / "base")
+    with pytest.raises(FileNotFoundError, match="merged=True"):
+        load_causal_lm(folder)
+    (folder / "adapter_model.safetensors").rename(folder / "adapter_model.bin")
+    with pytest.raises(ValueError, match="safetensors only"):
+        load_causal_lm(folder)

@@ -21,7 +21,7 @@ BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line mu
     "filter_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "onpolicy_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "transfer_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
-    "realmodel_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
+    "realmodel_sweeps": (["--profile", "quick"], "unknown profile 'quick'"),
 }
 
 

@@ -1,16 +1,15 @@
-"""Chapter 07's experiment pieces, checked without training the 135M-parameter model (the recipe
+"""Chapter 07's set-up and arms, checked without training the 135M-parameter model (the recipe
 test and chapter 07 itself train it): the setup, each arm's data in the real model's chat format,
-the gains against the model as it comes, acceptance and cost tables worked out by hand."""
+one name per arm, the model as it comes in the ledger, and the student the learner keeps."""
 
 import pytest
 
 from distillab import realmodel_experiments
 from distillab import records, world
-from distillab.evaluation import Evaluation
+from distillab.architectures import prompt_text
 from distillab.profiles import get_profile
 from distillab.records import Compute, RunRecord
-from distillab.sampling import TraceSamples
-from distillab.comparison import Comparison, StudentRun
+from distillab.comparison import StudentRun
 from distillab.workspace import REFERENCE_TEACHER
 
 
@@ -45,7 +44,7 @@ def test_the_arms_hold_the_teachers_verified_traces_and_the_answers_in_the_chat_
                        (answers, f"The answer is {problem.answer}.")):
         row, mask = arm.data.input_ids[2][0].tolist(), arm.data.completion_mask[2][0].tolist()
         assert tokenizer.decode([i for i, m in zip(row, mask) if m]) == reply + tokenizer.eos_token
-        assert tokenizer.decode(row).startswith(realmodel_experiments.prompt_text(problem, tokenizer, realmodel_experiments.FORMAT))
+        assert tokenizer.decode(row).startswith(prompt_text(problem, tokenizer, realmodel_experiments.FORMAT))
         assert arm.start_from == setup.student_folder and arm.prompt_format == "natural"
     assert traces.lora is None and traces.training.learning_rate == realmodel_experiments.LEARNING_RATE
     assert answers.lora == realmodel_experiments.LORA and answers.training.learning_rate == realmodel_experiments.LORA_LEARNING_RATE
@@ -53,51 +52,15 @@ def test_the_arms_hold_the_teachers_verified_traces_and_the_answers_in_the_chat_
     assert traces.teacher_data_flops == samples.flops > 0 and answers.teacher_data_flops == 0
 
 
-def run(arm, seed, accuracy, seconds=10.0, steps=5, flops=1e12):
-    return StudentRun(arm, seed, {d: accuracy for d in world.DIFFICULTIES}, flops, seconds, steps, 100)
-
-
-def test_gains_over_the_model_as_it_comes_are_paired_by_seed():
-    before = Evaluation({d: 0.1 for d in world.DIFFICULTIES}, 1.0, 10, 1.0, 50)
-    gain = realmodel_experiments.gain_over([run("x", 1, 0.5), run("x", 0, 0.3)], before)
-    assert gain.seeds == (0, 1) and gain.gains == pytest.approx((20.0, 40.0))
-    assert realmodel_experiments.multi_step({1: 1.0, 2: 1.0, 3: 0.3, 4: 0.2, 5: 0.1}) == pytest.approx(0.2)
-
-
-def test_the_cost_table_by_hand():
-    comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
-                                   run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
-    facts = {"a": {"trainable parameters": 1234, "teacher data FLOPs": 1e12}}
-    [row] = realmodel_experiments.cost_rows(comparison, facts, peak_gflops=400.0)
-    assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
-    assert row["GFLOP/s"] == pytest.approx(200.0) and row["share of the matmul peak (%)"] == pytest.approx(50.0)
-    assert realmodel_experiments.seconds_per_step(comparison) == {"a": pytest.approx(3.0)}
-    assert "share of the matmul peak (%)" not in realmodel_experiments.cost_rows(comparison, facts)[0]
-    assert row["trainable parameters"] == "1,234"
-    # (3e12 + 1e12) FLOPs at 989 TFLOP/s and the H100's stated use, at its hourly price
-    from distillab.cost import H100
-
-    assert row["H100 dollars"] == pytest.approx(4e12 / (H100.peak_tflops * 1e12 * H100.utilization) / 3600
-                                                * H100.dollars_per_hour)
-
-
-def test_acceptance_by_temperature_and_the_cost_of_a_kept_sample():
-    problems = world.sample_problems(2, 1, seed=0) + world.sample_problems(2, 3, seed=0)
-    samples = TraceSamples(problems, [["a", "b"]] * 4, [[True, False], [True, True], [False, False], [True, False]],
-                           0.7, 10, 10, 8e9, 1.0, "natural")
-    [row] = realmodel_experiments.acceptance_rows({0.7: samples})
-    assert row["1 steps (%)"] == 75.0 and row["3 steps (%)"] == 25.0 and row["all (%)"] == 50.0
-    assert row["kept"] == "4 of 8" and row["GFLOPs per kept sample"] == pytest.approx(2.0)
-    none = TraceSamples(problems, [["a", "b"]] * 4, [[False, False]] * 4, 0.7, 10, 10, 8e9, 1.0, "natural")
-    [row] = realmodel_experiments.acceptance_rows({0.7: none})
-    assert row["kept"] == "0 of 8" and row["GFLOPs per kept sample"] == "none kept"  # not inf
-
-
-def test_the_headline_arms_follow_the_fine_tuning_knob():
-    assert realmodel_experiments.arm_names("lora") == (realmodel_experiments.ANSWERS_LORA, realmodel_experiments.TRACES_LORA)
-    assert realmodel_experiments.arm_names("full") == (realmodel_experiments.ANSWERS, realmodel_experiments.TRACES)
+def test_the_headline_arms_follow_the_fine_tuning_knob_and_every_arm_has_one_name():
+    lora, full = realmodel_experiments.headline_arms("lora"), realmodel_experiments.headline_arms("full")
+    assert (lora.answers, lora.traces) == (realmodel_experiments.ANSWERS_LORA, realmodel_experiments.TRACES_LORA)
+    assert (full.answers, full.traces) == (realmodel_experiments.ANSWERS_FULL, realmodel_experiments.TRACES_FULL)
     with pytest.raises(ValueError, match="FINE_TUNING must be one of"):
-        realmodel_experiments.arm_names("qlora")
+        realmodel_experiments.headline_arms("qlora")
+    named = [value for name, value in vars(realmodel_experiments).items() if isinstance(value, str) and name.isupper()
+             and value in realmodel_experiments.ARMS]
+    assert sorted(named) == sorted(set(realmodel_experiments.ARMS)) and len(named) == 7  # one name each
 
 
 def test_the_model_as_it_comes_is_recorded_as_pretrained_elsewhere():
@@ -142,35 +105,39 @@ def test_leaving_out_smollm2s_default_system_prompt_saves_16_tokens_on_every_exa
     problem = setup.held_out[3][0]
     counts = realmodel_experiments.system_prompt_tokens(setup.student_tokenizer, problem)
     assert counts["as the template comes"] - counts["as the course asks"] == 16
-    assert counts["as the course asks"] == len(setup.student_tokenizer(realmodel_experiments.prompt_text(problem, setup.student_tokenizer,
+    assert counts["as the course asks"] == len(setup.student_tokenizer(prompt_text(problem, setup.student_tokenizer,
                                                                                         realmodel_experiments.FORMAT))["input_ids"])
 
 
-def test_the_stored_teacher_study_in_one_paragraph():
-    problems = world.sample_problems(2, 1, seed=0)
-    samples = TraceSamples(problems, [["a"], ["b"]], [[True], [True]], 0.0, 10, 10, 2e8, 1.0)
-    stored = {"own_samples": {"problems": 100, "k": 4, "temperature": 0.7, "acceptance": {"1": 0.1, "2": 0.0},
-                              "kept": 4, "flops": 4e12}}
-    text = realmodel_experiments.stored_teacher_study(stored, samples)
-    assert "100 problems x k = 4 at T = 0.7" in text and "1: 10 %, 2: 0 %" in text and "4 kept" in text
-    assert "1e+12 FLOPs" in text and "1e+08" in text and "10,000 times less" in text
+def test_the_learner_keeps_the_best_lora_student_and_loads_it_back(setup):
+    from dataclasses import replace
+
+    from distillab import reuse
+    from distillab.architectures import has_adapters, load_causal_lm, with_lora
+    from distillab.workspace import workspace
+
+    student = with_lora(realmodel_experiments.load_student(setup), realmodel_experiments.LORA)
+    lora = RunRecord(chapter="07", family=records.ANSWERS_ONLY, arm=realmodel_experiments.TRACES_LORA, profile="fast", seed=1,
+                     model_size="SmolLM2-135M-Instruct", parameters=1, data_size=1, steps=1, seconds=1.0,
+                     accuracy={1: 0.5}, compute=Compute(1.0), settings={"fine-tuning": "LoRA rank 16"}, key="a" * 64)
+    lora = replace(lora, weights_sha256=reuse.save_student(student, setup.student_tokenizer, setup.profile, lora.key))
+    worse = replace(lora, seed=0, accuracy={1: 0.2}, key="b" * 64, weights_sha256=None)
+    runs = [StudentRun.from_record(lora.arm, record) for record in (worse, lora)]
+    best = realmodel_experiments.best_run(runs)
+    assert best.seed == 1
+    folder = realmodel_experiments.keep_student(setup, best)
+    assert folder.parent == workspace(setup.profile) / "kept" and "seed-1" in folder.name
+    assert has_adapters(load_causal_lm(folder)[0])
+    with pytest.raises(ValueError, match="RETRAIN = True"):
+        realmodel_experiments.keep_student(setup, runs[0])  # its adapters are not on disk
+    full = StudentRun.from_record(realmodel_experiments.TRACES_FULL, replace(worse, settings={"fine-tuning": "full"}))
+    with pytest.raises(ValueError, match='FINE_TUNING = "lora"'):
+        realmodel_experiments.keep_student(setup, full)
 
 
-def test_what_each_arm_learned_beside_what_it_lost():
-    def run(arm, seed, accuracy, forgetting):
-        record = RunRecord(chapter="07", family=records.ANSWERS_ONLY, arm=arm, profile="fast", seed=seed,
-                           model_size="SmolLM2-135M-Instruct", parameters=1, data_size=1, steps=1, seconds=1.0,
-                           accuracy={1: accuracy}, compute=Compute(1.0), forgetting=forgetting)
-        return StudentRun(arm, seed, {1: accuracy}, 1.0, 1.0, 1, 1, None, None, record)
-
-    lost = lambda after, drift: {"perplexity_before": 10.0, "perplexity_after": after, "drift": drift,  # noqa: E731
-                                 "passages_sha256": "ab"}
-    comparison = Comparison({"traces": [run("traces", 1, 0.5, lost(11.0, 0.2)), run("traces", 0, 0.3, lost(12.0, 0.4))],
-                             "old": [run("old", 0, 0.2, None)]})
-    before = Evaluation({1: 0.1}, 0.0, 0, 0.0, 1)
-    points = realmodel_experiments.learned_and_lost(comparison, before)
-    assert list(points) == ["traces"]  # runs recorded before forgetting was measured are left out
-    assert points["traces"] == [pytest.approx((20.0, 20.0, 0.4)), pytest.approx((40.0, 10.0, 0.2))]  # by seed
-    [row] = realmodel_experiments.forgetting_rows(comparison, before)
-    assert row["learned (points over as it comes)"] == pytest.approx(30.0) and row["seeds"] == 2
-    assert row["perplexity after"] == pytest.approx(11.5) and row["drift (nats)"] == pytest.approx(0.3)
+def test_the_learner_asks_a_question_of_their_own(setup):
+    model = realmodel_experiments.load_student(setup)
+    reply = realmodel_experiments.ask(model, setup.student_tokenizer, "What is 2 + 3?", max_new_tokens=6)
+    assert isinstance(reply, str) and reply.strip()
+    with pytest.raises(ValueError, match="QUESTION must be some text"):
+        realmodel_experiments.ask(model, setup.student_tokenizer, "   ")

@@ -133,9 +133,9 @@ def test_what_an_arm_spent_is_the_mean_over_its_seeds_worked_out_by_hand():
     assert spent(runs) == "2e+11 FLOPs, 40 steps, 5.0 s per run"
 
 
-def test_a_student_that_starts_from_a_pretrained_model_records_what_it_forgot(tokenizer, tmp_path):
+def _pretrained_setup(tokenizer, tmp_path):
+    """A tiny checkpoint saved to disk (the pretrained model), its training set and a setup."""
     from distillab.architectures import build_causal_lm, save_checkpoint
-    from distillab.students import train_student
 
     folder = save_checkpoint(build_causal_lm("llama", tokenizer, "tiny", seed=1), tokenizer, tmp_path / "pretrained")
     answers = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer, style="answer")
@@ -143,8 +143,31 @@ def test_a_student_that_starts_from_a_pretrained_model_records_what_it_forgot(to
                   teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
                   held_out={1: world.sample_problems(4, 1, seed=9)},
                   training=TrainingConfig(3, 4, learning_rate=1e-2, warmup_steps=0))
+    return folder, answers, setup
+
+
+def test_a_student_that_starts_from_a_pretrained_model_records_what_it_forgot(tokenizer, tmp_path):
+    from distillab.students import train_student
+
+    folder, answers, setup = _pretrained_setup(tokenizer, tmp_path)
     run = train_student(setup, "answers", Arm(records.ANSWERS_ONLY, answers, tokenizer=tokenizer, start_from=folder), 0)
     lost = run.record.forgetting
     assert lost["drift"] > 0 and lost["perplexity_after"] != lost["perplexity_before"] > 0
     built = train_student(setup, "answers", Arm(records.ANSWERS_ONLY, answers), 0)
     assert built.record.forgetting is None  # a student built here had nothing to forget
+
+
+def test_a_lora_students_adapters_are_kept_on_disk_when_the_students_are_let_go(tokenizer, tmp_path):
+    from distillab import reuse
+    from distillab.architectures import LoraSettings, has_adapters, load_causal_lm
+
+    folder, answers, setup = _pretrained_setup(tokenizer, tmp_path)
+    arms = {"lora": Arm(records.ANSWERS_ONLY, answers, tokenizer=tokenizer, start_from=folder, lora=LoraSettings(rank=2)),
+            "full": Arm(records.ANSWERS_ONLY, answers, tokenizer=tokenizer, start_from=folder)}
+    ledger = Ledger(setup.profile, tmp_path / "ledger.jsonl")
+    result = compare(setup, arms, (0,), ledger, keep_models=False, workers=1)
+    assert result["lora"][0].model is None and result["full"][0].model is None  # let go once measured
+    kept = reuse.saved_student(result["lora"][0].record, setup.profile)
+    assert kept is not None and has_adapters(load_causal_lm(kept)[0])
+    assert reuse.saved_student(result["full"][0].record, setup.profile) is None  # 16 bytes a parameter: not kept
+    assert [r.weights_sha256 is not None for r in ledger.entries()] == [True, False]

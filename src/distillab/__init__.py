@@ -21,8 +21,10 @@ One module per idea, in three layers; a module imports only from its own layer o
 - Chapter layer: `teacher` (chapter 01), `kd_experiments` (02), `trace_experiments` and
   `filter_experiments` (03), `onpolicy_experiments` (04), `frontier` (05), `transfer_experiments`
   (06), `realmodel` (chapter 07's pretrained model, fetched and converted at set-up),
-  `realmodel_experiments` (07), `doctor` (the pre-flight check of a teacher/student pair), `sweeps`
-  (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
+  `realmodel_experiments` (07's set-up and arms, and the student the learner keeps),
+  `realmodel_results` (07's numbers and tables), `realmodel_sweeps` (07's stored runs and step
+  probe), `realmodel_trl` (07's fine-tuning through TRL's SFTTrainer, checked against the
+  course's loss), `doctor` (the pre-flight check of a teacher/student pair), `sweeps` (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
   command: run, launch, price).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
   `claim_variants` (`make claims`: the chapters' claims under numeric variants),

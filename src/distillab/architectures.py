@@ -6,6 +6,7 @@ safetensors only, nothing fetched). Chapter 06 and the recipe command (`distilla
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, Llama
 from distillab import knobs
 from distillab import tokenizer as tok
 from distillab import world
-from distillab.models import MAX_SEQUENCE_LENGTH, get_size, initialised, llama_config
+from distillab.models import MAX_SEQUENCE_LENGTH, WEIGHTS_FILE, get_size, initialised, llama_config
 from distillab.runtime import no_loading_bars, seed_everything
 
 ARCHITECTURES = ("llama", "qwen2", "gpt2")
@@ -46,12 +47,32 @@ def build_causal_lm(architecture: str, tokenizer: PreTrainedTokenizerBase, size:
     return initialised(_config(architecture, tokenizer, size), tokenizer, seed)
 
 
-def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
-    """Save `model` and `tokenizer` as a Hugging Face checkpoint (safetensors), as the hub holds them."""
+ADAPTER_FILE, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json"  # what peft saves of LoRA
+
+
+def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path,
+                    merged: bool = False) -> Path:
+    """Save `model` and `tokenizer` as a Hugging Face checkpoint (safetensors), as the hub holds them.
+    A model with LoRA adapters saves its adapters alone (a few MB; they name the checkpoint they
+    adapt), or, `merged=True`, a copy of the model with the adapters added into its weights: a
+    plain checkpoint of the full size that loads without peft (`model` itself is not changed)."""
     folder = Path(folder)
+    if merged and has_adapters(model):
+        with no_loading_bars():
+            model = copy.deepcopy(model).merge_and_unload()
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def has_adapters(model: torch.nn.Module) -> bool:
+    """Is `model` a base model wrapped with LoRA adapters (`with_lora`)?"""
+    return hasattr(model, "peft_config")
+
+
+def weights_file(folder: Path) -> Path:
+    """A checkpoint's weights: the whole model's, or a LoRA checkpoint's adapters."""
+    return folder / (ADAPTER_FILE if (folder / ADAPTER_CONFIG).is_file() else WEIGHTS_FILE)
 
 
 GENERIC_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")  # saved from a tokenizer.json, as ours
@@ -77,6 +98,8 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
     folder = Path(folder)
     if not folder.exists() and HUB_ID.fullmatch(str(folder)) and os.environ.get("HF_HUB_OFFLINE") == "0":
         return _from_the_hub(str(folder))
+    if (folder / ADAPTER_CONFIG).is_file():
+        return _with_saved_adapters(folder)
     if not (folder / "config.json").is_file():
         if HUB_ID.fullmatch(str(folder)) and not folder.exists():
             raise FileNotFoundError(f"{folder} is not a folder here. If it is a model on the Hugging Face hub, "
@@ -97,6 +120,25 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
                          f"({type(error).__name__}: {error})") from None
     tokenizer = ready_for_generation(tokenizer)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def _with_saved_adapters(folder: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A LoRA checkpoint (`save_checkpoint` of a model with adapters): the checkpoint its
+    adapters name, loaded as `load_causal_lm` loads any, with the saved adapters on it."""
+    from peft import PeftModel
+
+    if not (folder / ADAPTER_FILE).is_file():
+        raise ValueError(f"the LoRA checkpoint at {folder} has no {ADAPTER_FILE}: adapters are loaded from "
+                         "safetensors only (save them with save_pretrained)")
+    base = json.loads((folder / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+    if not base or not Path(base).is_dir():
+        raise FileNotFoundError(f"the LoRA adapters at {folder} adapt the checkpoint {base!r}, which is not a folder "
+                                "here: save a merged copy (save_checkpoint(..., merged=True)) to carry the model alone")
+    model, _ = load_causal_lm(base)
+    with quiet_lora(), no_loading_bars():
+        model = PeftModel.from_pretrained(model, folder, is_trainable=False)
+    tokenizer = ready_for_generation(load_checkpoint_tokenizer(folder))
     return model.eval(), tokenizer
 
 

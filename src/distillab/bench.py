@@ -34,7 +34,7 @@ from unittest import mock
 
 import torch
 
-from distillab import (claims, cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments,
+from distillab import (claims, cost, kd_experiments, labs, onpolicy_experiments, realmodel, realmodel_experiments, runtime,
                        trace_experiments, transfer_experiments, world)
 from distillab.chapter_times import BENCH_FILE
 from distillab.comparison import PairedGain
@@ -207,13 +207,13 @@ def run_chapters_at(profile: Profile, chapters: list[Path], home: str | None = N
 REAL_CHAPTER = "07_a_real_model"
 
 
-def real_model_step(lora: bool) -> dict:
-    """`realmodel_experiments.step_probe` in a fresh process, so that its peak memory is its own."""
+def real_model_step(fine_tuning: str) -> dict:
+    """`realmodel_sweeps.step_probe` in a fresh process, so that its peak memory is its own."""
     import subprocess
     import sys
 
-    code = ("import json; from distillab import realmodel_experiments; "
-            f"print(json.dumps(realmodel_experiments.step_probe(lora={lora})))")
+    code = ("import json; from distillab import realmodel_sweeps; "
+            f"print(json.dumps(realmodel_sweeps.step_probe({fine_tuning!r})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -224,17 +224,17 @@ def real_model_figures(ledger: Ledger, peak_gflops: float) -> dict:
     fine-tuning step (full and LoRA) and generation speed measured here."""
     records = [r for r in ledger.entries() if r.chapter == realmodel_experiments.CHAPTER]
     before = next(r for r in records if r.arm == realmodel_experiments.AS_IT_COMES)
-    baseline, arm = realmodel_experiments.arm_names()
-    after = {name: {r.seed: r.accuracy for r in records if r.arm == name} for name in (baseline, arm)}
-    steps = {"full": real_model_step(lora=False), "lora": real_model_step(lora=True)}
-    lost = {name: [r.forgetting for r in records if r.arm == name and r.forgetting] for name in (baseline, arm)}
+    arms = realmodel_experiments.headline_arms()
+    after = {name: {r.seed: r.accuracy for r in records if r.arm == name} for name in arms}
+    steps = {fine_tuning: real_model_step(fine_tuning) for fine_tuning in ("full", "lora")}
+    lost = {name: [r.forgetting for r in records if r.arm == name and r.forgetting] for name in arms}
     forgetting = {name: {figure: sum(m[figure] for m in measured) / len(measured)
                          for figure in ("perplexity_before", "perplexity_after", "drift")} | {"seeds": len(measured)}
                   for name, measured in lost.items() if measured}
     return {"real_model_accuracy_before": before.accuracy, "real_model_accuracy_after": after,
             "real_model_forgetting": forgetting,
             "real_model_fine_tuning": realmodel_experiments.FINE_TUNING,
-            "real_model_traces_vs_answers_points": paired_points(ledger, realmodel_experiments.CHAPTER, baseline, arm),
+            "real_model_traces_vs_answers_points": paired_points(ledger, realmodel_experiments.CHAPTER, *arms),
             "real_model_step_seconds": {k: v["seconds_per_step"] for k, v in steps.items()},
             "real_model_step_fraction_of_peak": {k: v["gflops_per_second"] / peak_gflops for k, v in steps.items()},
             "real_model_step_peak_memory_mb": {k: v["peak_memory_mb"] for k, v in steps.items()},

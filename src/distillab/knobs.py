@@ -79,3 +79,10 @@ def seeds(name: str, value) -> tuple[int, ...]:
             or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in value):
         _refuse(name, value, "a list of distinct whole numbers, at least one, e.g. (0, 1, 2)")
     return tuple(int(s) for s in value)
+
+
+def text(name: str, value) -> str:
+    """Some text with at least one character that is not a space."""
+    if not isinstance(value, str) or not value.strip():
+        _refuse(name, value, "some text in quotes, e.g. \"What is 12 + 30?\"")
+    return value

@@ -52,7 +52,7 @@ def plot_learned_and_lost(points: dict[str, list[tuple[float, float, float]]], t
     """What each run learned on the task (points over the model as it comes) against what it lost
     away from it: its perplexity's change on ordinary English (%) and the drift of its next-token
     distributions on chat prompts (nats); one marker per seed, a colour per arm
-    (`realmodel_experiments.learned_and_lost`)."""
+    (`realmodel_results.learned_and_lost`)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
     for name, seeds in points.items():
         for ax, column in zip(axes, (1, 2)):

@@ -1,63 +1,54 @@
-"""Chapter 07's experiments: a real pretrained model, SmolLM2-135M-Instruct (`realmodel`), asked the
-world's problems in plain English through its chat template and graded by the free-text verifier
-(`answers`). As it comes; as the student of the course teacher's verified traces, rendered as its
-replies (full fine-tuning and LoRA, against the answers alone, paired by seed); and as a teacher
-whose samples the verifier must filter.
-
-    python -m distillab.realmodel_experiments     # the stored runs (standard profile, ~25 min on 2 cores)
-
-writes `reference/realmodel_sweeps.json`: LoRA against full fine-tuning, and the real model's own
-samples (filtered or not) as its training data, which chapter 07 reads.
+"""Chapter 07's set-up and arms: a real pretrained model, SmolLM2-135M-Instruct (`realmodel`),
+asked the world's problems in plain English through its chat template and graded by the free-text
+verifier (`answers`). As it comes; as the student of the course teacher's verified traces,
+rendered as its replies, against the answers alone (LoRA or every weight, paired by seed); as a
+teacher whose samples the verifier must filter; and the distilled student the learner keeps,
+reloads and asks. `realmodel_results` turns the runs into the chapter's numbers and tables;
+`realmodel_sweeps` stores the runs the chapter's budget cannot afford.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
+import torch
 from transformers import PreTrainedTokenizerBase
 
-from distillab import knobs, realmodel, records, world
-from distillab.answers import parse_final_answer
-from distillab.architectures import (LoraSettings, chat_renderings, load_causal_lm, natural_question, load_checkpoint_tokenizer, prompt_text,
-                                     trainable_parameters, with_lora,
-                                     ready_for_generation)
+from distillab import knobs, realmodel, records, reuse, world
+from distillab.architectures import (LoraSettings, chat_renderings, load_causal_lm, load_checkpoint_tokenizer, natural_question,
+                                     ready_for_generation, save_checkpoint)
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
 from distillab.models import count_parameters
-from distillab.profiles import Profile, RealModelBudget, get_profile
+from distillab.profiles import Profile, RealModelBudget
 from distillab.records import Compute, RunRecord
-from distillab.runtime import peak_memory_mb
-from distillab.cost import H100, GpuAssumptions, dollars
 from distillab.sampling import TraceSamples, generate, sample_traces, training_set
-from distillab.comparison import Comparison, PairedGain, StudentRun, mean_of
+from distillab.comparison import Comparison, StudentRun
 from distillab.students import Arm, Setup, compare, load_teacher
-from distillab.sweeps import load, sweep_command
-from distillab.training import TrainingConfig, TrainingSet, train
-from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import workspace
 
 CHAPTER = "07"
 FORMAT = "natural"  # the real model is asked in plain English, through its chat template
 DATA_SEED = 7  # the training problems (never held-out ones)
-# The arms. Every one starts from the real model as it comes and trains the same steps and batch.
+# The arms, one name each. Every one starts from the real model as it comes and trains the same steps and batch.
 AS_IT_COMES = "as it comes"
-TRACES = "course teacher's traces, full fine-tuning"
-ANSWERS = "answers only, full fine-tuning"
+TRACES_FULL = "course teacher's traces, full fine-tuning"
+ANSWERS_FULL = "answers only, full fine-tuning"
 TRACES_LORA = "course teacher's traces, LoRA"
 ANSWERS_LORA = "answers only, LoRA"
 OWN_FILTERED = "its own samples, verified"
 OWN_UNFILTERED = "its own samples, unfiltered"
+ARMS = (AS_IT_COMES, TRACES_FULL, ANSWERS_FULL, TRACES_LORA, ANSWERS_LORA, OWN_FILTERED, OWN_UNFILTERED)
 FINE_TUNINGS = ("lora", "full")
 FINE_TUNING = "lora"  # the live headline: LoRA costs less time and memory a step; at the stored settings it learns less (stored runs)
 LEARNING_RATE = 1e-4  # every weight trains: a small step keeps what pretraining taught
 LORA = LoraSettings(rank=16, alpha=32.0)
 LORA_LEARNING_RATE = 1e-3  # only the small adapters train, from zero: they take larger steps
 SAMPLING_TEMPERATURE = 0.7  # the real model as a teacher
-OWN_PROMPTS_PER_DIFFICULTY, OWN_SAMPLES_PER_PROMPT = 20, 4  # the stored study of the real model as a teacher
-SWEEPS_PATH = REFERENCE_DIR / "realmodel_sweeps.json"
-COMMAND = "python -m distillab.realmodel_experiments"
 
 
 @dataclass(kw_only=True)
@@ -128,21 +119,6 @@ def _same_model_and_result(record: RunRecord, entry: RunRecord) -> bool:
     return replace(entry, timestamp=record.timestamp, numerics=record.numerics, key=record.key) == record
 
 
-def answers_shown(setup: RealSetup, evaluation: Evaluation, per_verdict: int = 2, width: int = 160) -> list[dict]:
-    """A few of the model's answers, right ones and wrong ones, with what the verifier read in them."""
-    rows = {True: [], False: []}
-    for difficulty, problems in sorted(setup.held_out.items()):
-        for problem, text in zip(problems, evaluation.texts[difficulty]):
-            read = parse_final_answer(text)
-            right = read == problem.answer
-            if len(rows[right]) < per_verdict:
-                shown = " ".join(text.split())
-                rows[right].append({"steps": difficulty, "question": problem.question, "right answer": problem.answer,
-                                    "the model wrote": shown[:width] + (" …" if len(shown) > width else ""),
-                                    "verifier read": read, "verdict": "right" if right else "wrong"})
-    return rows[True] + rows[False]
-
-
 def teacher_traces(setup: RealSetup) -> TraceSamples:
     """The course teacher's greedy traces for the training problems, in its own terse format,
     each checked by the world's verifier."""
@@ -172,11 +148,16 @@ def answers_arm(setup: RealSetup, lora: LoraSettings | None = None) -> Arm:
                 {"data": "the answers alone, in plain English"}, lora)
 
 
-def arm_names(fine_tuning: str = FINE_TUNING) -> tuple[str, str]:
-    """The headline's (baseline, arm): answers alone and the teacher's traces, fine-tuned the
-    `fine_tuning` way ("lora" or "full")."""
+class HeadlineArms(NamedTuple):
+    """The headline's two arms by name: the answers alone (the baseline) and the teacher's traces."""
+    answers: str
+    traces: str
+
+
+def headline_arms(fine_tuning: str = FINE_TUNING) -> HeadlineArms:
+    """The headline's arms, fine-tuned the `fine_tuning` way ("lora" or "full")."""
     knobs.choice("FINE_TUNING", fine_tuning, FINE_TUNINGS)
-    return (ANSWERS_LORA, TRACES_LORA) if fine_tuning == "lora" else (ANSWERS, TRACES)
+    return HeadlineArms(ANSWERS_LORA, TRACES_LORA) if fine_tuning == "lora" else HeadlineArms(ANSWERS_FULL, TRACES_FULL)
 
 
 def headline(setup: RealSetup, samples: TraceSamples, ledger: Ledger | None = None,
@@ -184,103 +165,12 @@ def headline(setup: RealSetup, samples: TraceSamples, ledger: Ledger | None = No
     """The answers alone against the teacher's traces, paired by seed, both fine-tuned the
     `fine_tuning` way: through LoRA adapters ("lora") or every weight ("full"). A run of the same
     key already in `ledger` is read back (its accuracy and cost: the 135M-parameter students are
-    not kept); `retrain` trains them again."""
-    lora = LORA if fine_tuning == "lora" else None
-    baseline, arm = arm_names(fine_tuning)
-    arms = {baseline: answers_arm(setup, lora), arm: traces_arm(setup, samples, lora)}
+    let go, a LoRA student's adapters are kept on disk); `retrain` trains them again."""
+    adapters = LORA if fine_tuning == "lora" else None
+    names = headline_arms(fine_tuning)
+    arms = {names.answers: answers_arm(setup, adapters), names.traces: traces_arm(setup, samples, adapters)}
     return compare(setup, arms, setup.budget.seeds if seeds is None else seeds, ledger, keep_models=False,
                    retrain=retrain)
-
-
-def gain_over(runs: list[StudentRun], before: Evaluation) -> PairedGain:
-    """Each seed's run minus the model as it comes (one greedy evaluation, the same for every
-    seed), in points of mean accuracy."""
-    ordered = sorted(runs, key=lambda run: run.seed)
-    return PairedGain(tuple(run.seed for run in ordered), tuple(_learned(run, before) for run in ordered))
-
-
-def multi_step(accuracy: dict[int, float], fewest_steps: int = 3) -> float:
-    """The mean accuracy over the problems of `fewest_steps` steps or more."""
-    levels = [a for d, a in accuracy.items() if d >= fewest_steps]
-    return sum(levels) / len(levels)
-
-
-def arm_facts(comparison: Comparison) -> dict[str, dict]:
-    """Per arm, what its records say beside accuracy: trainable parameters and the teacher's data FLOPs."""
-    return {name: {"trainable parameters": runs[0].record.settings["trainable parameters"],
-                   "teacher data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
-
-
-COST_FORMATS = {"seconds per step": ".2f", "GFLOP/s": ".0f", "share of the matmul peak (%)": ".0f",
-                "training FLOPs": ".3g", "teacher data FLOPs": ".3g", "H100 dollars": ".2g"}  # for cost_rows' tables
-
-
-def seconds_per_step(comparison: Comparison) -> dict[str, float]:
-    """Each arm's seconds per optimizer step, averaged over its seeds."""
-    return {name: mean_of(runs, lambda run: run.seconds / run.steps) for name, runs in comparison.items()}
-
-
-def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float | None = None,
-              gpu: GpuAssumptions = H100) -> list[dict]:
-    """What each arm's fine-tuning cost (mean over its seeds): trainable parameters, seconds per
-    step here and the speed they mean (against `peak_gflops`, this CPU's matmul peak, when given),
-    the FLOPs counted, and what they and the teacher's data would cost on `gpu` at its stated use.
-    `facts` is `arm_facts` of the comparison (stored with a sweep)."""
-    rows, seconds = [], seconds_per_step(comparison)
-    for name, runs in comparison.items():
-        flops = mean_of(runs, lambda run: run.flops)
-        speed = mean_of(runs, lambda run: run.flops / run.seconds) / 1e9
-        teacher = facts[name]["teacher data FLOPs"]
-        rows.append({"arm": name, "trainable parameters": f"{facts[name]['trainable parameters']:,}",
-                     "seconds per step": seconds[name], "GFLOP/s": speed,
-                     **({"share of the matmul peak (%)": 100 * speed / peak_gflops} if peak_gflops else {}),
-                     "training FLOPs": flops, "teacher data FLOPs": teacher,
-                     f"{gpu.name} dollars": dollars(flops + teacher, gpu)})
-    return rows
-
-
-FORGETTING_FORMATS = {"learned (points over as it comes)": "+.1f", "perplexity before": ".2f", "perplexity after": ".2f",
-                      "perplexity change (%)": "+.1f", "drift (nats)": ".4f"}  # for forgetting_rows' table
-
-
-def _forgetting(run: StudentRun) -> dict | None:
-    return run.record.forgetting if run.record is not None else None  # a stored sweep's run has no record
-
-
-def _learned(run: StudentRun, before: Evaluation) -> float:
-    return 100 * (run.mean_accuracy - before.mean_accuracy)
-
-
-def _perplexity_change(lost: dict) -> float:
-    return 100 * (lost["perplexity_after"] / lost["perplexity_before"] - 1)
-
-
-def measured_forgetting(comparison: Comparison) -> dict[str, list[StudentRun]]:
-    """Per arm, its runs that measured what they forgot (`forgetting`), by seed: runs recorded
-    before it was measured, and a stored sweep's runs, are left out."""
-    measured = {name: sorted((run for run in runs if _forgetting(run)), key=lambda run: run.seed)
-                for name, runs in comparison.items()}
-    return {name: runs for name, runs in measured.items() if runs}
-
-
-def learned_and_lost(comparison: Comparison, before: Evaluation) -> dict[str, list[tuple[float, float, float]]]:
-    """Per arm, per seed that measured it: (points over the model as it comes, the perplexity's
-    change on the English passages in %, the drift on chat prompts in nats)."""
-    return {name: [(_learned(run, before), _perplexity_change(_forgetting(run)), _forgetting(run)["drift"])
-                   for run in runs] for name, runs in measured_forgetting(comparison).items()}
-
-
-def forgetting_rows(comparison: Comparison, before: Evaluation) -> list[dict]:
-    """Per arm, the mean over its seeds of what it learned on the task beside what it lost away
-    from it: perplexity on the passages before and after, and the drift (shown in
-    `FORGETTING_FORMATS`)."""
-    return [{"arm": name, "seeds": len(runs),
-             "learned (points over as it comes)": mean_of(runs, lambda run: _learned(run, before)),
-             "perplexity before": mean_of(runs, lambda run: _forgetting(run)["perplexity_before"]),
-             "perplexity after": mean_of(runs, lambda run: _forgetting(run)["perplexity_after"]),
-             "perplexity change (%)": mean_of(runs, lambda run: _perplexity_change(_forgetting(run))),
-             "drift (nats)": mean_of(runs, lambda run: _forgetting(run)["drift"])}
-            for name, runs in measured_forgetting(comparison).items()]
 
 
 def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per_difficulty: int | None = None,
@@ -294,40 +184,12 @@ def own_samples(setup: RealSetup, temperature: float = SAMPLING_TEMPERATURE, per
                          max_new_tokens=setup.budget.as_it_comes_max_new_tokens)
 
 
-def stored_teacher_study(stored: dict, samples: TraceSamples) -> str:
-    """The stored study of the real model as a teacher in one paragraph: what it drew, how often the
-    verifier accepted, and what a kept answer cost against one of the course teacher's `samples`."""
-    own = stored["own_samples"]
-    per_kept = own["flops"] / own["kept"]
-    levels = ", ".join(f"{d}: {100 * a:.0f} %" for d, a in own["acceptance"].items())
-    return (f"stored: {own['problems']} problems x k = {own['k']} at T = {own['temperature']}; acceptance by "
-            f"difficulty {levels}; {own['kept']} kept. A verified answer of its own cost {per_kept:.3g} FLOPs, a "
-            f"verified trace of the course teacher {samples.flops_per_trace():.3g}: "
-            f"{per_kept / samples.flops_per_trace():,.0f} times less")
-
-
 def system_prompt_tokens(tokenizer: PreTrainedTokenizerBase, problem: world.Problem) -> dict[str, int]:
     """Tokens of `problem`'s plain-English prompt through the chat template as it comes and as the
     course writes it (`architectures.chat_renderings`): what leaving the default system prompt out
     saves on every example."""
     lengths = [len(tokenizer(text)["input_ids"]) for text in chat_renderings(natural_question(problem), tokenizer)]
     return {"as the template comes": lengths[0], "as the course asks": min(lengths)}
-
-
-ACCEPTANCE_FORMATS = {"all (%)": ".1f", "GFLOPs per kept sample": ".3g"} | {f"{d} steps (%)": ".0f" for d in world.DIFFICULTIES}
-
-
-def acceptance_rows(samples: dict[float, TraceSamples]) -> list[dict]:
-    """Per temperature: the share of samples the verifier accepts, by difficulty, and the cost of
-    one kept sample (shown in `ACCEPTANCE_FORMATS`)."""
-    rows = []
-    for temperature, drawn in sorted(samples.items()):
-        by_level = drawn.acceptance_by_difficulty()
-        kept = len(drawn.traces("all"))
-        rows.append({"temperature": temperature, **{f"{d} steps (%)": 100 * a for d, a in by_level.items()},
-                     "all (%)": 100 * drawn.acceptance, "kept": f"{kept} of {sum(map(len, drawn.texts))}",
-                     "GFLOPs per kept sample": drawn.flops_per_trace("all") / 1e9 if kept else "none kept"})
-    return rows
 
 
 def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
@@ -343,61 +205,51 @@ def own_arm(setup: RealSetup, samples: TraceSamples, keep: str) -> Arm:
                 teacher_data_flops=samples.flops)
 
 
-def step_probe(lora: bool, steps: int = 6, profile: Profile | str = "standard", difficulty: int = 3) -> dict:
-    """One arm's fine-tuning speed and memory, measured alone on batches of one shape (the
-    traces of `difficulty`-step problems): seconds per step after the first (which also counts
-    FLOPs), FLOPs per step, and this process's peak resident memory in MB; and the model's greedy
-    generation speed as it comes, in tokens per second. Run it in a fresh process (the bench does)
-    so that the peak is this arm's alone."""
-    profile = get_profile(profile)
-    setup = prepare(REFERENCE_TEACHER, "the reference", profile, steps=steps)
-    arm = traces_arm(setup, teacher_traces(setup), LORA if lora else None)
-    one_shape = TrainingSet({difficulty: arm.data.input_ids[difficulty]}, {difficulty: arm.data.completion_mask[difficulty]},
-                            tokenizer_fingerprint=arm.data.tokenizer_fingerprint)
-    model = load_student(setup)
-    problems = [p for _, level in sorted(setup.held_out.items()) for p in level]
-    out = generate(model, setup.student_tokenizer, [prompt_text(p, setup.student_tokenizer, FORMAT) for p in problems],
-                   64, batch_size=len(problems))
-    student = with_lora(model, LORA) if lora else model
-    history = train(student, one_shape, arm.training, progress=False)
-    later = [history.seconds[i] - history.seconds[i - 1] for i in range(1, len(history.seconds))]
-    seconds = sum(later) / len(later)
-    flops = history.total_flops / history.completed_steps
-    return {"seconds_per_step": seconds, "flops_per_step": flops, "gflops_per_second": flops / seconds / 1e9,
-            "peak_memory_mb": peak_memory_mb(), "trainable_parameters": trainable_parameters(student),
-            "generation_tokens_per_second": out.generated_tokens / out.seconds}
+# The student the learner keeps: the best seed of the traces arm, saved with save_pretrained.
+
+def best_run(runs: list[StudentRun]) -> StudentRun:
+    """The run whose student scored best on the held-out problems (of a tie, the lowest seed)."""
+    return max(sorted(runs, key=lambda run: run.seed), key=lambda run: run.mean_accuracy)
 
 
-def measure_sweeps(profile: Profile) -> dict:
-    """The stored runs: LoRA against full fine-tuning on the course teacher's traces, and the real
-    model fine-tuned on its own samples, verified or not (same steps), each on the budget's seeds."""
-    start = time.perf_counter()
-    setup = prepare(REFERENCE_TEACHER, "the reference", profile)
-    samples = teacher_traces(setup)
-    own = own_samples(setup, per_difficulty=OWN_PROMPTS_PER_DIFFICULTY, k=OWN_SAMPLES_PER_PROMPT)
-    seeds = setup.budget.seeds
-    lora = compare(setup, {TRACES: traces_arm(setup, samples), TRACES_LORA: traces_arm(setup, samples, LORA)}, seeds,
-                   keep_models=False)
-    teacher = compare(setup, {OWN_UNFILTERED: own_arm(setup, own, "unfiltered"),
-                              OWN_FILTERED: own_arm(setup, own, "all")}, seeds, keep_models=False)
-    return {"profile": profile.name, "seeds": list(seeds), "steps": setup.training.num_steps,
-            "batch_size": setup.training.batch_size,
-            "own_samples": {"temperature": own.temperature, "k": own.k, "problems": len(own.problems),
-                            "acceptance": own.acceptance_by_difficulty(), "kept": len(own.traces("all")),
-                            "flops": own.flops},
-            "arm_facts": arm_facts(lora) | arm_facts(teacher),
-            "comparisons": {"lora": lora, "own samples": teacher}, "seconds": time.perf_counter() - start}
+def kept_folder(profile: Profile, run: StudentRun, merged: bool = False) -> Path:
+    """Where `keep_student` saves `run`'s student, in the learner's workspace."""
+    name = f"{realmodel.NAME}-{run.arm}-seed-{run.seed}{'-merged' if merged else ''}"
+    return workspace(profile) / "kept" / "".join(c if c.isalnum() or c in "-." else "-" for c in name)
 
 
-def load_sweeps() -> dict:
-    return load(SWEEPS_PATH, measure_sweeps, COMMAND)
+def keep_student(setup: RealSetup, run: StudentRun, merged: bool = False) -> Path:
+    """Save `run`'s student for the learner (`save_pretrained`, safetensors) in `kept_folder`: its
+    LoRA adapters, a few MB that name the checkpoint they adapt, or with `merged` a plain
+    checkpoint of the whole model with the adapters added into its weights, which loads anywhere
+    without peft. The run's adapters come from where `compare` kept them; a student that trained
+    every weight was let go after its test (135M parameters a run), so it cannot be kept."""
+    saved = reuse.saved_student(run.record, setup.profile) if run.record is not None else None
+    if saved is None:
+        why = ("it trained every weight, and such students are let go after their test (540 MB each): "
+               "FINE_TUNING = \"lora\" keeps its adapters") if "LoRA" not in run.record.settings.get("fine-tuning", "") \
+            else "its adapters are no longer on disk: RETRAIN = True trains it again and keeps them"
+        raise ValueError(f"the student {run.arm!r} of seed {run.seed} cannot be kept: {why}")
+    model, tokenizer = load_causal_lm(saved)
+    folder = kept_folder(setup.profile, run, merged)
+    shutil.rmtree(folder, ignore_errors=True)  # a copy of a run the workspace keeps: nothing is lost
+    save_checkpoint(model, tokenizer, folder, merged=merged)
+    return folder
 
 
-def main(argv: list[str] | None = None) -> None:
-    sweep_command(__doc__.splitlines()[0], measure_sweeps, SWEEPS_PATH, argv)
+def ask(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = 200) -> str:
+    """`model`'s greedy reply to `question`, asked as the chapter asks (the chat template, an empty
+    system message): a question of the learner's own."""
+    question = knobs.text("QUESTION", question)
+    prompt = min(chat_renderings(question, tokenizer), key=len)
+    return generate(model, tokenizer, [prompt], max_new_tokens, batch_size=1).texts[0]
 
 
-if __name__ == "__main__":
-    from distillab.runtime import run_command
-
-    sys.exit(run_command(main, "distillab.realmodel_experiments"))
+def kept_answers(setup: RealSetup, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
+                 per_difficulty: int = 1) -> Evaluation:
+    """`model`'s greedy answers to the first `per_difficulty` held-out problems of each difficulty,
+    graded as every student is (`realmodel_results.side_by_side` sets them beside the model as it
+    comes)."""
+    per_difficulty = knobs.whole_number("per_difficulty", per_difficulty, 1)
+    return evaluate(model, tokenizer, {d: level[:per_difficulty] for d, level in setup.held_out.items()},
+                    prompt_format=FORMAT)

@@ -30,8 +30,8 @@ from safetensors.torch import save_file
 from distillab import cost
 from distillab import tokenizer as tok
 from distillab import world
-from distillab.architectures import load_causal_lm, save_checkpoint
-from distillab.models import STUDENT_SIZE, WEIGHTS_FILE, file_sha256, state_sha256, update_with_tensor
+from distillab.architectures import load_causal_lm, save_checkpoint, weights_file
+from distillab.models import STUDENT_SIZE, file_sha256, state_sha256, update_with_tensor
 from distillab.profiles import Profile
 from distillab.records import RunRecord
 from distillab.runtime import machine, numerics, run_threads
@@ -147,14 +147,14 @@ def student_folder(profile: Profile, key: str) -> Path:
 
 
 def save_student(model: torch.nn.Module, tokenizer, profile: Profile, key: str) -> str:
-    """Keep a trained student for reuse (save_pretrained, safetensors), written whole or not at
-    all; returns the SHA-256 of its weights, which its record keeps."""
+    """Keep a trained student for reuse (save_pretrained, safetensors; a LoRA student's adapters
+    alone), written whole or not at all; returns the SHA-256 of its weights, which its record keeps."""
     folder = student_folder(profile, key)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         save_checkpoint(model, tokenizer, staging)
-        sha256 = file_sha256(staging / WEIGHTS_FILE)
+        sha256 = file_sha256(weights_file(staging))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(staging, folder)
     finally:
@@ -165,12 +165,20 @@ def save_student(model: torch.nn.Module, tokenizer, profile: Profile, key: str) 
 def load_student(record: RunRecord, profile: Profile) -> torch.nn.Module | None:
     """The saved weights of `record`'s run, or None when they are missing or are not the ones its
     record names (then the run is trained again)."""
+    folder = saved_student(record, profile)
+    return None if folder is None else load_causal_lm(folder)[0]
+
+
+def saved_student(record: RunRecord, profile: Profile) -> Path | None:
+    """The folder that keeps `record`'s trained student, or None when it is missing or its weights
+    are not the ones the record names."""
+    if record.key is None or record.weights_sha256 is None:
+        return None
     folder = student_folder(profile, record.key)
-    if record.weights_sha256 is None or not (folder / WEIGHTS_FILE).is_file():
+    weights = weights_file(folder)
+    if not weights.is_file() or file_sha256(weights) != record.weights_sha256:
         return None
-    if file_sha256(folder / WEIGHTS_FILE) != record.weights_sha256:
-        return None
-    return load_causal_lm(folder)[0]
+    return folder
 
 
 def _measurement_path(profile: Profile, what: str, ingredients: dict, suffix: str) -> Path:

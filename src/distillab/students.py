@@ -159,7 +159,8 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
     keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
     `keep_models=False` lets each trained student go once it is measured (chapter 07's are 135M
-    parameters each)."""
+    parameters each); a LoRA student's adapters, a few MB, are kept on disk all the same
+    (`reuse.saved_student` finds them), so that a chapter can reload the one it picks."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     knobs.flag("retrain (RETRAIN)", retrain)
     digests = {name: reuse.data_sha256(arm.data) for name, arm in arms.items()}
@@ -173,9 +174,9 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     for (name, seed), run in done.items():
         view.finished(name, seed, run.mean_accuracy, reused=True)
 
-    def keep(run: StudentRun) -> None:  # a run just trained: record it, keep its weights for reuse
+    def keep(run: StudentRun) -> None:  # a run just trained: record it, keep its weights (or adapters) on disk
         arm, record = arms[run.arm], run.record
-        if ledger is not None and keep_models and record.key is not None and not record.interrupted:
+        if ledger is not None and (keep_models or arm.lora) and record.key is not None and not record.interrupted:
             tokenizer = arm.tokenizer or setup.tokenizer
             record = replace(record, weights_sha256=reuse.save_student(run.model, tokenizer, setup.profile, record.key))
         if ledger is not None:
