@@ -54,6 +54,45 @@ def test_same_seed_same_run(data, tokenizer):
     assert runs[0] == runs[1]
 
 
+def test_gradient_checkpointing_gives_the_same_run_for_one_more_forward_pass(data, tokenizer):
+    runs = {}
+    for checkpointing in (False, True):
+        model = build_model("tiny", tokenizer, seed=0)
+        runs[checkpointing] = train(model, data, TrainingConfig(num_steps=4, batch_size=8, warmup_steps=1,
+                                                                gradient_checkpointing=checkpointing), progress=False)
+    assert runs[True].loss == pytest.approx(runs[False].loss, rel=1e-5)
+    # the backward pass runs each layer's forward again: more FLOPs, fewer than a second whole forward
+    assert runs[False].total_flops < runs[True].total_flops < 4 / 3 * runs[False].total_flops
+
+
+def test_micro_batches_give_the_steps_of_the_whole_batch(data, tokenizer):
+    runs = {}
+    for micro in (None, 3):  # 8 sequences a step: parts of 3, 3 and 2
+        model = build_model("tiny", tokenizer, seed=0)
+        runs[micro] = train(model, data, TrainingConfig(num_steps=4, batch_size=8, warmup_steps=1, micro_batch_size=micro),
+                            progress=False)
+    assert runs[3].loss == pytest.approx(runs[None].loss, rel=1e-5)
+    assert runs[3].total_tokens == runs[None].total_tokens
+
+
+def test_a_part_with_no_counted_token_adds_nothing():
+    from distillab.training import micro_batches
+
+    mask = torch.tensor([[0, 1, 1], [0, 0, 0], [0, 0, 1]], dtype=torch.bool)
+    batch = {"input_ids": torch.zeros(3, 3, dtype=torch.long), "completion_mask": mask, "difficulty": 2}
+    parts = list(micro_batches(batch, 1))
+    assert [share for _, share in parts] == [pytest.approx(2 / 3), pytest.approx(1 / 3)]
+    assert all(part["difficulty"] == 2 and len(part["input_ids"]) == 1 for part, _ in parts)
+    assert list(micro_batches(batch, None)) == [(batch, 1.0)]
+
+
+def test_a_model_that_cannot_recompute_its_activations_is_named(data):
+    from distillab.training import checkpointed
+
+    with pytest.raises(ValueError, match="Linear cannot recompute its activations"):
+        checkpointed(torch.nn.Linear(2, 2))
+
+
 def test_training_lowers_the_loss(data, tokenizer):
     model = build_model("tiny", tokenizer)
     history = train(model, data, TrainingConfig(num_steps=40, batch_size=16, warmup_steps=5,
@@ -84,6 +123,8 @@ def test_sft_objective_scores_only_completion_targets(data, tokenizer):
     ({"weight_decay": -0.1}, "weight_decay must be a finite number >= 0"),
     ({"mix": "tokens "}, "mix must be one of"),
     ({"seed": 1.5}, "seed must be a whole number"),
+    ({"gradient_checkpointing": 1}, "gradient_checkpointing must be one of \\(True, False\\)"),
+    ({"micro_batch_size": 5}, "micro_batch_size \\(from 1 to batch_size = 4, or None\\) must be a whole number >= 1 and <= 4"),
 ])
 def test_bad_knobs_are_named(knobs, message):
     with pytest.raises(ValueError, match=message):

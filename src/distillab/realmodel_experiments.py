@@ -49,6 +49,11 @@ LEARNING_RATE = 1e-4  # every weight trains: a small step keeps what pretraining
 LORA = LoraSettings(rank=16, alpha=32.0)
 LORA_LEARNING_RATE = 1e-3  # only the small adapters train, from zero: they take larger steps
 SAMPLING_TEMPERATURE = 0.7  # the real model as a teacher
+# A step's sequences go through the model this many at a time, their gradients summed: the same step.
+# Measured on 2 cores at the standard profile (one LoRA run, 40 steps of 8): peak memory 4,051 MB whole,
+# 2,817 MB in fours at the same seconds (160 s), 2,395 MB in twos at 25 % more; gradient checkpointing
+# instead: 3,719 MB at 34 % more.
+MICRO_BATCH_SIZE = 4
 
 
 @dataclass(kw_only=True)
@@ -71,7 +76,8 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, steps: int |
     teacher, tokenizer, _, teacher_ref = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(budget.eval_per_difficulty)
     training = TrainingConfig(num_steps=steps, batch_size=budget.batch_size, learning_rate=LEARNING_RATE,
-                              warmup_steps=max(1, steps // 10) if steps > 1 else 0, weight_decay=0.0)
+                              warmup_steps=max(1, steps // 10) if steps > 1 else 0, weight_decay=0.0,
+                              micro_batch_size=min(MICRO_BATCH_SIZE, budget.batch_size))
     return RealSetup(chapter=CHAPTER, profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=teacher_ref,
                      held_out=held_out, training=training, student_folder=folder,
                      student_tokenizer=ready_for_generation(load_checkpoint_tokenizer(folder)),

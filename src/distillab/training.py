@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -188,7 +188,8 @@ def sft_objective(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     input_ids = batch["input_ids"]  # (B, T)
     targets, mask = input_ids[:, 1:], batch["completion_mask"][:, 1:]
     first = first_counted(mask)
-    logits = model(input_ids=input_ids[:, :-1], logits_to_keep=mask.shape[1] - first).logits  # (B, T-1-first, V)
+    logits = model(input_ids=input_ids[:, :-1], logits_to_keep=mask.shape[1] - first,
+                   use_cache=False).logits  # (B, T-1-first, V); training keeps no cache
     return masked_cross_entropy(logits, targets[:, first:], mask[:, first:])
 
 
@@ -307,6 +308,8 @@ class TrainingConfig:
     grad_clip: float = 1.0  # max gradient norm
     seed: int = 0
     mix: str = "examples"  # draw each difficulty's batches in proportion to its "examples" or its completion "tokens"
+    gradient_checkpointing: bool = False  # keep each layer's input only, recompute the rest backward: less memory, more time
+    micro_batch_size: int | None = None  # sequences per forward/backward pass, gradients summed over a step (None: the batch)
 
     def __post_init__(self) -> None:
         knobs.whole_number("num_steps", self.num_steps, 1)
@@ -318,6 +321,46 @@ class TrainingConfig:
         knobs.number("grad_clip (the largest gradient norm a step may take)", self.grad_clip, above=0)
         knobs.whole_number("seed", self.seed, 0)
         knobs.choice("mix", self.mix, MIXES)
+        knobs.flag("gradient_checkpointing", self.gradient_checkpointing)
+        if self.micro_batch_size is not None:
+            knobs.whole_number(f"micro_batch_size (from 1 to batch_size = {self.batch_size}, or None)",
+                               self.micro_batch_size, 1, self.batch_size)
+
+
+def checkpointed(model: torch.nn.Module) -> torch.nn.Module:
+    """Gradient checkpointing (transformers' own, non-reentrant): the forward pass keeps only each
+    layer's input, and the backward pass computes the layer again to get what it dropped. The
+    activations of a long sequence are most of a step's memory; the price is one more forward
+    pass through every layer (`train` counts its FLOPs too). The loss and gradients are the same."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise ValueError(f"{type(model).__name__} cannot recompute its activations (no gradient checkpointing): "
+                         "train it with gradient_checkpointing=False")
+    if hasattr(model, "activation_checkpointing_enable"):  # its name from transformers 5 on
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def micro_batches(batch: dict, size: int | None) -> Iterator[tuple[dict, float]]:
+    """`batch` in parts of `size` sequences (None: whole), each with its share of the batch's
+    counted completion tokens. Every objective of the course averages over those tokens, so the
+    parts' losses weighted by their shares sum to the batch's loss, and their gradients to its
+    gradient: the same step, with the activations of `size` sequences at a time in memory."""
+    rows = len(batch["input_ids"])
+    if size is None or size >= rows:
+        yield batch, 1.0
+        return
+    counted = batch["completion_mask"][:, 1:].sum(dim=1)  # position t predicts t + 1: the objectives' tokens
+    total = float(counted.sum())
+    if total == 0:
+        yield batch, 1.0
+        return
+    for start in range(0, rows, size):
+        share = float(counted[start:start + size].sum()) / total
+        if share > 0:  # a part with nothing to learn adds nothing (and its mean would be 0 / 0)
+            yield {k: v[start:start + size] if torch.is_tensor(v) and v.dim() and len(v) == rows else v
+                   for k, v in batch.items()}, share
 
 
 def train(
@@ -362,6 +405,8 @@ def train(
     seed_everything(config.seed)
     device = pick_device()
     model.to(device).train()
+    if config.gradient_checkpointing:
+        checkpointed(model)
     sampler = batches if batches is not None else BatchSampler(data, config.batch_size, config.seed, config.mix)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
@@ -392,9 +437,12 @@ def train(
             lr = schedule.get_last_lr()[0]
 
             def forward_backward() -> torch.Tensor:
-                loss = objective(model, batch)
-                loss.backward()
-                return loss
+                total = torch.zeros((), device=device)
+                for part, share in micro_batches(batch, config.micro_batch_size):
+                    loss = share * objective(model, part)
+                    loss.backward()  # each part's gradient adds to the others': one step's gradient
+                    total += loss.detach()
+                return total
 
             if shape not in flops_per_shape:
                 loss, flops_per_shape[shape] = run_counting_flops(forward_backward)
