@@ -164,7 +164,12 @@ def prompt_text(problem: world.Problem, tokenizer: PreTrainedTokenizerBase, prom
     knobs.choice("prompt_format", prompt_format, PROMPT_FORMATS)
     if prompt_format == "world":
         return problem.prompt
-    question = natural_question(problem)
+    return chat_prompt(natural_question(problem), tokenizer)
+
+
+def chat_prompt(question: str, tokenizer: PreTrainedTokenizerBase) -> str:
+    """`question` as a chat model is asked it: through the tokenizer's chat template, the shorter
+    of its renderings (`chat_renderings`); the question alone for a tokenizer with no template."""
     if not getattr(tokenizer, "chat_template", None):
         return question
     return min(chat_renderings(question, tokenizer), key=len)

@@ -18,7 +18,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from distillab import knobs, realmodel, records, reuse, world
-from distillab.architectures import (LoraSettings, chat_renderings, load_causal_lm, load_checkpoint_tokenizer, natural_question,
+from distillab.architectures import (LoraSettings, chat_prompt, chat_renderings, load_causal_lm, load_checkpoint_tokenizer, natural_question,
                                      ready_for_generation, save_checkpoint)
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
@@ -233,7 +233,7 @@ def keep_student(setup: RealSetup, run: StudentRun, merged: bool = False) -> Pat
     saved = reuse.saved_student(run.record, setup.profile) if run.record is not None else None
     if saved is None:
         why = ("it trained every weight, and such students are let go after their test (540 MB each): "
-               "FINE_TUNING = \"lora\" keeps its adapters") if "LoRA" not in run.record.settings.get("fine-tuning", "") \
+               "FINE_TUNING = \"lora\" keeps its adapters") if run.arm in (TRACES_FULL, ANSWERS_FULL) \
             else "its adapters are no longer on disk: RETRAIN = True trains it again and keeps them"
         raise ValueError(f"the student {run.arm!r} of seed {run.seed} cannot be kept: {why}")
     model, tokenizer = load_causal_lm(saved)
@@ -246,8 +246,7 @@ def keep_student(setup: RealSetup, run: StudentRun, merged: bool = False) -> Pat
 def ask(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = 200) -> str:
     """`model`'s greedy reply to `question`, asked as the chapter asks (the chat template, an empty
     system message): a question of the learner's own."""
-    question = knobs.text("QUESTION", question)
-    prompt = min(chat_renderings(question, tokenizer), key=len)
+    prompt = chat_prompt(knobs.text("QUESTION", question), tokenizer)
     return generate(model, tokenizer, [prompt], max_new_tokens, batch_size=1).texts[0]
 
 
