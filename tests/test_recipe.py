@@ -98,12 +98,20 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
     ({"recipe": {"kind": "rl"}}, r"\[recipe\] kind must be one of \('traces', 'logits', 'on-policy'\), got 'rl'"),
     ({"student": {"architecture": "mamba"}}, r"\[student\] architecture must be one of"),
     ({"training": {"steps": "300"}}, r"\[training\] steps must be a whole number"),
+    ({"training": {"micro_batch_size": 9}}, r"\[training\] micro_batch_size \(from 1 to batch_size = 8\)"),
     ({"recipe": {"kind": "on-policy"}, "data": {"prompt_format": "natural"}}, "only the world's prompt format gives"),
 ])
 def test_a_bad_recipe_file_says_what_is_wrong_and_what_is_allowed(tables, message, tmp_path):
     path = write_recipe(tmp_path, **{"student": {"architecture": "llama"}, **tables})
     with pytest.raises(ValueError, match=message):
         recipe_file.load_recipe(path)
+
+
+def test_micro_batches_reach_the_training_config(tmp_path):
+    path = write_recipe(tmp_path, training={"micro_batch_size": 4}, student={"architecture": "llama"})
+    assert recipe_file.load_recipe(path).training_config(seed=1).micro_batch_size == 4
+    whole = write_recipe(tmp_path, "whole", student={"architecture": "llama"})
+    assert recipe_file.load_recipe(whole).training_config(seed=1).micro_batch_size is None
 
 
 def test_logit_distillation_with_plain_english_prompts(tmp_path):

@@ -37,6 +37,8 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
     [training]
     steps = 300
     batch_size = 32
+    micro_batch_size = 4     # sequences through the model at a time, gradients summed: the same step,
+                             # a fraction of the memory (default: the whole batch at once)
     learning_rate = 3e-3     # for a small student from scratch; fine-tune a pretrained one at ~1e-5
     warmup_steps = 30        # default: min(30, steps // 4)
     seeds = [0]
@@ -97,6 +99,7 @@ class Recipe:
     max_new_tokens: int | None = None  # room per answer; default: the longest trace of the difficulty
     steps: int = 300
     batch_size: int = 32
+    micro_batch_size: int | None = None  # sequences per forward/backward pass (None: the whole batch)
     learning_rate: float = 3e-3
     warmup_steps: int | None = None  # None: 30, or a quarter of the steps when that is fewer (as the profiles do)
     seeds: tuple[int, ...] = (0,)
@@ -129,6 +132,9 @@ class Recipe:
             knobs.whole_number("[data] max_new_tokens", self.max_new_tokens, 1)
         knobs.whole_number("[training] steps", self.steps, 1)
         knobs.whole_number("[training] batch_size", self.batch_size, 1)
+        if self.micro_batch_size is not None:
+            knobs.whole_number(f"[training] micro_batch_size (from 1 to batch_size = {self.batch_size})",
+                               self.micro_batch_size, 1, self.batch_size)
         knobs.number("[training] learning_rate", self.learning_rate, above=0)
         if self.warmup_steps is None:
             object.__setattr__(self, "warmup_steps", min(30, self.steps // 4))
@@ -153,7 +159,7 @@ class Recipe:
 
     def training_config(self, seed: int) -> TrainingConfig:
         return TrainingConfig(num_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                              warmup_steps=self.warmup_steps, seed=seed)
+                              warmup_steps=self.warmup_steps, seed=seed, micro_batch_size=self.micro_batch_size)
 
 
 # Where each key of a recipe file goes: (table, key) -> Recipe field. Top-level keys have table "".
@@ -169,6 +175,7 @@ FILE_KEYS = {
     ("data", "prompts_per_difficulty"): "prompts_per_difficulty", ("data", "difficulties"): "difficulties",
     ("data", "prompt_format"): "prompt_format", ("data", "max_new_tokens"): "max_new_tokens",
     ("training", "steps"): "steps", ("training", "batch_size"): "batch_size",
+    ("training", "micro_batch_size"): "micro_batch_size",
     ("training", "learning_rate"): "learning_rate", ("training", "warmup_steps"): "warmup_steps",
     ("training", "seeds"): "seeds", ("evaluation", "per_difficulty"): "eval_per_difficulty",
 }
