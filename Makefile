@@ -99,11 +99,13 @@ filter-sweeps: $(BIN)/.installed
 transfer-sweeps: $(BIN)/.installed
 	DISTILLAB_HOME=$$(mktemp -d) $(BIN)/python -m distillab.transfer_experiments
 
-# Chapter 07's stored runs (LoRA vs full fine-tuning; the real model's own samples, verified or not)
-# -> src/distillab/reference/realmodel_sweeps.json (~25 min).
+# Chapter 07's stored runs: the real model's own samples, verified or not -> src/distillab/reference/realmodel_sweeps.json
+# (~25 min); LoRA's rank and learning rate against every weight -> reference/realmodel_fine_tuning.json (~75 min).
+# Set DISTILLAB_HOME to a folder of your own and a sweep stopped part-way resumes there.
 realmodel-sweeps: $(BIN)/.installed model
-	DISTILLAB_MODELS=$$($(BIN)/python -m distillab.realmodel --where) DISTILLAB_HOME=$$(mktemp -d) \
-		$(BIN)/python -m distillab.realmodel_sweeps
+	home=$${DISTILLAB_HOME:-$$(mktemp -d)}; models=$$($(BIN)/python -m distillab.realmodel --where); \
+	DISTILLAB_MODELS=$$models DISTILLAB_HOME=$$home $(BIN)/python -m distillab.realmodel_sweeps && \
+	DISTILLAB_MODELS=$$models DISTILLAB_HOME=$$home $(BIN)/python -m distillab.realmodel_fine_tuning
 
 # Chapter 04's comparisons at the standard profile -> src/distillab/reference/onpolicy_sweeps.json (~9 min).
 onpolicy-sweeps: $(BIN)/.installed

@@ -22,6 +22,7 @@ BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line mu
     "onpolicy_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "transfer_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "realmodel_sweeps": (["--profile", "quick"], "unknown profile 'quick'"),
+    "realmodel_fine_tuning": (["--profile", "quick"], "unknown profile 'quick'"),
 }
 
 

@@ -23,7 +23,8 @@ One module per idea, in three layers; a module imports only from its own layer o
   (06), `realmodel` (chapter 07's pretrained model, fetched and converted at set-up),
   `realmodel_experiments` (07's set-up and arms, and the student the learner keeps),
   `realmodel_results` (07's numbers and tables), `realmodel_sweeps` (07's stored runs and step
-  probe), `realmodel_trl` (07's fine-tuning through TRL's SFTTrainer, checked against the
+  probe), `realmodel_fine_tuning` (07's stored sweep of LoRA's rank and learning rate against every
+  weight), `realmodel_trl` (07's fine-tuning through TRL's SFTTrainer, checked against the
   course's loss), `doctor` (the pre-flight check of a teacher/student pair), `sweeps` (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
   command: run, launch, price).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,

@@ -100,9 +100,10 @@ PROFILES = {
                         learning_rate=3e-3, warmup_steps=50,
                         student_steps=570, transfer_prompts=500, trace_prompts=4000, trace_student_steps=570,
                         onpolicy_added_steps=100, seeds=(0, 1, 2),
-                        real_model=RealModelBudget(eval_per_difficulty=16, prompts_per_difficulty=80, steps=40,
+                        real_model=RealModelBudget(eval_per_difficulty=40, prompts_per_difficulty=80, steps=40,
                                                    batch_size=8, as_it_comes_max_new_tokens=96,
-                                                   sample_prompts_per_difficulty=4, samples_per_prompt=4, seeds=(0, 1))),
+                                                   sample_prompts_per_difficulty=4, samples_per_prompt=4,
+                                                   seeds=(0, 1, 2))),
 }
 
 

@@ -44,10 +44,14 @@ OWN_FILTERED = "its own samples, verified"
 OWN_UNFILTERED = "its own samples, unfiltered"
 ARMS = (AS_IT_COMES, TRACES_FULL, ANSWERS_FULL, TRACES_LORA, ANSWERS_LORA, OWN_FILTERED, OWN_UNFILTERED)
 FINE_TUNINGS = ("lora", "full")
-FINE_TUNING = "lora"  # the live headline: LoRA costs less time and memory a step; at the stored settings it learns less (stored runs)
+# The live headline's way to fine-tune, and each way's setting: the best of the stored sweep
+# (`realmodel_fine_tuning`: LoRA at ranks 8, 16, 64 x learning rates 3e-4, 1e-3, 3e-3, every weight at
+# 3e-5, 1e-4, 3e-4; the best two of each kind on three seeds). LoRA learns about as much as every weight
+# at its best and costs less time and memory a step, so it is the live default.
+FINE_TUNING = "lora"
 LEARNING_RATE = 1e-4  # every weight trains: a small step keeps what pretraining taught
-LORA = LoraSettings(rank=16, alpha=32.0)
-LORA_LEARNING_RATE = 1e-3  # only the small adapters train, from zero: they take larger steps
+LORA = LoraSettings(rank=64, alpha=128.0)  # alpha / rank = 2 at every rank of the sweep
+LORA_LEARNING_RATE = 1e-3  # only the adapters train, from zero: they take larger steps
 SAMPLING_TEMPERATURE = 0.7  # the real model as a teacher
 # A step's sequences go through the model this many at a time, their gradients summed: the same step.
 # Measured on 2 cores at the standard profile (one LoRA run, 40 steps of 8): peak memory 4,051 MB whole,
@@ -76,7 +80,7 @@ def prepare(teacher_dir: Path, teacher_name: str, profile: Profile, steps: int |
     teacher, tokenizer, _, teacher_ref = load_teacher(teacher_dir, teacher_name)
     held_out = world.held_out_problems(budget.eval_per_difficulty)
     training = TrainingConfig(num_steps=steps, batch_size=budget.batch_size, learning_rate=LEARNING_RATE,
-                              warmup_steps=max(1, steps // 10) if steps > 1 else 0, weight_decay=0.0,
+                              warmup_steps=_warmup(steps), weight_decay=0.0,
                               micro_batch_size=min(MICRO_BATCH_SIZE, budget.batch_size))
     return RealSetup(chapter=CHAPTER, profile=profile, teacher=teacher, tokenizer=tokenizer, teacher_ref=teacher_ref,
                      held_out=held_out, training=training, student_folder=folder,
@@ -132,19 +136,44 @@ def teacher_traces(setup: RealSetup) -> TraceSamples:
     return sample_traces(setup.teacher, setup.tokenizer, problems, k=1, temperature=0.0)
 
 
+def _warmup(steps: int) -> int:
+    """Linear warm-up over the first tenth of a run (at least one step when it has two or more)."""
+    return max(1, steps // 10) if steps > 1 else 0
+
+
+def learning_rate_text(learning_rate: float) -> str:
+    """'lr 1e-3', 'lr 3e-5': a learning rate as the chapter's tables name it."""
+    return f"lr {learning_rate:.0e}".replace("e-0", "e-")
+
+
+def fine_tuning_name(lora: LoraSettings | None, learning_rate: float, steps: int | None = None) -> str:
+    """A fine-tuning setting's name: 'LoRA rank 16, lr 1e-3', 'every weight, lr 1e-4', and ', 57 steps'
+    when it trains other steps than the chapter's."""
+    kind = "every weight" if lora is None else f"LoRA rank {lora.rank}"
+    return f"{kind}, {learning_rate_text(learning_rate)}" + ("" if steps is None else f", {steps} steps")
+
+
 def _arm(setup: RealSetup, family: str, data: TrainingSet, settings: dict, lora: LoraSettings | None = None,
-         teacher_data_flops: float = 0.0) -> Arm:
-    training = setup.training if lora is None else replace(setup.training, learning_rate=LORA_LEARNING_RATE)
+         teacher_data_flops: float = 0.0, learning_rate: float | None = None, steps: int | None = None) -> Arm:
+    if learning_rate is None:
+        learning_rate = LEARNING_RATE if lora is None else LORA_LEARNING_RATE
+    training = replace(setup.training, learning_rate=knobs.number("learning_rate", learning_rate, above=0))
+    if steps is not None:
+        steps = knobs.whole_number("steps", steps, 1)
+        training = replace(training, num_steps=steps, warmup_steps=_warmup(steps))
     return Arm(family, data, training=training, teacher_data_flops=teacher_data_flops,
                tokenizer=setup.student_tokenizer, start_from=setup.student_folder, lora=lora, prompt_format=FORMAT,
                settings={**settings, "fine-tuning": "full" if lora is None else f"LoRA rank {lora.rank}",
                          "learning_rate": training.learning_rate})
 
 
-def traces_arm(setup: RealSetup, samples: TraceSamples, lora: LoraSettings | None = None) -> Arm:
-    """The teacher's verified traces, rendered as the real model's plain-English replies."""
+def traces_arm(setup: RealSetup, samples: TraceSamples, lora: LoraSettings | None = None,
+               learning_rate: float | None = None, steps: int | None = None) -> Arm:
+    """The teacher's verified traces, rendered as the real model's plain-English replies (trained at
+    the chapter's learning rate for `lora` or every weight and its steps, unless given)."""
     return _arm(setup, records.TRACES, samples.training_set(setup.student_tokenizer, "first", FORMAT),
-                {"data": "the course teacher's verified traces, in plain English"}, lora, samples.flops)
+                {"data": "the course teacher's verified traces, in plain English"}, lora, samples.flops,
+                learning_rate, steps)
 
 
 def answers_arm(setup: RealSetup, lora: LoraSettings | None = None) -> Arm:
@@ -226,7 +255,7 @@ def kept_folder(profile: Profile, run: StudentRun, merged: bool = False) -> Path
 
 def keep_student(setup: RealSetup, run: StudentRun, merged: bool = False) -> Path:
     """Save `run`'s student for the learner (`save_pretrained`, safetensors) in `kept_folder`: its
-    LoRA adapters, a few MB that name the checkpoint they adapt, or with `merged` a plain
+    LoRA adapters (tens of MB) that name the checkpoint they adapt, or with `merged` a plain
     checkpoint of the whole model with the adapters added into its weights, which loads anywhere
     without peft. The run's adapters come from where `compare` kept them; a student that trained
     every weight was let go after its test (135M parameters a run), so it cannot be kept."""
