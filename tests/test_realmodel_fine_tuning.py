@@ -90,6 +90,9 @@ def test_the_stored_file_reads_back_typed_with_its_tables(monkeypatch, tmp_path)
     assert [row["fine-tuning"] for row in rows] == ["LoRA rank 8", "LoRA rank 16", "LoRA rank 64", "every weight"]
     assert rows[2]["lr 1e-3"] == pytest.approx(25.0) and rows[3]["lr 1e-3"] is None and rows[3]["lr 1e-4"] == pytest.approx(40.0)
     assert rows[0]["trainable parameters"] == "1,000"
+    assert sweep.first_round_spans()["LoRA rank 8"] == pytest.approx(20.0) and sweep.first_round_gap() == pytest.approx(10.0)
+    assert sweep.first_round_spans()["every weight"] == pytest.approx(20.0)
+    assert sweep.worst_of_first_round() == "LoRA rank 64, lr 3e-3"
     assert sweep.lora_minus_full().gains == pytest.approx((-10.0, -12.0, -12.0))
     assert sweep.longer_lora_minus_full().gains == pytest.approx((-10.0, -12.0, -12.0))
     [row] = sweep.forgetting_rows()

@@ -46,8 +46,9 @@ ARMS = (AS_IT_COMES, TRACES_FULL, ANSWERS_FULL, TRACES_LORA, ANSWERS_LORA, OWN_F
 FINE_TUNINGS = ("lora", "full")
 # The live headline's way to fine-tune, and each way's setting: the best of the stored sweep
 # (`realmodel_fine_tuning`: LoRA at ranks 8, 16, 64 x learning rates 3e-4, 1e-3, 3e-3, every weight at
-# 3e-5, 1e-4, 3e-4; the best two of each kind on three seeds). LoRA learns about as much as every weight
-# at its best and costs less time and memory a step, so it is the live default.
+# 3e-5, 1e-4, 3e-4; the best two of each kind on three seeds). At its best LoRA is not told apart from
+# every weight at its best in the same steps, is ahead on every seed in the same seconds (a step took
+# 4.45 s against 5.22 s), and trains no gradients or moments for the frozen weights: the live default.
 FINE_TUNING = "lora"
 LEARNING_RATE = 1e-4  # every weight trains: a small step keeps what pretraining taught
 LORA = LoraSettings(rank=64, alpha=128.0)  # alpha / rank = 2 at every rank of the sweep

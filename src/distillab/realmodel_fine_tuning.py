@@ -111,6 +111,24 @@ class FineTuningSweep:
                                                        if rate in names else None) for rate in rates}})
         return rows
 
+    def first_round_spans(self) -> dict[str, float]:
+        """Per row of `grid_rows` (LoRA at each rank, every weight): how far seed 0's accuracy moved
+        across its learning rates, in points."""
+        spans = {}
+        for row in self.grid_rows():
+            cells = [cell for column, cell in row.items() if column.startswith("lr ") and cell is not None]
+            spans[row["fine-tuning"]] = max(cells) - min(cells)
+        return spans
+
+    def first_round_gap(self) -> float:
+        """How far apart the best LoRA setting and the best full one were on seed 0, in points."""
+        return abs(100 * (self.first_seed[self.best_lora][0].mean_accuracy
+                          - self.first_seed[self.best_full][0].mean_accuracy))
+
+    def worst_of_first_round(self) -> str:
+        """The setting with the lowest accuracy on seed 0."""
+        return min(self.first_seed, key=lambda name: self.first_seed[name][0].mean_accuracy)
+
     def lora_minus_full(self) -> PairedGain:
         """The best LoRA setting minus the best full one, paired by seed, at the same steps."""
         return self.every_seed.gain(self.best_full, self.best_lora)
