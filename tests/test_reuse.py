@@ -88,6 +88,21 @@ def test_the_key_changes_with_each_ingredient_of_a_result(tokenizer, teacher, mo
     assert reuse.run_key(setup, arm, 0) != base  # another instruction set sums in another order
 
 
+def test_a_comment_or_docstring_keeps_every_key_and_a_change_to_the_loss_does_not():
+    sources = reuse.training_code_sources()
+    assert reuse.code_version(sources) == reuse.training_code_version()
+    losses = sources["losses"]
+    body = "    return scale * _reduce(per_position, reduction)\n"
+    assert losses.count(body) == 2  # forward_kl's and top_k_kd's last line
+    documented = losses.replace('"""', '"""Said another way. ', 1).replace(body, "    # the same, commented\n" + body)
+    assert documented != losses
+    assert reuse.code_version({**sources, "losses": documented}) == reuse.training_code_version()
+    changed = losses.replace(body, body.replace("scale *", "0.5 * scale *"), 1)  # forward KL halved
+    assert reuse.code_version({**sources, "losses": changed}) != reuse.training_code_version()
+    message = losses.replace("must", "has to", 1)  # what a learner reads is behaviour too
+    assert message != losses and reuse.code_version({**sources, "losses": message}) != reuse.training_code_version()
+
+
 def test_a_hand_written_objective_has_no_key_and_is_never_reused(tokenizer):
     from distillab.training import sft_objective
 

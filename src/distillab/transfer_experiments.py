@@ -202,7 +202,8 @@ def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, 
         return {str(n): recipe.launch(path, n) for n in processes}
 
     ingredients = {"recipe": Path(path).read_text(encoding="utf-8"), "processes": list(processes),
-                   "recipe code": [Path(module.__file__).read_text(encoding="utf-8") for module in (recipe, recipe_file)],
+                   "recipe code": reuse.code_version({module.__name__: Path(module.__file__).read_text(encoding="utf-8")
+                                                       for module in (recipe, recipe_file)}),
                    "machine": machine()}
     kept = reuse.remembered(profile, "the recipe command's runs", ingredients, measure, refresh)
     return {n: kept[str(n)] for n in processes}
