@@ -53,8 +53,8 @@ ADAPTER_FILE, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path,
                     merged: bool = False) -> Path:
     """Save `model` and `tokenizer` as a Hugging Face checkpoint (safetensors), as the hub holds them.
-    A model with LoRA adapters saves its adapters alone (a few MB; they name the checkpoint they
-    adapt), or, `merged=True`, a copy of the model with the adapters added into its weights: a
+    A model with LoRA adapters saves its adapters alone (their own weights only, which the rank
+    decides; they name the checkpoint they adapt), or, `merged=True`, a copy of the model with the adapters added into its weights: a
     plain checkpoint of the full size that loads without peft (`model` itself is not changed)."""
     folder = Path(folder)
     if merged and has_adapters(model):

@@ -159,7 +159,7 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
     keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
     `keep_models=False` lets each trained student go once it is measured (chapter 07's are 135M
-    parameters each); a LoRA student's adapters, a few MB, are kept on disk all the same
+    parameters each); a LoRA student's adapters (its trainable weights alone) are kept on disk all the same
     (`reuse.saved_student` finds them), so that a chapter can reload the one it picks."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     knobs.flag("retrain (RETRAIN)", retrain)
