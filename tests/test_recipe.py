@@ -132,7 +132,7 @@ def test_help_lists_every_key_of_a_recipe_file(capsys):
 
 def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):
     path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
-    assert recipe.main([str(path), "--quiet"]) == 2
+    assert recipe.main([str(path), "--quiet"]) == 1
     error = capsys.readouterr().err
     assert "[teacher] path 'nowhere' is not a folder: nothing at" in error and "Traceback" not in error
 

@@ -5,6 +5,8 @@ every finished run when it is stopped."""
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -279,3 +281,33 @@ def test_the_matmul_peak_is_measured_once_per_machine(monkeypatch):
     assert reuse.matmul_peak_gflops(refresh=True) == 102.0 and reuse.matmul_peak_gflops() == 102.0  # measured again, kept
     monkeypatch.setattr(reuse, "machine", lambda: {"processor": "another one"})
     assert reuse.matmul_peak_gflops() == 103.0  # another machine: measured there
+
+
+UNGUARDED_SCRIPT = '''
+from dataclasses import replace
+from distillab import records, world
+from distillab.profiles import get_profile
+from distillab.records import TeacherRef
+from distillab.students import Arm, Setup, compare
+from distillab.tokenizer import build_tokenizer
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import HALF_BUDGET_TEACHER
+
+tokenizer = build_tokenizer()
+setup = Setup(chapter="02", profile=replace(get_profile("fast"), seeds=(0, 1)), teacher=None, tokenizer=tokenizer,
+              teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
+              held_out={1: world.sample_problems(4, 1, seed=9)}, training=TrainingConfig(2, 4, warmup_steps=0))
+data = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer)
+compare(setup, {"SFT": Arm(records.TRACES, data)}, workers=2)
+'''
+
+
+def test_a_script_without_a_main_guard_is_told_why_its_workers_died(tmp_path):
+    script = tmp_path / "my_experiment.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                          env={**os.environ, "DISTILLAB_HOME": str(tmp_path / "home")})
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"{script} starts a comparison at its top level" in last and 'if __name__ == "__main__":' in last, done.stderr
+    assert "workers=1" in last and "out of memory" not in done.stderr and done.stderr.count("Traceback") == 1

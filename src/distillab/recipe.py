@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(recipe, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as error:
         print(f"distillab.recipe: {error}", file=sys.stderr)
-        return 2
+        return 1
     except RuntimeError as error:  # torch.distributed: a peer process is gone
         print(f"distillab.recipe: the run stopped because a process failed ({error}). Nothing was written to "
               "the output folder.", file=sys.stderr)

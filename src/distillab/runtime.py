@@ -10,6 +10,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -207,10 +208,14 @@ def share_the_cores(what: str) -> Iterator[None]:
             mark.unlink(missing_ok=True)
 
 
+LOGS = Path(tempfile.gettempdir()) / "distillab-logs"  # a command's traceback, when it fails unexpectedly
+
+
 def run_command(main: Callable[[], object], prog: str) -> int:
-    """Run a command's `main` and return its exit code (0 when it returns anything but a number). A bad input or a
-    fault the package reports (ValueError, OSError) ends in one line on stderr that says what was
-    wrong and what to do, exit 1; Ctrl-C ends in one line, exit 130. Never a traceback."""
+    """Run a command's `main` and return its exit code (0 when it returns anything but a number).
+    A bad input or a fault the package reports (ValueError, OSError) ends in one line on stderr that
+    says what was wrong and what to do, exit 1. Any other error also ends in one line, exit 1, that
+    names it and the log file holding its traceback. Ctrl-C ends in one line, exit 130."""
     try:
         code = main()
     except KeyboardInterrupt:
@@ -218,5 +223,16 @@ def run_command(main: Callable[[], object], prog: str) -> int:
         return 130
     except (ValueError, OSError) as error:
         print(f"{prog}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except Exception as error:  # not a bad input: a fault of the package, of torch or of the machine
+        log = LOGS / f"{prog.replace(' ', '_')}-{os.getpid()}.log"
+        try:
+            LOGS.mkdir(exist_ok=True)
+            log.write_text(traceback.format_exc(), encoding="utf-8")
+            where = f"the traceback is in {log}"
+        except OSError:
+            where = "its traceback could not be written to a log"
+        print(f"{prog}: failed with {type(error).__name__}: {' '.join(str(error).split())[:500]} ({where}); "
+              "what finished before it is kept", file=sys.stderr)
         return 1
     return code if isinstance(code, int) else 0  # a main may return its results (bench): success

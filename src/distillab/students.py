@@ -305,6 +305,12 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
         raise
     except BrokenProcessPool:
         workers.discard_pool()
+        script = workers.unguarded_main_script()
+        if script:
+            raise RuntimeError(f"{script} starts a comparison at its top level, and each worker process imports the "
+                               "script again before it trains: put the script's work under "
+                               "`if __name__ == \"__main__\":`, or pass workers=1 to train in this process alone; "
+                               "every run finished before it is kept") from None
         raise RuntimeError("a worker process died (out of memory?); every run finished before it is kept. Run "
                            "again with WORKERS = 1 to train in the notebook's own process") from None
     except Exception:  # a run failed (its error is raised here): the others stop too, the finished ones are kept

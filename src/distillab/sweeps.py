@@ -152,4 +152,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.sweeps"))
