@@ -3,7 +3,8 @@
 One module per idea, in three layers; a module imports only from its own layer or those below it
 (`tests/test_layers.py` reads this list and fails on a module missing from it or importing upward).
 
-- Core (nothing a chapter owns): `knobs` (checked settings), `runtime` (device, seeds, threads),
+- Core (nothing a chapter owns): `hub` (whether this process may reach the Hugging Face hub; the
+  entry points keep it offline), `knobs` (checked settings), `runtime` (device, seeds, threads),
   `world` (problems, traces, the strict verifier, splits), `answers` (the free-text verifier),
   `tokenizer`, `architectures` (Llama, Qwen2, GPT-2 configs), `models` (named sizes, safe save/load
   with provenance), `training` (the one loop), `parallel` (data-parallel processes, and how many

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import torch
 from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedModel,
                           PreTrainedTokenizerBase, PreTrainedTokenizerFast, Qwen2Config)
 
-from distillab import knobs
+from distillab import hub, knobs
 from distillab import tokenizer as tok
 from distillab import world
 from distillab.models import MAX_SEQUENCE_LENGTH, WEIGHTS_FILE, get_size, initialised, llama_config
@@ -96,7 +95,7 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
     """(model, tokenizer) of any Hugging Face causal LM checkpoint in `folder`: safetensors only
     (a pickled `pytorch_model.bin` is refused: loading one can run code), read locally."""
     folder = Path(folder)
-    if not folder.exists() and HUB_ID.fullmatch(str(folder)) and os.environ.get("HF_HUB_OFFLINE") == "0":
+    if not folder.exists() and HUB_ID.fullmatch(str(folder)) and hub.downloads_allowed():
         return _from_the_hub(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
         return _with_saved_adapters(folder)
@@ -152,7 +151,7 @@ def ready_for_generation(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokeni
 
 
 def _from_the_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A model named on the hub, downloaded (safetensors only): only with HF_HUB_OFFLINE=0."""
+    """A model named on the hub, downloaded (safetensors only): only where `hub.downloads_allowed()`."""
     tokenizer = AutoTokenizer.from_pretrained(name)
     model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
     return model.eval(), ready_for_generation(tokenizer)

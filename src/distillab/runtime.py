@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from transformers.utils import logging as transformers_logging
 
-# Importing this module changes nothing in the process. The course stays offline without writing
-# HF_HUB_OFFLINE: it loads with `local_files_only=True`, and its one hub download (realmodel, the
-# recipe's hub models) happens only where HF_HUB_OFFLINE=0 is set; the Makefile exports HF_HUB_OFFLINE=1.
+from distillab import hub
+
+# Importing this module changes nothing in the process. The course's entry points keep it offline
+# (`hub.stay_offline`: `run_command` here, every notebook's first cells, the Makefile's export).
 
 
 @contextmanager
@@ -215,7 +216,10 @@ def run_command(main: Callable[[], object], prog: str) -> int:
     """Run a command's `main` and return its exit code (0 when it returns anything but a number).
     A bad input or a fault the package reports (ValueError, OSError) ends in one line on stderr that
     says what was wrong and what to do, exit 1. Any other error also ends in one line, exit 1, that
-    names it and the log file holding its traceback. Ctrl-C ends in one line, exit 130."""
+    names it and the log file holding its traceback. Ctrl-C ends in one line, exit 130. The command
+    and every process it starts stay off the Hugging Face hub unless HF_HUB_OFFLINE=0 is set
+    (`hub.stay_offline`)."""
+    hub.stay_offline()
     try:
         code = main()
     except KeyboardInterrupt:
