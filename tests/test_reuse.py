@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import records, reuse, runtime, workers, world
+from distillab import records, reuse, runtime, worker_pool, world
 from distillab.architectures import LoraSettings
 from distillab.distillation import DistillationConfig, cache_teacher, kd_objective
 from distillab.ledger import Ledger
@@ -170,7 +170,7 @@ def test_workers_give_the_sequential_results(tokenizer, teacher):
     workers gave a run every core once the others were done, so its threads changed mid-run)."""
     setup = small_setup(tokenizer, teacher.model, steps=6)
     arms = two_arms(tokenizer, teacher=teacher.model)
-    longer = TrainingConfig(6 + 4 * workers.REPORT_EVERY, 4, warmup_steps=0)
+    longer = TrainingConfig(6 + 4 * worker_pool.REPORT_EVERY, 4, warmup_steps=0)
     arms = {"SFT": arms["SFT"], "KD": replace(arms["KD"], training=longer)}
     here = compare(setup, arms, workers=1)
     there = compare(setup, arms, workers=2)
@@ -262,7 +262,7 @@ def test_with_workers_the_first_seed_trains_alone_and_the_rest_after_it(tokenize
 
     ledger = Ledger(PROFILE)
     pool = InlinePool(ledger)
-    monkeypatch.setattr(students.workers, "pool", lambda count: pool)
+    monkeypatch.setattr(students.worker_pool, "pool", lambda count: pool)
     arms = {"traces": Arm(records.TRACES, traces(tokenizer)), "more traces": Arm(records.TRACES, traces(tokenizer, seed=1))}
     compare(replace(small_setup(tokenizer), profile=replace(PROFILE, seeds=(4, 5, 6))), arms, ledger=ledger, workers=2)
     assert [(name, seed) for name, seed, _ in pool.handed_out[:2]] == [("traces", 4), ("more traces", 4)]

@@ -58,9 +58,9 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from distillab import hub, knobs, world
-from distillab.architectures import ARCHITECTURES, HUB_ID, PROMPT_FORMATS
+from distillab.architectures import HUB_ID, PROMPT_FORMATS
 from distillab.distillation import LOSSES
-from distillab.models import SIZES
+from distillab.models import ARCHITECTURES, SIZES
 from distillab.profiles import PROFILES
 from distillab.records import LOGITS, ON_POLICY, TRACES
 from distillab.training import TrainingConfig

@@ -189,7 +189,7 @@ def share_the_cores(what: str) -> Iterator[None]:
     distillab processes are training, and mark this process as training while it does. The run's
     threads stay as they are (`fixed_threads`): taking fewer would change its result. The processes
     of one data-parallel run (WORLD_SIZE > 1) and a comparison's worker processes (DISTILLAB_WORKER,
-    `workers`) are left alone: their launcher warned already."""
+    `worker_pool`) are left alone: their launcher warned already."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or os.environ.get("DISTILLAB_WORKER"):
         yield
         return
