@@ -2,15 +2,14 @@ import pytest
 import torch
 
 from distillab import sampling, world
-from distillab.architectures import (ARCHITECTURES, build_causal_lm, load_causal_lm, prompt_text, same_tokenizer,
-                                     save_checkpoint)
-from distillab.models import count_parameters, matmul_parameters
+from distillab.architectures import load_causal_lm, prompt_text, same_tokenizer, save_checkpoint
+from distillab.models import ARCHITECTURES, build_model, count_parameters, matmul_parameters
 from distillab.tokenizer import build_bpe_tokenizer
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_every_architecture_saves_and_loads_as_a_downloaded_checkpoint_would(architecture, tokenizer, tmp_path):
-    model = build_causal_lm(architecture, tokenizer, "tiny", seed=1)
+    model = build_model("tiny", tokenizer, 1, architecture=architecture)
     save_checkpoint(model, tokenizer, tmp_path / architecture)
     assert (tmp_path / architecture / "model.safetensors").is_file()
     loaded, loaded_tokenizer = load_causal_lm(tmp_path / architecture)
@@ -23,7 +22,7 @@ def test_every_architecture_saves_and_loads_as_a_downloaded_checkpoint_would(arc
 
 
 def test_a_pickled_checkpoint_is_refused(tokenizer, tmp_path):
-    build_causal_lm("gpt2", tokenizer, "tiny").config.save_pretrained(tmp_path)
+    build_model("tiny", tokenizer, architecture="gpt2").config.save_pretrained(tmp_path)
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(ValueError, match="pickled weights are never loaded"):
         load_causal_lm(tmp_path)
@@ -85,7 +84,7 @@ def _lora_student(tokenizer, tmp_path):
     """A tiny pretrained checkpoint loaded from disk, with LoRA adapters that are not zero."""
     from distillab.architectures import LoraSettings, with_lora
 
-    base = save_checkpoint(build_causal_lm("llama", tokenizer, "tiny", seed=1), tokenizer, tmp_path / "base")
+    base = save_checkpoint(build_model("tiny", tokenizer, 1, architecture="llama"), tokenizer, tmp_path / "base")
     student = with_lora(load_causal_lm(base)[0], LoraSettings(rank=4, alpha=8.0), seed=0)
     torch.manual_seed(0)
     with torch.no_grad():

@@ -4,6 +4,7 @@ says what was wrong, and a non-zero exit: never a traceback."""
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line mu
     "transfer_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "realmodel_sweeps": (["--profile", "quick"], "unknown profile 'quick'"),
     "realmodel_fine_tuning": (["--profile", "quick"], "unknown profile 'quick'"),
+    "sweeps": (["--upgrade", "nowhere.json"], "nowhere.json"),
 }
 
 
@@ -53,3 +55,24 @@ def test_ctrl_c_and_a_normal_exit(capsys):
 
     assert run_command(stopped, "distillab.x") == 130 and "stopped (Ctrl-C)" in capsys.readouterr().err
     assert run_command(lambda: None, "distillab.x") == 0 and run_command(lambda: 3, "distillab.x") == 3
+
+
+def test_any_other_error_is_one_line_that_names_the_log_of_its_traceback(capsys):
+    def failing():
+        raise RuntimeError("a fault deep inside\n  torch")
+
+    assert run_command(failing, "distillab.x") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("distillab.x: failed with RuntimeError: a fault deep inside torch")
+    log = Path(err.split("the traceback is in ", 1)[1].split(")", 1)[0])
+    assert "Traceback" in log.read_text() and 'raise RuntimeError("a fault deep inside' in log.read_text()
+    log.unlink()
+
+
+def test_every_command_ends_through_run_command():
+    package = Path(importlib.import_module("distillab").__file__).parent
+    for module in package.glob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        if '\nif __name__ == "__main__":' in source:
+            tail = source.split('\nif __name__ == "__main__":', 1)[1]
+            assert "sys.exit(run_command(" in tail, f"{module.name} ends its command without runtime.run_command"

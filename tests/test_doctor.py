@@ -6,7 +6,8 @@ import json
 import pytest
 
 from distillab import doctor
-from distillab.architectures import build_causal_lm, save_checkpoint
+from distillab.architectures import save_checkpoint
+from distillab.models import build_model
 from distillab.tokenizer import build_bpe_tokenizer
 
 TEACHER = "package:reference/teacher"
@@ -14,14 +15,14 @@ TEACHER = "package:reference/teacher"
 
 @pytest.fixture(scope="module")
 def course_student(tmp_path_factory, tokenizer):
-    return save_checkpoint(build_causal_lm("llama", tokenizer, "small"), tokenizer,
+    return save_checkpoint(build_model("small", tokenizer, architecture="llama"), tokenizer,
                            tmp_path_factory.mktemp("course") / "student")
 
 
 @pytest.fixture(scope="module")
 def qwen2_bpe_student(tmp_path_factory):
     bpe = build_bpe_tokenizer()
-    return save_checkpoint(build_causal_lm("qwen2", bpe, "small"), bpe, tmp_path_factory.mktemp("qwen2") / "student")
+    return save_checkpoint(build_model("small", bpe, architecture="qwen2"), bpe, tmp_path_factory.mktemp("qwen2") / "student")
 
 
 def test_the_course_pair_shares_its_tokenizer_and_every_recipe_applies(course_student):

@@ -28,12 +28,15 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert traces[filter_experiments.MATCHED] == traces[filter_experiments.FILTERED] < traces[filter_experiments.UNFILTERED] == 50
     assert wrong[filter_experiments.FILTERED] == wrong[filter_experiments.BEST_OF_K] == 0 < wrong[filter_experiments.UNFILTERED]
     assert results["teacher_data_flops"][filter_experiments.BEST_OF_K] > results["teacher_data_flops"][filter_experiments.UNFILTERED]
-    rows = filter_experiments.question_rows(results)
+    live = sweeps.measured(results, filter_experiments.FilterSweeps, filter_experiments.measure_sweeps)
+    rows = filter_experiments.question_rows(live)
     assert [row["arm"] for row in rows] == [filter_experiments.FILTERED, filter_experiments.FILTERED, filter_experiments.BEST_OF_K]
-    assert [row["traces"] for row in filter_experiments.arms_table(results)] == [traces[arm] for arm in results["comparisons"]["filter"]]
-    dropped, dropped_hard = filter_experiments.dropped_by_filter(results)
+    assert [row["traces"] for row in filter_experiments.arms_table(live)] == [traces[arm] for arm in results["comparisons"]["filter"]]
+    dropped, dropped_hard = filter_experiments.dropped_by_filter(live)
     assert dropped == 1 - traces[filter_experiments.FILTERED] / traces[filter_experiments.UNFILTERED] and 0 <= dropped_hard <= 1
     assert assert_rows_match_their_runs(results["comparisons"], rows) == len(rows)  # verdicts and gains by hand
     path = tmp_path / "filter.json"
     path.write_text(sweeps.to_json(results, filter_experiments.measure_sweeps))
-    assert filter_experiments.question_rows(filter_experiments.load_sweeps(path)) == rows
+    back = filter_experiments.load_sweeps(path)
+    assert filter_experiments.question_rows(back) == rows and set(back.acceptance) == {1, filter_experiments.BEST_OF}
+    assert back.acceptance_line().startswith("half-budget teacher, T = 1: share of samples right by difficulty: 1 steps")

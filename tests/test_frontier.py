@@ -182,3 +182,13 @@ def test_the_frontier_of_a_hand_made_ledger_file_worked_out_by_hand():
     headline = frontier.headline(found)
     assert headline.student.label == "teacher traces, filtered"
     assert headline.share_of_cost == pytest.approx(3e11 / REFERENCE.training_flops)
+
+
+def test_family_lines_name_each_familys_best_run():
+    points = frontier.points(LEDGER, FAST)
+    lines = frontier.family_lines(points)
+    families = [line.split(":")[0] for line in lines]
+    assert families == [name for name in frontier.FAMILIES if any(p.family == name for p in points)]
+    for line in lines:
+        top = frontier.best(points, (line.split(":")[0],))
+        assert f"best {100 * top.mean_accuracy:.1f} % mean" in line and f"{top.total_flops(True):.3g} FLOPs" in line

@@ -91,14 +91,15 @@ def runs(arm, *means, steps=10):
     return [StudentRun(arm, seed, {1: mean}, 1e11, 1.0, steps, 10) for seed, mean in enumerate(means)]
 
 
-def runs_by_hand() -> dict:
-    """A stored comparison small enough to work out by hand: two seeds, accuracies in points."""
+def runs_by_hand() -> onpolicy_experiments.OnPolicySweeps:
+    """The stored sweeps with comparisons small enough to work out by hand: two seeds, accuracies in points."""
     added = Comparison({onpolicy_experiments.MORE_SFT: runs(onpolicy_experiments.MORE_SFT, 0.9, 0.7),
                         onpolicy_experiments.ON_POLICY: runs(onpolicy_experiments.ON_POLICY, 0.85, 0.5, steps=3),
                         "mix λ=0.5": runs("mix λ=0.5", 0.95, 0.6, steps=4),
                         onpolicy_experiments.EQUAL_STEPS: [replace(run, flops=3e11) for run in runs(onpolicy_experiments.EQUAL_STEPS, 0.9, 0.75)]})
-    return {"comparisons": {"warm start": Comparison({onpolicy_experiments.WARM_START: runs(onpolicy_experiments.WARM_START, 0.8, 0.6)}),
-                            "added compute": added}}
+    stored = onpolicy_experiments.load_sweeps()
+    warm = Comparison({onpolicy_experiments.WARM_START: runs(onpolicy_experiments.WARM_START, 0.8, 0.6)})
+    return replace(stored, comparisons=replace(stored.comparisons, warm_start=warm, added_compute=added))
 
 
 def test_every_arm_is_asked_against_the_warm_start_then_against_more_sft_worked_out_by_hand():
@@ -133,15 +134,18 @@ def test_the_findings_chapter_04_asserts_worked_out_by_hand():
 
 def test_the_stored_comparison_ran_every_arm_on_the_standard_seeds():
     stored, standard = onpolicy_experiments.load_sweeps(), get_profile("standard")
-    assert stored["written_by"] == "distillab.onpolicy_experiments.measure_sweeps"
-    added = stored["comparisons"]["added compute"]
+    assert stored.written_by == "distillab.onpolicy_experiments.measure_sweeps"
+    added = stored.comparisons.added_compute
     assert list(added) == [onpolicy_experiments.MORE_SFT, *onpolicy_experiments.sweep_configs(), onpolicy_experiments.EQUAL_STEPS]
     assert all([r.seed for r in arm_runs] == list(standard.seeds) for arm_runs in added.values())
-    assert stored["student_runs"] == len(standard.seeds) * (1 + len(added) + 1)  # warm start, arms, from scratch
+    assert stored.student_runs == len(standard.seeds) * (1 + len(added) + 1)  # warm start, arms, from scratch
+    assert {written.seed for written in stored.from_scratch_writes} == set(standard.seeds)
+    scratch = onpolicy_experiments.from_scratch_comparison(stored)
+    assert [run.seed for run in scratch.from_scratch] == list(standard.seeds) and scratch.flops_ratio > 0
 
 
 def test_the_counted_cost_of_a_step_in_sft_steps_worked_out_by_hand():
-    added = runs_by_hand()["comparisons"]["added compute"]  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
+    added = runs_by_hand().comparisons.added_compute  # every run 1e11 FLOPs: SFT in 10 steps, on-policy in 3
     assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.ON_POLICY) == pytest.approx((1e11 / 3) / (1e11 / 10))
     assert onpolicy_experiments.counted_step_flops_ratio(added, onpolicy_experiments.MORE_SFT) == pytest.approx(1.0)
 

@@ -76,15 +76,14 @@ def test_the_stored_file_reads_back_typed_with_its_tables(monkeypatch, tmp_path)
                                                              for name in comparison})
     results = ft.measure_sweep(get_profile("standard"))
     results["forgetting"] = {"every weight, lr 1e-4": [{"seed": 0, "perplexity_before": 10.0, "perplexity_after": 11.0,
-                                                        "drift": 0.2},
+                                                        "drift": 0.2, "passages_sha256": "ab"},
                                                        {"seed": 1, "perplexity_before": 10.0, "perplexity_after": 12.0,
-                                                        "drift": 0.4}],
+                                                        "drift": 0.4, "passages_sha256": "ab"}],
                              "LoRA rank 8, lr 3e-4": [{"seed": 0, "perplexity_before": 10.0, "perplexity_after": 10.0,
-                                                       "drift": 0.0}]}  # round 1 only: not in the table
+                                                       "drift": 0.0, "passages_sha256": "ab"}]}  # round 1 only: not in the table
     path = tmp_path / "sweep.json"
     path.write_text(sweeps.to_json(results, ft.measure_sweep))
-    monkeypatch.setattr(ft, "SWEEP_PATH", path)
-    sweep = ft.load_sweep()
+    sweep = ft.load_sweep(path)
     assert (sweep.best_lora, sweep.best_full, sweep.seeds) == ("LoRA rank 16, lr 3e-3", "every weight, lr 1e-4", ft.SEEDS)
     rows = sweep.grid_rows()
     assert [row["fine-tuning"] for row in rows] == ["LoRA rank 8", "LoRA rank 16", "LoRA rank 64", "every weight"]
@@ -100,10 +99,9 @@ def test_the_stored_file_reads_back_typed_with_its_tables(monkeypatch, tmp_path)
     assert row["perplexity change (%)"] == pytest.approx(15.0) and row["drift (nats)"] == pytest.approx(0.3)
 
 
-def test_the_stored_sweep_when_there_is_none_says_how_to_measure_it(monkeypatch, tmp_path):
-    monkeypatch.setattr(ft, "SWEEP_PATH", tmp_path / "nothing.json")
+def test_the_stored_sweep_when_there_is_none_says_how_to_measure_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m distillab.realmodel_fine_tuning"):
-        ft.load_sweep()
+        ft.load_sweep(tmp_path / "nothing.json")
 
 
 def test_the_chapters_live_settings_are_the_stored_sweeps_best():

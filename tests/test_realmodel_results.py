@@ -25,7 +25,7 @@ def test_gains_over_the_model_as_it_comes_are_paired_by_seed():
 def test_the_cost_table_by_hand():
     comparison = Comparison({"a": [run("a", 0, 0.1, seconds=10, steps=5, flops=2e12),
                                    run("a", 1, 0.2, seconds=20, steps=5, flops=4e12)]})
-    facts = {"a": {"trainable parameters": 1234, "teacher data FLOPs": 1e12}}
+    facts = {"a": realmodel_results.ArmFacts(trainable_parameters=1234, teacher_data_flops=1e12)}
     [row] = realmodel_results.cost_rows(comparison, facts, peak_gflops=400.0)
     assert row["seconds per step"] == pytest.approx(3.0) and row["training FLOPs"] == pytest.approx(3e12)
     assert row["GFLOP/s"] == pytest.approx(200.0) and row["share of the matmul peak (%)"] == pytest.approx(50.0)
@@ -52,11 +52,12 @@ def test_acceptance_by_temperature_and_the_cost_of_a_kept_sample():
 
 
 def test_the_stored_teacher_study_in_one_paragraph():
+    from distillab.realmodel_sweeps import OwnSamples
+
     problems = world.sample_problems(2, 1, seed=0)
     samples = TraceSamples(problems, [["a"], ["b"]], [[True], [True]], 0.0, 10, 10, 2e8, 1.0)
-    stored = {"own_samples": {"problems": 100, "k": 4, "temperature": 0.7, "acceptance": {"1": 0.1, "2": 0.0},
-                              "kept": 4, "flops": 4e12}}
-    text = realmodel_results.stored_teacher_study(stored, samples)
+    own = OwnSamples(temperature=0.7, k=4, problems=100, acceptance={1: 0.1, 2: 0.0}, kept=4, flops=4e12)
+    text = own.study(samples)
     assert "100 problems x k = 4 at T = 0.7" in text and "1: 10 %, 2: 0 %" in text and "4 kept" in text
     assert "1e+12 FLOPs" in text and "1e+08" in text and "10,000 times less" in text
 

@@ -15,7 +15,8 @@ from safetensors.torch import load_file
 
 from distillab import recipe
 from distillab import recipe_file
-from distillab.architectures import ARCHITECTURES, build_causal_lm, load_causal_lm, save_checkpoint
+from distillab.architectures import load_causal_lm, save_checkpoint
+from distillab.models import ARCHITECTURES, build_model
 from distillab.records import LOGITS, ON_POLICY, TRACES, RunRecord
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.workspace import resolve
@@ -74,7 +75,7 @@ def test_logit_distillation_runs_with_one_tokenizer_and_refuses_two(architecture
 
 
 def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_path):
-    save_checkpoint(build_causal_lm("qwen2", tokenizer, "tiny", seed=3), tokenizer, tmp_path / "student")
+    save_checkpoint(build_model("tiny", tokenizer, 3, architecture="qwen2"), tokenizer, tmp_path / "student")
     path = write_recipe(tmp_path, "op", recipe={"kind": "on-policy", "lmbda": 0.5}, student={"path": "student"})
     recipe.run(recipe_file.load_recipe(path), progress=False)
     [record] = records(tmp_path / "out-op")
@@ -84,7 +85,7 @@ def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_p
 def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifier(tmp_path):
     bpe = build_bpe_tokenizer()
     bpe.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %} <assistant>"
-    save_checkpoint(build_causal_lm("gpt2", bpe, "tiny", seed=1), bpe, tmp_path / "teacher")
+    save_checkpoint(build_model("tiny", bpe, 1, architecture="gpt2"), bpe, tmp_path / "teacher")
     path = write_recipe(tmp_path, "natural", teacher={"path": "teacher"}, student={"architecture": "llama",
                         "size": "tiny", "tokenizer": "bpe"}, recipe={"verifier_filter": False},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
@@ -132,7 +133,7 @@ def test_help_lists_every_key_of_a_recipe_file(capsys):
 
 def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):
     path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
-    assert recipe.main([str(path), "--quiet"]) == 2
+    assert recipe.main([str(path), "--quiet"]) == 1
     error = capsys.readouterr().err
     assert "[teacher] path 'nowhere' is not a folder: nothing at" in error and "Traceback" not in error
 

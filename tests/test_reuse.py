@@ -5,13 +5,15 @@ every finished run when it is stopped."""
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
 
 import pytest
 
-from distillab import records, reuse, runtime, workers, world
+from distillab import records, reuse, runtime, worker_pool, world
 from distillab.architectures import LoraSettings
 from distillab.distillation import DistillationConfig, cache_teacher, kd_objective
 from distillab.ledger import Ledger
@@ -88,6 +90,21 @@ def test_the_key_changes_with_each_ingredient_of_a_result(tokenizer, teacher, mo
     assert reuse.run_key(setup, arm, 0) != base  # another instruction set sums in another order
 
 
+def test_a_comment_or_docstring_keeps_every_key_and_a_change_to_the_loss_does_not():
+    sources = reuse.training_code_sources()
+    assert reuse.code_version(sources) == reuse.training_code_version()
+    losses = sources["losses"]
+    body = "    return scale * _reduce(per_position, reduction)\n"
+    assert losses.count(body) == 2  # forward_kl's and top_k_kd's last line
+    documented = losses.replace('"""', '"""Said another way. ', 1).replace(body, "    # the same, commented\n" + body)
+    assert documented != losses
+    assert reuse.code_version({**sources, "losses": documented}) == reuse.training_code_version()
+    changed = losses.replace(body, body.replace("scale *", "0.5 * scale *"), 1)  # forward KL halved
+    assert reuse.code_version({**sources, "losses": changed}) != reuse.training_code_version()
+    message = losses.replace("must", "has to", 1)  # what a learner reads is behaviour too
+    assert message != losses and reuse.code_version({**sources, "losses": message}) != reuse.training_code_version()
+
+
 def test_a_hand_written_objective_has_no_key_and_is_never_reused(tokenizer):
     from distillab.training import sft_objective
 
@@ -153,7 +170,7 @@ def test_workers_give_the_sequential_results(tokenizer, teacher):
     workers gave a run every core once the others were done, so its threads changed mid-run)."""
     setup = small_setup(tokenizer, teacher.model, steps=6)
     arms = two_arms(tokenizer, teacher=teacher.model)
-    longer = TrainingConfig(6 + 4 * workers.REPORT_EVERY, 4, warmup_steps=0)
+    longer = TrainingConfig(6 + 4 * worker_pool.REPORT_EVERY, 4, warmup_steps=0)
     arms = {"SFT": arms["SFT"], "KD": replace(arms["KD"], training=longer)}
     here = compare(setup, arms, workers=1)
     there = compare(setup, arms, workers=2)
@@ -245,7 +262,7 @@ def test_with_workers_the_first_seed_trains_alone_and_the_rest_after_it(tokenize
 
     ledger = Ledger(PROFILE)
     pool = InlinePool(ledger)
-    monkeypatch.setattr(students.workers, "pool", lambda count: pool)
+    monkeypatch.setattr(students.worker_pool, "pool", lambda count: pool)
     arms = {"traces": Arm(records.TRACES, traces(tokenizer)), "more traces": Arm(records.TRACES, traces(tokenizer, seed=1))}
     compare(replace(small_setup(tokenizer), profile=replace(PROFILE, seeds=(4, 5, 6))), arms, ledger=ledger, workers=2)
     assert [(name, seed) for name, seed, _ in pool.handed_out[:2]] == [("traces", 4), ("more traces", 4)]
@@ -264,3 +281,33 @@ def test_the_matmul_peak_is_measured_once_per_machine(monkeypatch):
     assert reuse.matmul_peak_gflops(refresh=True) == 102.0 and reuse.matmul_peak_gflops() == 102.0  # measured again, kept
     monkeypatch.setattr(reuse, "machine", lambda: {"processor": "another one"})
     assert reuse.matmul_peak_gflops() == 103.0  # another machine: measured there
+
+
+UNGUARDED_SCRIPT = '''
+from dataclasses import replace
+from distillab import records, world
+from distillab.profiles import get_profile
+from distillab.records import TeacherRef
+from distillab.students import Arm, Setup, compare
+from distillab.tokenizer import build_tokenizer
+from distillab.training import TrainingConfig, TrainingSet
+from distillab.workspace import HALF_BUDGET_TEACHER
+
+tokenizer = build_tokenizer()
+setup = Setup(chapter="02", profile=replace(get_profile("fast"), seeds=(0, 1)), teacher=None, tokenizer=tokenizer,
+              teacher_ref=TeacherRef.of(HALF_BUDGET_TEACHER, "half-budget"),
+              held_out={1: world.sample_problems(4, 1, seed=9)}, training=TrainingConfig(2, 4, warmup_steps=0))
+data = TrainingSet.from_problems({1: world.sample_problems(8, 1, seed=0)}, tokenizer)
+compare(setup, {"SFT": Arm(records.TRACES, data)}, workers=2)
+'''
+
+
+def test_a_script_without_a_main_guard_is_told_why_its_workers_died(tmp_path):
+    script = tmp_path / "my_experiment.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                          env={**os.environ, "DISTILLAB_HOME": str(tmp_path / "home")})
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"{script} starts a comparison at its top level" in last and 'if __name__ == "__main__":' in last, done.stderr
+    assert "workers=1" in last and "out of memory" not in done.stderr and done.stderr.count("Traceback") == 1

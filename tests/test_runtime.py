@@ -1,6 +1,10 @@
-"""The one device choice and the one seeding function."""
+"""The one device choice and the one seeding function; importing changes nothing, the entry point keeps the process offline."""
 
+import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -52,10 +56,6 @@ def test_importing_the_package_changes_nothing_in_the_process():
     """Every distillab module imported in a fresh process, with HF_HUB_OFFLINE unset: the environment
     is as it was and transformers' progress bars are still on; loading a model turns them off only
     while it loads."""
-    import os
-    import subprocess
-    import sys
-
     script = (
         "import os, pkgutil, importlib, json\n"
         "before = dict(os.environ)\n"
@@ -71,7 +71,6 @@ def test_importing_the_package_changes_nothing_in_the_process():
     env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    import json
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     facts["env_changed"] = [key for key in facts["env_changed"]  # torch's compiler, loaded by a library, names its cache
                             if key != "TORCHINDUCTOR_CACHE_DIR"]
@@ -88,3 +87,36 @@ def test_a_model_load_silences_transformers_bars_only_while_it_loads(tokenizer, 
     assert logging.is_progress_bar_enabled()
     load_model(tmp_path / "m")
     assert logging.is_progress_bar_enabled()
+
+
+ENTRY_POINT = (
+    "import json, os, sys\n"
+    "import distillab.realmodel\n"  # the Hugging Face libraries load first: stay_offline works after them too
+    "from distillab import hub\n"
+    "allowed_before = hub.downloads_allowed()\n"
+    "hub.stay_offline()\n"
+    "import huggingface_hub, huggingface_hub.constants as constants\n"
+    "refused = None\n"
+    "if not hub.downloads_allowed():  # a request is made only where it must be refused\n"
+    "    try:\n"
+    "        huggingface_hub.get_session().get('https://huggingface.co/api/models/HuggingFaceTB/SmolLM2-135M-Instruct')\n"
+    "    except Exception as error:\n"
+    "        refused = type(error).__name__\n"
+    "print(json.dumps({'before': allowed_before, 'after': hub.downloads_allowed(), 'constant': constants.HF_HUB_OFFLINE,\n"
+    "                  'env': os.environ.get('HF_HUB_OFFLINE'), 'refused': refused}))\n"
+)
+
+
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_the_entry_point_keeps_the_process_and_its_children_offline_unless_told_otherwise(setting):
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    if setting is not None:
+        env["HF_HUB_OFFLINE"] = setting
+    done = subprocess.run([sys.executable, "-c", ENTRY_POINT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["before"] is True  # unset or 0: the hub may be reached, as Hugging Face reads the variable
+    if setting is None:
+        assert facts == {"before": True, "after": False, "constant": True, "env": "1", "refused": "OfflineModeIsEnabled"}
+    else:  # the learner's HF_HUB_OFFLINE=0 is kept: downloads stay allowed (no request is made here)
+        assert (facts["after"], facts["constant"], facts["env"]) == (True, False, "0")

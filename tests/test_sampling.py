@@ -91,3 +91,13 @@ def test_bad_knobs_are_named(teacher, k, temperature, message):
     model, tokenizer = teacher
     with pytest.raises(ValueError, match=message):
         sample_traces(model, tokenizer, problems()[:2], k=k, temperature=temperature)
+
+
+def test_examples_spread_over_the_prompts_with_their_verdicts():
+    from distillab.sampling import TraceSamples
+
+    problems = [world.example_problem(d) for d in (1, 2, 3, 4)]
+    samples = TraceSamples(problems, [[p.trace] for p in problems[:3]] + [["answer 0"]], [[True]] * 3 + [[False]], 1.0, 0, 0, 0.0, 0.0)
+    shown = samples.examples(2)
+    assert shown == [f"{problems[0].prompt}\n  -> {problems[0].trace}   [right]", f"{problems[2].prompt}\n  -> {problems[2].trace}   [right]"]
+    assert samples.examples(4)[-1].endswith("-> answer 0   [wrong]")

@@ -2,6 +2,7 @@
 when a file is missing or was written by something else."""
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -15,9 +16,20 @@ def runs(arm, *means):
 
 def measure(profile):  # a stand-in for a module's measure_sweeps
     shared = runs("SFT", 0.3, 0.4)
-    return {"profile": "fast", "seconds": 1.0, "comparisons": {
+    return {"profile": "fast", "seeds": [0, 1], "seconds": 1.0, "comparisons": {
         "loss": Comparison({"SFT": shared, "KD": runs("KD", 0.5, 0.6)}),
-        "N": {"250": Comparison({"SFT": shared, "KD": runs("KD", 0.2, 0.3)})}}}
+        "N": {250: Comparison({"SFT": shared, "KD": runs("KD", 0.2, 0.3)})}}}
+
+
+@dataclass(frozen=True)
+class ToyComparisons:
+    loss: Comparison
+    n: dict[int, Comparison]
+
+
+@dataclass(frozen=True)
+class Toy(sweeps.Stored):  # a stand-in for a module's sweep class
+    comparisons: ToyComparisons
 
 
 def test_comparisons_round_trip_at_any_depth_and_runs_are_counted_once(tmp_path):
@@ -28,23 +40,24 @@ def test_comparisons_round_trip_at_any_depth_and_runs_are_counted_once(tmp_path)
     stored = json.loads(path.read_text())
     assert stored["schema"] == sweeps.SCHEMA and stored["written_by"] == f"{__name__}.measure"
     assert stored["student_runs"] == 6
-    back = sweeps.load(path, measure, "make it")
-    assert isinstance(back["comparisons"]["N"]["250"], Comparison)
-    assert back["comparisons"]["loss"].table() == results["comparisons"]["loss"].table()
-    assert sweeps.student_runs(back) == 6
+    back = sweeps.read(path, Toy, measure, "make it")
+    assert isinstance(back.comparisons.n[250], Comparison) and back.seeds == (0, 1)  # JSON's "250" a number again
+    assert back.comparisons.loss.table() == results["comparisons"]["loss"].table()
+    assert back.student_runs == 6 and sweeps.measured(results, Toy, measure) == back
+    assert back.measured_with("2 steps") == "measured at the fast profile: seeds 0, 1, 2 steps: 6 student runs in 0.0 min"
 
 
 def test_missing_or_foreign_files_say_how_to_measure_again(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `make it`"):
-        sweeps.load(tmp_path / "nothing.json", measure, "make it")
+        sweeps.read(tmp_path / "nothing.json", Toy, measure, "make it")
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"profile": "standard", "sweeps": {}}))
     with pytest.raises(ValueError, match="holds an older format written by an older version.*run `make it`"):
-        sweeps.load(old, measure, "make it")
+        sweeps.read(old, Toy, measure, "make it")
     other = tmp_path / "other.json"
     other.write_text(sweeps.to_json(measure(None), test_missing_or_foreign_files_say_how_to_measure_again))
     with pytest.raises(ValueError, match="this version reads .* written by .*measure"):
-        sweeps.load(other, measure, "make it")
+        sweeps.read(other, Toy, measure, "make it")
 
 
 def test_the_command_writes_the_file(tmp_path, capsys):
@@ -70,9 +83,20 @@ def test_a_sweep_run_as_a_module_names_its_real_module(monkeypatch):
     assert writer_name(measure_sweeps) == "distillab.filter_experiments.measure_sweeps"
 
 
+@dataclass(frozen=True)
+class ArmsComparisons:
+    arms: Comparison
+
+
+@dataclass(frozen=True)
+class Arms(sweeps.Stored):
+    teacher_data_flops: dict[str, float]
+    comparisons: ArmsComparisons
+
+
 def test_a_file_of_the_previous_schema_reads_with_its_names_changed_and_upgrades_in_place(tmp_path, capsys):
     """Schema 2 spelt the teacher's data cost "teacher_flops" and the answers-only arm "answer-only"."""
-    results = {"profile": "fast", "seconds": 1.0, "teacher_data_flops": {"answers only": 0.0},
+    results = {"profile": "fast", "seeds": [0, 1], "seconds": 1.0, "teacher_data_flops": {"answers only": 0.0},
                "comparisons": {"arms": Comparison({"answers only": runs("answers only", 0.3, 0.4), "KD": runs("KD", 0.5, 0.6)})}}
     current = sweeps.to_json(results, measure)
     previous = (current.replace(sweeps.SCHEMA, sweeps.PREVIOUS).replace('"answers only"', '"answer-only"')
@@ -80,10 +104,21 @@ def test_a_file_of_the_previous_schema_reads_with_its_names_changed_and_upgrades
     assert '"answer-only"' in previous and "teacher_data_flops" not in previous
     path = tmp_path / "old.json"
     path.write_text(previous)
-    back = sweeps.load(path, measure, "make it")
-    assert back["schema"] == sweeps.SCHEMA and back["teacher_data_flops"] == {"answers only": 0.0}
-    assert list(back["comparisons"]["arms"]) == ["answers only", "KD"]
-    assert [run.arm for run in back["comparisons"]["arms"]["answers only"]] == ["answers only"] * 2  # inside the runs too
+    back = sweeps.read(path, Arms, measure, "make it")
+    assert back.schema == sweeps.SCHEMA and back.teacher_data_flops == {"answers only": 0.0}
+    assert list(back.comparisons.arms) == ["answers only", "KD"]
+    assert [run.arm for run in back.comparisons.arms["answers only"]] == ["answers only"] * 2  # inside the runs too
     sweeps.main(["--upgrade", str(path)])
     assert path.read_text() == current and "upgraded" in capsys.readouterr().out  # as if written now
     assert sweeps.upgrade_file(path) is False  # already current: left as it is
+
+
+def test_the_reader_turns_text_keys_into_the_numbers_the_type_names_and_says_what_is_missing():
+    assert sweeps.typed(dict[float, dict[int, float]], {"0.5": {"1": 0.25}}) == {0.5: {1: 0.25}}
+    assert sweeps.typed(tuple[int, ...], [1, 2]) == (1, 2) and sweeps.typed(float, 3) == 3.0
+    assert sweeps.field_name("top-k") == "top_k" and sweeps.field_name("own samples") == "own_samples"
+    with pytest.raises(ValueError, match="the key 'x' should be a number"):
+        sweeps.typed(dict[int, float], {"x": 1.0})
+    with pytest.raises(ValueError, match="the stored results lack comparisons .read as Arms."):
+        sweeps.typed(Arms, {"schema": "s", "written_by": "w", "student_runs": 0, "profile": "fast", "seeds": [0],
+                            "seconds": 1.0, "teacher_data_flops": {}})

@@ -40,7 +40,8 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert list(comparisons["arms"]) == [trace_experiments.ANSWERS, trace_experiments.FILTERED, trace_experiments.UNFILTERED, trace_experiments.GOLD]
     assert list(comparisons["selection"]) == ["random", "hardest", "longest", "diverse"]
     assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
-    rows = trace_experiments.question_rows(results)
+    live = sweeps.measured(results, trace_experiments.TraceSweeps, trace_experiments.measure_sweeps)
+    rows = trace_experiments.question_rows(live)
     assert [row["question"] for row in rows][:4] == ["traces vs answers", "the filter at T=1",
                                                      f"the filter at T={trace_experiments.HOT_TEMPERATURE:g}",
                                                      "the teacher's text vs the truth"]
@@ -52,7 +53,9 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert trace_experiments.question_rows(back) == rows
     for read in (trace_experiments.filter_tables, trace_experiments.selection_table, trace_experiments.accuracy_against_n, trace_experiments.accuracy_against_total_flops,
                  trace_experiments.describe_selection_overlap):  # the same whether measured now or read back (JSON keys are text)
-        assert read(back) == read(results), read.__name__
+        assert read(back) == read(live), read.__name__
+    assert set(back.comparisons.n) == {10, 20, back.sampling[1.0].kept}  # numbers again; the whole pool last
+    assert back.vote[1.0][0].flops[1] > 0 and back.selection.of("longest") == back.selection.longest
     assert set(trace_experiments.selection_compared(back)) == {"random", "hardest", "diverse"}  # "longest" trained the same traces
     assert [row["traces"] for row in trace_experiments.filter_tables(back)[1.0]] == [
         comparisons["arms"][arm][0].data_size for arm in (trace_experiments.UNFILTERED, trace_experiments.FILTERED)]
@@ -77,11 +80,12 @@ def test_missing_sweep_results_say_how_to_make_them(tmp_path):
 @pytest.mark.skipif(not trace_experiments.SWEEPS_PATH.is_file(), reason="the sweeps have not been measured yet")
 def test_the_stored_sweeps_ran_every_arm_on_the_standard_seeds_and_budget():
     stored_sweeps, standard = trace_experiments.load_sweeps(), get_profile("standard")
-    assert stored_sweeps["profile"] == "standard" and stored_sweeps["seeds"] == list(standard.seeds)
-    assert stored_sweeps["student_steps"] == standard.trace_student_steps and stored_sweeps["prompts"] == standard.trace_prompts
-    assert stored_sweeps["written_by"] == "distillab.trace_experiments.measure_sweeps"
-    stored = stored_sweeps["comparisons"]
-    for comparison in [stored["arms"], stored["mix"], stored["selection"], *stored["filter"].values(), *stored["N"].values()]:
+    assert stored_sweeps.profile == "standard" and stored_sweeps.seeds == standard.seeds
+    assert stored_sweeps.student_steps == standard.trace_student_steps and stored_sweeps.prompts == standard.trace_prompts
+    assert stored_sweeps.written_by == "distillab.trace_experiments.measure_sweeps"
+    stored = stored_sweeps.comparisons
+    assert sorted(stored.filter) == [trace_experiments.RECIPE_TEMPERATURE, trace_experiments.HOT_TEMPERATURE]
+    for comparison in [stored.arms, stored.mix, stored.selection, *stored.filter.values(), *stored.n.values()]:
         for runs in comparison.values():
             assert [r.seed for r in runs] == list(standard.seeds)
             assert {r.steps for r in runs} == {standard.trace_student_steps}
@@ -127,8 +131,9 @@ def test_accuracy_against_n_and_against_total_compute_worked_out_by_hand():
     def filtered(accuracies, flops):
         return Comparison({trace_experiments.FILTERED: [StudentRun(trace_experiments.FILTERED, seed, {1: a}, flops, 1.0, 10, 5)
                                          for seed, a in enumerate(accuracies)]})
-    stored = {"teacher_data_flops_per_trace": 1e9,
-              "comparisons": {"N": {"1000": filtered((0.5, 0.7), 3e12), "250": filtered((0.2, 0.4), 2e12)}}}
+    real = trace_experiments.load_sweeps()
+    stored = replace(real, teacher_data_flops_per_trace=1e9,
+                     comparisons=replace(real.comparisons, n={1000: filtered((0.5, 0.7), 3e12), 250: filtered((0.2, 0.4), 2e12)}))
     assert trace_experiments.accuracy_against_n(stored) == {250: pytest.approx([20.0, 40.0]), 1000: pytest.approx([50.0, 70.0])}
     assert list(trace_experiments.accuracy_against_total_flops(stored)) == [2e12 + 250 * 1e9, 3e12 + 1000 * 1e9]
 
@@ -138,7 +143,7 @@ def test_chapter_03s_margins_come_from_the_power_calculation_and_the_stored_swee
 
     for name, margin in trace_experiments.STANDARD_MARGINS.items():
         assert claims.largest_margin(trace_experiments.MEASURED[name], 3) == margin, name
-    stored = trace_experiments.load_sweeps()["comparisons"]["arms"]
+    stored = trace_experiments.load_sweeps().comparisons.arms
     found = trace_experiments.headline_claims(stored, get_profile("standard"))
     assert [claim.name for claim in found] == list(trace_experiments.STANDARD_MARGINS)
     assert all(claim.rule == "interval" and claim.holds for claim in found)

@@ -4,6 +4,7 @@ import statistics
 from dataclasses import replace
 
 from distillab import claims, records
+from distillab.comparison import Comparison
 from distillab import trace_experiments
 from distillab import transfer_experiments
 from distillab.ledger import Ledger
@@ -82,6 +83,13 @@ def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report
     assert launched == [1, 2, 1, 2, 1, 2, 1, 2]
 
 
+def chapter_03_with(filtered_runs) -> trace_experiments.TraceSweeps:
+    """Chapter 03's stored sweeps with `filtered_runs` as its filtered-trace student."""
+    stored = trace_experiments.load_sweeps()
+    arms = Comparison({**stored.comparisons.arms, trace_experiments.FILTERED: filtered_runs})
+    return replace(stored, comparisons=replace(stored.comparisons, arms=arms))
+
+
 def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     from distillab import sweeps
 
@@ -92,13 +100,14 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     assert list(runs) == [transfer_experiments.OTHER_FAMILY_ANSWERS, transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
     assert runs[transfer_experiments.OTHER_FAMILY_LONGER][0].steps == 2 * runs[transfer_experiments.OTHER_FAMILY][0].steps == 4
     assert runs[transfer_experiments.OTHER_FAMILY_ANSWERS][0].record.family == records.ANSWERS_ONLY
-    rows = transfer_experiments.question_rows(results)
+    live = sweeps.measured(results, transfer_experiments.TransferSweeps, transfer_experiments.measure_sweeps)
+    rows = transfer_experiments.question_rows(live)
     assert [row["arm"] for row in rows] == [transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
     # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
-    chapter_03 = {"comparisons": {"arms": {trace_experiments.FILTERED: runs[transfer_experiments.OTHER_FAMILY]}}}
-    gains = transfer_experiments.gains(results, chapter_03)
+    chapter_03 = chapter_03_with(runs[transfer_experiments.OTHER_FAMILY])
+    gains = transfer_experiments.gains(live, chapter_03)
     assert gains["vs chapter 03"] == gains["twice the steps"]
-    assert transfer_experiments.question_rows(results, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
+    assert transfer_experiments.question_rows(live, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
     path = tmp_path / "transfer.json"
     path.write_text(sweeps.to_json(results, transfer_experiments.measure_sweeps))
     assert transfer_experiments.question_rows(transfer_experiments.load_sweeps(path)) == rows
@@ -108,7 +117,7 @@ def test_the_stored_table_shows_chapter_03s_student_under_its_one_name():
     stored, chapter_03 = transfer_experiments.load_sweeps(), trace_experiments.load_sweeps()
     rows = transfer_experiments.stored_table(stored, chapter_03)
     assert [row["arm"] for row in rows] == [transfer_experiments.SAME_FAMILY, transfer_experiments.OTHER_FAMILY_ANSWERS, transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
-    chapter_03_runs = chapter_03["comparisons"]["arms"][trace_experiments.FILTERED]
+    chapter_03_runs = chapter_03.comparisons.arms[trace_experiments.FILTERED]
     assert rows[0]["mean accuracy (%)"] == sum(100 * run.mean_accuracy for run in chapter_03_runs) / len(chapter_03_runs)
     assert all(row["baseline"] != trace_experiments.FILTERED for row in transfer_experiments.question_rows(stored, chapter_03))  # one name for it
 
@@ -121,9 +130,10 @@ def test_compounding_puts_p_to_the_k_beside_each_difficulty_worked_out_by_hand()
 
     # two seeds each; by hand: 1x has p = (0.6 + 0.4) / 2 = 0.5, so p^2 = 0.25 and p^3 = 0.125;
     # 2x has p = 1.0, so p^k = 1 at every k.
-    stored = {"comparisons": {"across": Comparison({
+    real = transfer_experiments.load_sweeps()
+    stored = replace(real, comparisons=transfer_experiments.TransferComparisons(Comparison({
         "short": [run("short", 0, [0.6, 0.3, 0.1]), run("short", 1, [0.4, 0.2, 0.2])],
-        "long": [run("long", 0, [1.0, 1.0, 0.9]), run("long", 1, [1.0, 0.8, 0.9])]})}}
+        "long": [run("long", 0, [1.0, 1.0, 0.9]), run("long", 1, [1.0, 0.8, 0.9])]})))
     compounded = transfer_experiments.compounding(stored, {"1x": "short", "2x": "long"})
     expected = {"1x": {1: (0.5, 0.5), 2: (0.25, 0.25), 3: (0.15, 0.125)},
                 "2x": {1: (1.0, 1.0), 2: (0.9, 1.0), 3: (0.9, 1.0)}}
@@ -144,13 +154,13 @@ def test_live_and_stored_pairs_chapter_03s_student_by_seed_number():
         return StudentRun(transfer_experiments.SAME_FAMILY, seed, dict.fromkeys(range(1, 6), mean), 0.0, 0.0, 1, 1)
 
     headline = Comparison({transfer_experiments.SAME_FAMILY: [run(2, 0.5), run(0, 0.25)]})  # in the order they finished
-    chapter_03 = {"comparisons": {"arms": {trace_experiments.FILTERED: [run(0, 0.75), run(1, 0.8), run(2, 1.0)]}}}
+    chapter_03 = chapter_03_with([run(0, 0.75), run(1, 0.8), run(2, 1.0)])
     assert transfer_experiments.live_and_stored(headline, chapter_03) == ("chapter 03's student, your run against the stored one: "
                                                         "seed 0 25.0 % against 75.0 %, seed 2 50.0 % against 100.0 %")
 
 
 def test_the_longer_problems_claim_is_one_step_minus_five_steps_seed_by_seed():
-    stored = transfer_experiments.load_sweeps()["comparisons"]["across"]
+    stored = transfer_experiments.load_sweeps().comparisons.across
     claim = transfer_experiments.falls_with_length_claim(stored)
     runs = stored[transfer_experiments.other_family_name(transfer_experiments.ARCHITECTURE)]
     assert claim.seeds == tuple(run.seed for run in runs)

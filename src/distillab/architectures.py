@@ -1,50 +1,28 @@
-"""Any Hugging Face causal LM: small checkpoints of real architectures (Llama, Qwen2, GPT-2) built
-from a config, and the one loading path a downloaded checkpoint takes (`AutoModelForCausalLM`,
-safetensors only, nothing fetched). Chapter 06 and the recipe command (`distillab.recipe`) use it.
-"""
+"""Any Hugging Face causal LM as a checkpoint: saved and loaded (`AutoModelForCausalLM`,
+safetensors only, nothing fetched), adapted with LoRA, and prompted in the course's format or as a
+chat. Chapters 06 and 07 and the recipe command (`distillab.recipe`) use it; `models.build_model`
+builds every architecture from a config."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedModel,
-                          PreTrainedTokenizerBase, PreTrainedTokenizerFast, Qwen2Config)
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import knobs
+from distillab import hub, knobs
 from distillab import tokenizer as tok
 from distillab import world
-from distillab.models import MAX_SEQUENCE_LENGTH, WEIGHTS_FILE, get_size, initialised, llama_config
+from distillab.models import WEIGHTS_FILE
 from distillab.runtime import no_loading_bars, seed_everything
 
-ARCHITECTURES = ("llama", "qwen2", "gpt2")
 PROMPT_FORMATS = ("world", "natural")  # the course's terse prompt, or a plain-English question (chat template if any)
-
-
-def _config(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str):
-    if architecture != "gpt2":
-        return llama_config(size, tokenizer, LlamaConfig if architecture == "llama" else Qwen2Config)
-    shape = get_size(size)  # GPT-2: learned absolute positions, LayerNorm, GELU MLP, biases
-    return GPT2Config(n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
-                      n_inner=shape.intermediate_size, n_positions=MAX_SEQUENCE_LENGTH,
-                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout, like the Llamas
-                      vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-
-
-def build_causal_lm(architecture: str, tokenizer: PreTrainedTokenizerBase, size: str = "small",
-                    seed: int = 0) -> PreTrainedModel:
-    """A freshly initialised causal LM of a real architecture, at one of the course's sizes, for
-    `tokenizer`'s vocabulary."""
-    knobs.choice("architecture", architecture, ARCHITECTURES)
-    return initialised(_config(architecture, tokenizer, size), tokenizer, seed)
 
 
 ADAPTER_FILE, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json"  # what peft saves of LoRA
@@ -53,8 +31,8 @@ ADAPTER_FILE, ADAPTER_CONFIG = "adapter_model.safetensors", "adapter_config.json
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path,
                     merged: bool = False) -> Path:
     """Save `model` and `tokenizer` as a Hugging Face checkpoint (safetensors), as the hub holds them.
-    A model with LoRA adapters saves its adapters alone (a few MB; they name the checkpoint they
-    adapt), or, `merged=True`, a copy of the model with the adapters added into its weights: a
+    A model with LoRA adapters saves its adapters alone (their own weights only, which the rank
+    decides; they name the checkpoint they adapt), or, `merged=True`, a copy of the model with the adapters added into its weights: a
     plain checkpoint of the full size that loads without peft (`model` itself is not changed)."""
     folder = Path(folder)
     if merged and has_adapters(model):
@@ -96,7 +74,7 @@ def load_causal_lm(folder: str | Path) -> tuple[PreTrainedModel, PreTrainedToken
     """(model, tokenizer) of any Hugging Face causal LM checkpoint in `folder`: safetensors only
     (a pickled `pytorch_model.bin` is refused: loading one can run code), read locally."""
     folder = Path(folder)
-    if not folder.exists() and HUB_ID.fullmatch(str(folder)) and os.environ.get("HF_HUB_OFFLINE") == "0":
+    if not folder.exists() and HUB_ID.fullmatch(str(folder)) and hub.downloads_allowed():
         return _from_the_hub(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
         return _with_saved_adapters(folder)
@@ -152,7 +130,7 @@ def ready_for_generation(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokeni
 
 
 def _from_the_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A model named on the hub, downloaded (safetensors only): only with HF_HUB_OFFLINE=0."""
+    """A model named on the hub, downloaded (safetensors only): only where `hub.downloads_allowed()`."""
     tokenizer = AutoTokenizer.from_pretrained(name)
     model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
     return model.eval(), ready_for_generation(tokenizer)

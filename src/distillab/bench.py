@@ -132,12 +132,12 @@ def rerun_figures(first_runs: dict[str, NotebookRun], profile: Profile, home: st
 def worker_throughput(profile: Profile, num_steps: int = 60) -> dict:
     """Training steps per second of a comparison's runs (chapter 02's SFT and KD on two seeds) in
     this process against the default number of worker processes, once the workers have started."""
-    from distillab import students, workers
+    from distillab import students, worker_pool
 
     setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
     short = replace(setup, training=profile.student_config(num_steps=num_steps))
     arms, seeds = kd_experiments.headline_arms(short), profile.seeds[:2]
-    count = workers.default_count(len(arms) * len(seeds), pretrained=False)
+    count = worker_pool.default_count(len(arms) * len(seeds), pretrained=False)
     rate = {}
     for label, how_many in (("sequential", 1), ("workers", count)):
         if how_many > 1:  # start the workers first: a kernel keeps them for its next comparison
@@ -145,7 +145,7 @@ def worker_throughput(profile: Profile, num_steps: int = 60) -> dict:
         start = time.perf_counter()
         students.compare(short, arms, seeds, workers=how_many)
         rate[label] = len(arms) * len(seeds) * num_steps / (time.perf_counter() - start)
-    workers.discard_pool()
+    worker_pool.discard_pool()
     return {"workers": count, "threads_per_worker": runtime.STUDENT_THREADS,
             "sequential_steps_per_s": rate["sequential"], "workers_steps_per_s": rate["workers"],
             "speedup": rate["workers"] / rate["sequential"]}

@@ -237,34 +237,24 @@ def mean_accuracy_by_difficulty(runs: list[StudentRun]) -> dict[int, float]:
     return {d: mean_of(runs, lambda run: run.accuracy[d]) for d in runs[0].accuracy}
 
 
-def setting(key: str) -> int | float | str:
-    """A stored sweep's setting as it was meant: JSON keeps every key as text ("250", "1.6")."""
-    for kind in (int, float):
-        try:
-            return kind(key)
-        except ValueError:
-            pass
-    return key
-
-
-def _settings(by_setting: dict[str, Comparison]) -> list[str]:
+def _settings(by_setting: dict) -> list:
     """The settings of one knob, smallest first when they are numbers, else in the order measured."""
     keys = list(by_setting)
-    if all(isinstance(setting(key), (int, float)) for key in keys):
-        keys.sort(key=setting)
+    if all(isinstance(key, (int, float)) for key in keys):
+        keys.sort()
     return keys
 
 
-def table_by_setting(by_setting: dict[str, Comparison], column: str) -> list[dict]:
-    """One knob's comparisons, one per setting: each setting's `Comparison.table`, with the setting
-    as the first column, named `column`."""
-    return [{column: setting(key), **row} for key in _settings(by_setting) for row in by_setting[key].table()]
+def table_by_setting(by_setting: dict, column: str) -> list[dict]:
+    """One knob's comparisons, one per setting (a number or a name): each setting's
+    `Comparison.table`, with the setting as the first column, named `column`."""
+    return [{column: key, **row} for key in _settings(by_setting) for row in by_setting[key].table()]
 
 
-def accuracies_by_setting(by_setting: dict[str, Comparison], arms: tuple[str, ...]) -> dict[str, dict]:
+def accuracies_by_setting(by_setting: dict, arms: tuple[str, ...]) -> dict[str, dict]:
     """Each of `arms`'s accuracies (%), per seed, at every setting of one knob: arm -> setting ->
     values, what `plots.plot_mean_and_range` draws."""
-    return {arm: {setting(key): by_setting[key].accuracies()[arm] for key in _settings(by_setting)} for arm in arms}
+    return {arm: {key: by_setting[key].accuracies()[arm] for key in _settings(by_setting)} for arm in arms}
 
 
 @dataclass(frozen=True)

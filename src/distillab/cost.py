@@ -5,7 +5,8 @@ every later chapter prices its own runs."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -36,13 +37,26 @@ def _count_cpu_attention() -> None:
 _count_cpu_attention()
 
 
-def run_counting_flops(fn: Callable[[], T]) -> tuple[T, float]:
-    """Call `fn()` and return (its result, the FLOPs it performed), counted operation by operation
-    by torch's FlopCounterMode."""
-    counter = FlopCounterMode(display=False)
+@dataclass
+class Counted:
+    flops: float = 0.0  # filled in when the `counting_flops` block ends
+
+
+@contextmanager
+def counting_flops() -> Iterator[Counted]:
+    """`with counting_flops() as counted:` the FLOPs of the code inside, counted operation by
+    operation by torch's FlopCounterMode, are `counted.flops` once the block ends."""
+    counted, counter = Counted(), FlopCounterMode(display=False)
     with counter:
+        yield counted
+    counted.flops = float(counter.get_total_flops())
+
+
+def run_counting_flops(fn: Callable[[], T]) -> tuple[T, float]:
+    """Call `fn()` and return (its result, the FLOPs it performed)."""
+    with counting_flops() as counted:
         result = fn()
-    return result, float(counter.get_total_flops())
+    return result, counted.flops
 
 
 def count_flops(fn: Callable[[], object]) -> float:

@@ -14,7 +14,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from distillab import knobs, world
-from distillab.cost import run_counting_flops
+from distillab.cost import counting_flops
 from distillab.losses import (check_temperature, check_top_k, forward_kl, generalized_jsd,
                               masked_cross_entropy, mix_soft_and_hard, reverse_kl, top_k_kd, top_k_teacher)
 from distillab.models import state_sha256
@@ -128,8 +128,9 @@ def teacher_log_probs(teacher: torch.nn.Module, data: TrainingSet, batch_size: i
         chunks = []
         for first in range(0, len(ids), batch_size):
             batch = ids[first:first + batch_size].to(device)
-            logits, batch_flops = run_counting_flops(lambda: teacher(input_ids=batch[:, :-1]).logits)
-            flops += batch_flops
+            with counting_flops() as counted:
+                logits = teacher(input_ids=batch[:, :-1]).logits
+            flops += counted.flops
             chunks.append(torch.log_softmax(logits[:, -num_targets:].float(), dim=-1).cpu())  # (b, C, V)
         by_difficulty[difficulty] = torch.cat(chunks)
     return TeacherLogProbs(by_difficulty, flops, time.perf_counter() - start)

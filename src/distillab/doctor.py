@@ -21,9 +21,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerBa
 from distillab import knobs, world
 from distillab import tokenizer as tok
 from distillab.architectures import HUB_ID, LoraSettings, completion_text, load_checkpoint_tokenizer, prompt_text, quiet_lora
+from distillab.recipe_file import KINDS
 from distillab.workspace import resolve
 
-KINDS = ("traces", "logits", "on-policy")  # the recipe command's kinds
 BYTES_PER_PARAMETER = {"generation": 4, "full fine-tuning": 16, "LoRA": 4}  # fp32; AdamW keeps 2 moments
 
 

@@ -148,6 +148,20 @@ def family_table(candidates: list[Point], teacher_training: bool = True) -> list
     return rows
 
 
+def family_lines(candidates: list[Point], teacher_training: bool = True) -> list[str]:
+    """Per family present, one line: its runs, and its best run's mean and hardest-level accuracy
+    with the total compute that run took."""
+    lines = []
+    for name in FAMILIES:
+        group = [p for p in candidates if p.family == name]
+        if group:
+            top = best(candidates, (name,), teacher_training=teacher_training)
+            lines.append(f"{name}: {len(group)} runs; best {100 * top.mean_accuracy:.1f} % mean, "
+                         f"{100 * top.hardest_accuracy:.1f} % on the hardest level, "
+                         f"{top.total_flops(teacher_training):.3g} FLOPs")
+    return lines
+
+
 @dataclass(frozen=True)
 class Headline:
     """"The teacher cost X FLOPs; a student N× smaller reached Y % of its accuracy for Z % of that cost"."""

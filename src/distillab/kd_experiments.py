@@ -30,7 +30,7 @@ from distillab.profiles import Profile
 from distillab.claims import Claim
 from distillab.comparison import Comparison, PairedGain, Question, table_by_setting
 from distillab.students import Arm, Setup, compare, load_teacher
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, field_name, read, sweep_command
 from distillab.training import TrainingSet, sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -218,14 +218,14 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
                                                                for name, config in configs.items()}})
                          for sweep, configs in sweep_configs().items()}
     headline = Comparison({SFT: runs[SFT], KD: runs[trained_as[DistillationConfig()]]})
-    comparisons["N"] = {str(profile.transfer_prompts): headline}
+    comparisons["N"] = {profile.transfer_prompts: headline}
     for n in n_values:
         other_n = prepare(HALF_BUDGET_TEACHER, "half-budget", profile, n)
-        comparisons["N"][str(n)] = compare(other_n, headline_arms(other_n))
-    comparisons["steps"] = {str(profile.student_steps): headline}
+        comparisons["N"][n] = compare(other_n, headline_arms(other_n))
+    comparisons["steps"] = {profile.student_steps: headline}
     for steps in step_values:
         shorter = replace(setup, training=profile.student_config(num_steps=steps))
-        comparisons["steps"][str(steps)] = compare(shorter, headline_arms(shorter))
+        comparisons["steps"][steps] = compare(shorter, headline_arms(shorter))
     full = prepare(REFERENCE_TEACHER, "fully trained", profile)
     comparisons["teacher"] = {"half-budget": headline, "fully trained": compare(full, headline_arms(full))}
     results["comparisons"] = comparisons
@@ -233,19 +233,49 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000, 400
     return results
 
 
-def questions(sweeps: dict) -> list[tuple[Comparison, Question]]:
+@dataclass(frozen=True)
+class KDComparisons:
+    """Chapter 02's stored comparisons: each knob's arms beside the same SFT runs, and SFT against
+    KD at each transfer-set size N, number of steps and teacher."""
+    temperature: Comparison
+    alpha: Comparison
+    loss: Comparison
+    top_k: Comparison
+    n: dict[int, Comparison]
+    steps: dict[int, Comparison]
+    teacher: dict[str, Comparison]
+
+
+@dataclass(frozen=True)
+class KDSweeps(Stored):
+    """`reference/kd_sweeps.json`, read (`load_sweeps`)."""
+    student_steps: int
+    batch_size: int
+    transfer_prompts: int
+    cache_bytes_per_token: dict[str, float]  # "full", "top-1", "top-5", "top-20"
+    comparisons: KDComparisons
+
+    def describe(self) -> str:
+        return self.measured_with(f"{self.student_steps} steps x {self.batch_size}, {self.transfer_prompts} prompts")
+
+    def sweep(self, name: str) -> Comparison | dict:
+        """The comparison of a knob of `sweep_configs` ("top-k"), or of PAIRED_SWEEPS by setting ("N")."""
+        if name not in (*sweep_configs(), *PAIRED_SWEEPS):
+            raise ValueError(f"no sweep {name!r}: chapter 02 stored {', '.join((*sweep_configs(), *PAIRED_SWEEPS))}")
+        return getattr(self.comparisons, field_name(name))
+
+    def headline_setting(self, name: str) -> int | str:
+        """The setting of a paired sweep that the headline itself ran (its runs are the headline's)."""
+        return {"N": self.transfer_prompts, "steps": self.student_steps, "teacher": "half-budget"}[name]
+
+
+def questions(sweeps: KDSweeps) -> list[tuple[Comparison, Question]]:
     """Every arm of every stored sweep against its SFT baseline, with the comparison that answers
     it. The runs every sweep shares are asked about once: the forward-KL T = 1 arm under its first
     sweep only, and not again as the headline setting of N, steps and teacher."""
-    headline_setting = {"N": str(sweeps["transfer_prompts"]), "steps": str(sweeps["student_steps"]),
-                        "teacher": "half-budget"}
     asked, base_asked = [], False
-    for sweep, node in sweeps["comparisons"].items():
-        if sweep in PAIRED_SWEEPS:
-            asked += [(comparison, Question(f"{sweep} = {setting}", SFT, KD)) for setting, comparison in node.items()
-                      if setting != headline_setting[sweep]]
-            continue
-        configs = sweep_configs()[sweep]
+    for sweep, configs in sweep_configs().items():
+        node = sweeps.sweep(sweep)
         for arm in node:
             if arm == SFT:
                 continue
@@ -254,19 +284,22 @@ def questions(sweeps: dict) -> list[tuple[Comparison, Question]]:
                     continue
                 base_asked = True
             asked.append((node, Question(sweep, SFT, arm)))
+    for sweep in PAIRED_SWEEPS:
+        asked += [(comparison, Question(f"{sweep} = {setting}", SFT, KD))
+                  for setting, comparison in sweeps.sweep(sweep).items() if setting != sweeps.headline_setting(sweep)]
     return asked
 
 
-def question_rows(sweeps: dict) -> list[dict]:
+def question_rows(sweeps: KDSweeps) -> list[dict]:
     """`questions` as the rows of a table: each arm against SFT seed by seed, with the verdict that
     holds on *every* seed."""
     return [question.row(runs) for runs, question in questions(sweeps)]
 
 
-def sweep_table(sweeps: dict, sweep: str) -> list[dict]:
+def sweep_table(sweeps: KDSweeps, sweep: str) -> list[dict]:
     """One stored sweep as table rows: each arm's mean and range over seeds and its gain over SFT.
     A sweep of N, steps or teacher gives one SFT-and-KD comparison per setting, the setting first."""
-    node = sweeps["comparisons"][sweep]
+    node = sweeps.sweep(sweep)
     return table_by_setting(node, sweep) if sweep in PAIRED_SWEEPS else node.table()
 
 
@@ -280,15 +313,15 @@ def headline_claim(gain: PairedGain) -> Claim:
     return Claim.of_gain("KD beats SFT", gain, **HEADLINE_CLAIM)
 
 
-def stored_headline_claim(sweeps: dict) -> Claim:
+def stored_headline_claim(sweeps: KDSweeps) -> Claim:
     """The same claim as the stored sweeps measured it: the temperature sweep's default KD arm."""
-    node = sweeps["comparisons"]["temperature"]
+    node = sweeps.comparisons.temperature
     default = next(arm for arm, config in sweep_configs()["temperature"].items() if config == DistillationConfig())
     return headline_claim(node.gain(SFT, default))
 
 
-def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load(path, measure_sweeps, COMMAND)
+def load_sweeps(path: Path = SWEEPS_PATH) -> KDSweeps:
+    return read(path, KDSweeps, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

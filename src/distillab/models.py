@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config
 
+from distillab import knobs
 from distillab import tokenizer as tok
 from distillab.runtime import no_loading_bars, seed_everything
 from distillab.training import TrainingState
@@ -54,6 +55,9 @@ def get_size(name: str) -> ModelSize:
     return SIZES[name]
 
 
+ARCHITECTURES = ("llama", "qwen2", "gpt2")  # what `build_model` builds: the course's own is the Llama
+
+
 def llama_config(size: str, tokenizer, family: type[LlamaConfig] = LlamaConfig) -> LlamaConfig:
     """The course's decoder at the named size for `tokenizer`'s vocabulary: a Llama, or another
     config class with the same fields (Qwen2's: a Llama with q/k/v biases)."""
@@ -73,20 +77,31 @@ def llama_config(size: str, tokenizer, family: type[LlamaConfig] = LlamaConfig) 
     )
 
 
-def initialised(config, tokenizer, seed: int = 0):
-    """A freshly initialised causal LM of `config` (any architecture), seeded, that knows the
-    tokenizer it reads: its padding id for generation, and its fingerprint (checked by train)."""
+def model_config(architecture: str, size: str, tokenizer):
+    """The config of `architecture` at the named size for `tokenizer`'s vocabulary: a Llama or a
+    Qwen2 (a Llama with q/k/v biases) from `llama_config`, or a GPT-2 of the same shape."""
+    knobs.choice("architecture", architecture, ARCHITECTURES)
+    if architecture != "gpt2":
+        return llama_config(size, tokenizer, LlamaConfig if architecture == "llama" else Qwen2Config)
+    shape = get_size(size)  # GPT-2: learned absolute positions, LayerNorm, GELU MLP, biases
+    return GPT2Config(n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
+                      n_inner=shape.intermediate_size, n_positions=MAX_SEQUENCE_LENGTH,
+                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout, like the Llamas
+                      vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+
+
+def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0, architecture: str = "llama"):
+    """A freshly initialised causal LM of the named size for `tokenizer`'s vocabulary, seeded: the
+    course's Llama, or another architecture of `ARCHITECTURES`. It knows the tokenizer it reads: its
+    padding id for generation, and its fingerprint (checked by `training.train`)."""
+    config = model_config(architecture, size, tokenizer)
     config._attn_implementation = "sdpa"
     seed_everything(seed)
     model = AutoModelForCausalLM.from_config(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.config.tokenizer_fingerprint = tok.fingerprint(tokenizer)  # which ids it reads (checked by train)
     return model
-
-
-def build_model(size: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
-    """A freshly initialised Llama-family causal LM of the named size for `tokenizer`'s vocabulary."""
-    return initialised(llama_config(size, tokenizer), tokenizer, seed)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

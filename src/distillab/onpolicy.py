@@ -25,7 +25,7 @@ from distillab.cost import generation_flops
 from distillab import knobs
 from distillab.losses import check_temperature, generalized_jsd, reverse_kl
 from distillab.models import matmul_parameters
-from distillab.parallel import DataParallel
+from distillab.data_parallel import DataParallel
 from distillab.runtime import pick_device
 from distillab.sampling import max_new_tokens_for
 from distillab.training import BatchSampler, History, Objective, TrainingConfig, TrainingSet, train

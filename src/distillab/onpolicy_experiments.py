@@ -31,7 +31,7 @@ from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens_for
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, mean_of, paired_gain
 from distillab.students import Arm, Setup, check_seeds, compare, train_student
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, read, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -184,20 +184,57 @@ def counted_step_flops_ratio(runs: Comparison, arm: str) -> float:
     return per_step[arm] / per_step[MORE_SFT]
 
 
-def stored_comparison(sweeps: dict) -> Comparison:
+@dataclass(frozen=True)
+class OnPolicyComparisons:
+    warm_start: Comparison  # the trace-SFT students every arm continues
+    added_compute: Comparison  # more SFT and each on-policy arm, with the same added FLOPs (one arm: as many steps)
+    from_scratch: Comparison  # on-policy from an untrained student, with the whole SFT recipe's compute
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a student wrote (greedy) for one held-out problem."""
+    seed: int
+    difficulty: int
+    prompt: str
+    answer: int
+    completion: str
+
+
+@dataclass(frozen=True)
+class OnPolicySweeps(Stored):
+    """`reference/onpolicy_sweeps.json`, read (`load_sweeps`)."""
+    warm_start_steps: int
+    added_sft_steps: int
+    learning_rate: float
+    batch_size: int
+    step_flops_ratio: dict[str, float]  # arm -> one step's FLOPs in SFT steps, by the rule of thumb
+    threads: int
+    comparisons: OnPolicyComparisons
+    from_scratch_writes: list[Written]
+
+    def describe(self) -> str:
+        return self.measured_with(f"{self.added_sft_steps} SFT steps of added compute")
+
+    def written_by_seed(self, seed: int) -> list[Written]:
+        """What the from-scratch student of `seed` wrote."""
+        return [written for written in self.from_scratch_writes if written.seed == seed]
+
+
+def stored_comparison(sweeps: OnPolicySweeps) -> Comparison:
     """The stored warm start and every arm of added compute, as one comparison on the same seeds."""
-    return Comparison({**sweeps["comparisons"]["warm start"], **sweeps["comparisons"]["added compute"]})
+    return Comparison({**sweeps.comparisons.warm_start, **sweeps.comparisons.added_compute})
 
 
-def questions(sweeps: dict) -> list[Question]:
+def questions(sweeps: OnPolicySweeps) -> list[Question]:
     """Every arm of added compute against the warm start it continued, then every other arm against
     more SFT at equal added compute."""
-    added = sweeps["comparisons"]["added compute"]
+    added = sweeps.comparisons.added_compute
     return ([Question("over the warm start", WARM_START, name) for name in added]
             + [Question("against more SFT", MORE_SFT, name) for name in added if name != MORE_SFT])
 
 
-def question_rows(sweeps: dict) -> list[dict]:
+def question_rows(sweeps: OnPolicySweeps) -> list[dict]:
     """`questions` as the rows of a table: each arm against its baseline seed by seed, with the
     verdict that holds on *every* seed."""
     runs = stored_comparison(sweeps)
@@ -220,10 +257,10 @@ def disagreement_rows(student: torch.nn.Module, teacher: torch.nn.Module, tokeni
 ARMS_TABLE_FORMATS = {"added FLOPs": ".3g"}
 
 
-def arms_table(sweeps: dict) -> list[dict]:
+def arms_table(sweeps: OnPolicySweeps) -> list[dict]:
     """One row per arm of added compute: its added steps and FLOPs (mean over seeds), and its mean
     accuracy and range over seeds (shown in `ARMS_TABLE_FORMATS`)."""
-    added = sweeps["comparisons"]["added compute"]
+    added = sweeps.comparisons.added_compute
     accuracy = {row["arm"]: row for row in added.table()}
     return [{"arm": name, "added steps": runs[0].steps, "added FLOPs": mean_of(runs, lambda run: run.flops),
              **{column: accuracy[name][column] for column in ("mean accuracy (%)", "min", "max")}}
@@ -241,10 +278,10 @@ class Findings:
     equal_steps_against_sft: PairedGain
 
 
-def findings(sweeps: dict) -> Findings:
+def findings(sweeps: OnPolicySweeps) -> Findings:
     """What the stored comparison says, seed by seed: the figures chapter 04's text rests on."""
     runs = stored_comparison(sweeps)
-    equal_compute = [name for name in sweeps["comparisons"]["added compute"] if name not in (MORE_SFT, EQUAL_STEPS)]
+    equal_compute = [name for name in sweeps.comparisons.added_compute if name not in (MORE_SFT, EQUAL_STEPS)]
     against_sft = {name: runs.gain(MORE_SFT, name) for name in equal_compute}
     flops = {name: sum(r.flops for r in runs[name]) for name in (MORE_SFT, EQUAL_STEPS)}
     return Findings(behind_on_every_seed=tuple(name for name, gain in against_sft.items() if gain.max < 0),
@@ -254,21 +291,30 @@ def findings(sweeps: dict) -> Findings:
                     equal_steps_against_sft=runs.gain(MORE_SFT, EQUAL_STEPS))
 
 
-def from_scratch_comparison(sweeps: dict) -> dict:
+@dataclass(frozen=True)
+class FromScratch:
+    """On-policy from an untrained student against the SFT recipe of about the same total compute."""
+    from_scratch: list[StudentRun]
+    sft_recipe: list[StudentRun]  # the warm start + more SFT (the more-SFT runs, whose seeds continue the warm start)
+    gain_over_the_sft_recipe: PairedGain
+    gain_over_the_warm_start: PairedGain
+    flops_ratio: float  # from scratch's FLOPs over the whole SFT recipe's
+
+
+def from_scratch_comparison(sweeps: OnPolicySweeps) -> FromScratch:
     """On-policy from an untrained student against the SFT recipe (warm start + more SFT) that used
     about the same total compute, seed by seed, and against the warm start alone."""
-    scratch = sweeps["comparisons"]["from scratch"][FROM_SCRATCH]
-    sft = sweeps["comparisons"]["added compute"][MORE_SFT]
-    warm = sweeps["comparisons"]["warm start"][WARM_START]
+    scratch = sweeps.comparisons.from_scratch[FROM_SCRATCH]
+    sft = sweeps.comparisons.added_compute[MORE_SFT]
+    warm = sweeps.comparisons.warm_start[WARM_START]
     warm_flops = {run.seed: run.flops for run in warm}
-    return {"from scratch": scratch, "SFT recipe": sft,
-            "gain over the SFT recipe": paired_gain(sft, scratch),
-            "gain over the warm start": paired_gain(warm, scratch),
-            "FLOPs ratio": sum(r.flops for r in scratch) / sum(r.flops + warm_flops[r.seed] for r in sft)}
+    return FromScratch(from_scratch=scratch, sft_recipe=sft, gain_over_the_sft_recipe=paired_gain(sft, scratch),
+                       gain_over_the_warm_start=paired_gain(warm, scratch),
+                       flops_ratio=sum(r.flops for r in scratch) / sum(r.flops + warm_flops[r.seed] for r in sft))
 
 
-def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load(path, measure_sweeps, COMMAND)
+def load_sweeps(path: Path = SWEEPS_PATH) -> OnPolicySweeps:
+    return read(path, OnPolicySweeps, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

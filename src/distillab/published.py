@@ -48,27 +48,41 @@ COST_TABLE_FORMATS = {"GPU-hours": ".1f", "dollars_low": ",.0f", "dollars_high":
                       "flops": ".2e", "tokens_per_example": ",.0f"}
 
 
-def cost_table(gpu, price_range: tuple[float, float] = H100_PRICE_RANGE) -> list[dict]:
-    """Each published run recomputed: GPU-hours, the rental cost over `price_range`, the FLOPs the
-    GPU-hours imply under `gpu`'s assumptions, and the training tokens per example that implies
-    (FLOPs / 6·N / examples, epochs included). Shown in `COST_TABLE_FORMATS`."""
+@dataclass(frozen=True)
+class RunCost:
+    """A published run recomputed (`recomputed`): its rental cost and the compute it implies."""
+    run: str
+    gpu_hours: float
+    dollars_low: float  # at the low end of the price range
+    dollars_high: float  # at the high end
+    reported_dollars: float | None  # what its authors stated
+    flops: float  # what the GPU-hours imply under the GPU's stated use
+    tokens_per_example: float  # FLOPs / 6·N / examples: training tokens per example, epochs included
+
+
+def recomputed(gpu, price_range: tuple[float, float] = H100_PRICE_RANGE) -> dict[str, RunCost]:
+    """Each published run with GPU-hours, by name, recomputed: the rental cost over `price_range`,
+    the FLOPs the GPU-hours imply under `gpu`'s assumptions, and the training tokens per example
+    that implies."""
     from distillab.cost import flops_from_gpu_hours
 
-    rows = []
+    costs = {}
     for run in PUBLISHED_RUNS:
-        if run.gpu_hours is None:
-            continue
-        flops = flops_from_gpu_hours(run.gpu_hours, gpu)
-        rows.append({
-            "run": run.name,
-            "GPU-hours": run.gpu_hours,
-            "dollars_low": run.gpu_hours * price_range[0],
-            "dollars_high": run.gpu_hours * price_range[1],
-            "reported_dollars": run.reported_dollars,
-            "flops": flops,
-            "tokens_per_example": flops / (6 * run.student_parameters) / run.training_examples,
-        })
-    return rows
+        if run.gpu_hours is not None:
+            flops = flops_from_gpu_hours(run.gpu_hours, gpu)
+            costs[run.name] = RunCost(run.name, run.gpu_hours, run.gpu_hours * price_range[0], run.gpu_hours * price_range[1],
+                                      run.reported_dollars, flops, flops / (6 * run.student_parameters) / run.training_examples)
+    return costs
+
+
+def cost_table(gpu, price_range: tuple[float, float] = H100_PRICE_RANGE) -> list[dict]:
+    """`recomputed` as a table's rows, shown in `COST_TABLE_FORMATS`."""
+    return [{"run": c.run, "GPU-hours": c.gpu_hours, "dollars_low": c.dollars_low, "dollars_high": c.dollars_high,
+             "reported_dollars": c.reported_dollars, "flops": c.flops, "tokens_per_example": c.tokens_per_example}
+            for c in recomputed(gpu, price_range).values()]
+
+
+S1, SKY_T1 = PUBLISHED_RUNS[0].name, PUBLISHED_RUNS[1].name  # the two copies chapter 00 prices
 
 # Parameter counts of the real pair chapter 06 prices (their model cards on the Hugging Face hub).
 MODEL_PARAMETERS = {"Qwen/Qwen2.5-1.5B-Instruct": 1.54e9, "Qwen/Qwen2.5-0.5B-Instruct": 0.49e9}

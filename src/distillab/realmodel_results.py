@@ -6,6 +6,8 @@ task, and the real model's acceptance as a teacher. Each table's number formats 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from distillab import world
 from distillab.answers import parse_final_answer
 from distillab.claims import Claim
@@ -63,10 +65,17 @@ def multi_step(accuracy: dict[int, float], fewest_steps: int = 3) -> float:
     return sum(levels) / len(levels)
 
 
-def arm_facts(comparison: Comparison) -> dict[str, dict]:
+@dataclass(frozen=True)
+class ArmFacts:
+    """What an arm's records say beside accuracy (stored with a sweep, whose runs keep no record)."""
+    trainable_parameters: int
+    teacher_data_flops: float
+
+
+def arm_facts(comparison: Comparison) -> dict[str, ArmFacts]:
     """Per arm, what its records say beside accuracy: trainable parameters and the teacher's data FLOPs."""
-    return {name: {"trainable parameters": runs[0].record.settings["trainable parameters"],
-                   "teacher data FLOPs": runs[0].record.compute.teacher_data} for name, runs in comparison.items()}
+    return {name: ArmFacts(runs[0].record.settings["trainable parameters"], runs[0].record.compute.teacher_data)
+            for name, runs in comparison.items()}
 
 
 COST_FORMATS = {"seconds per step": ".2f", "GFLOP/s": ".0f", "share of the matmul peak (%)": ".0f",
@@ -78,7 +87,7 @@ def seconds_per_step(comparison: Comparison) -> dict[str, float]:
     return {name: mean_of(runs, lambda run: run.seconds / run.steps) for name, runs in comparison.items()}
 
 
-def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float | None = None,
+def cost_rows(comparison: Comparison, facts: dict[str, ArmFacts], peak_gflops: float | None = None,
               gpu: GpuAssumptions = H100) -> list[dict]:
     """What each arm's fine-tuning cost (mean over its seeds): trainable parameters, seconds per
     step here and the speed they mean (against `peak_gflops`, this CPU's matmul peak, when given),
@@ -88,8 +97,8 @@ def cost_rows(comparison: Comparison, facts: dict[str, dict], peak_gflops: float
     for name, runs in comparison.items():
         flops = mean_of(runs, lambda run: run.flops)
         speed = mean_of(runs, lambda run: run.flops / run.seconds) / 1e9
-        teacher = facts[name]["teacher data FLOPs"]
-        rows.append({"arm": name, "trainable parameters": f"{facts[name]['trainable parameters']:,}",
+        teacher = facts[name].teacher_data_flops
+        rows.append({"arm": name, "trainable parameters": f"{facts[name].trainable_parameters:,}",
                      "seconds per step": seconds[name], "GFLOP/s": speed,
                      **({"share of the matmul peak (%)": 100 * speed / peak_gflops} if peak_gflops else {}),
                      "training FLOPs": flops, "teacher data FLOPs": teacher,
@@ -139,18 +148,6 @@ def forgetting_rows(comparison: Comparison, before: Evaluation) -> list[dict]:
              "perplexity change (%)": mean_of(runs, lambda run: _perplexity_change(_forgetting(run))),
              "drift (nats)": mean_of(runs, lambda run: _forgetting(run)["drift"])}
             for name, runs in measured_forgetting(comparison).items()]
-
-
-def stored_teacher_study(stored: dict, samples: TraceSamples) -> str:
-    """The stored study of the real model as a teacher in one paragraph: what it drew, how often the
-    verifier accepted, and what a kept answer cost against one of the course teacher's `samples`."""
-    own = stored["own_samples"]
-    per_kept = own["flops"] / own["kept"]
-    levels = ", ".join(f"{d}: {100 * a:.0f} %" for d, a in own["acceptance"].items())
-    return (f"stored: {own['problems']} problems x k = {own['k']} at T = {own['temperature']}; acceptance by "
-            f"difficulty {levels}; {own['kept']} kept. A verified answer of its own cost {per_kept:.3g} FLOPs, a "
-            f"verified trace of the course teacher {samples.flops_per_trace():.3g}: "
-            f"{per_kept / samples.flops_per_trace():,.0f} times less")
 
 
 ACCEPTANCE_FORMATS = {"all (%)": ".1f", "GFLOPs per kept sample": ".3g"} | {f"{d} steps (%)": ".0f" for d in world.DIFFICULTIES}

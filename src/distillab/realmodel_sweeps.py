@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from distillab import knobs
 from distillab.architectures import prompt_text, trainable_parameters, with_lora
 from distillab.profiles import Profile, get_profile
 from distillab.realmodel_experiments import (FINE_TUNINGS, FORMAT, LORA, OWN_FILTERED, OWN_UNFILTERED, TRACES_FULL, TRACES_LORA,
                                              load_student, own_arm, own_samples, prepare, teacher_traces, traces_arm)
-from distillab.realmodel_results import arm_facts
+from distillab.comparison import Comparison
+from distillab.realmodel_results import ArmFacts, arm_facts
 from distillab.runtime import peak_memory_mb
-from distillab.sampling import generate
+from distillab.sampling import TraceSamples, generate
 from distillab.students import compare
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, read, sweep_command
 from distillab.training import TrainingSet, train
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -77,8 +80,44 @@ def measure_sweeps(profile: Profile) -> dict:
             "comparisons": {"lora": lora_or_full, "own samples": teacher}, "seconds": time.perf_counter() - start}
 
 
-def load_sweeps() -> dict:
-    return load(SWEEPS_PATH, measure_sweeps, COMMAND)
+@dataclass(frozen=True)
+class OwnSamples:
+    """The real model's own samples, drawn as a teacher's."""
+    temperature: float
+    k: int
+    problems: int
+    acceptance: dict[int, float]  # difficulty -> share the verifier accepted
+    kept: int
+    flops: float
+
+    def study(self, samples: TraceSamples) -> str:
+        """The study in one paragraph: what it drew, how often the verifier accepted, and what a kept
+        answer cost against one of the course teacher's `samples`."""
+        per_kept, per_trace = self.flops / self.kept, samples.flops_per_trace()
+        levels = ", ".join(f"{d}: {100 * a:.0f} %" for d, a in self.acceptance.items())
+        return (f"stored: {self.problems} problems x k = {self.k} at T = {self.temperature:g}; acceptance by "
+                f"difficulty {levels}; {self.kept} kept. A verified answer of its own cost {per_kept:.3g} FLOPs, a "
+                f"verified trace of the course teacher {per_trace:.3g}: {per_kept / per_trace:,.0f} times less")
+
+
+@dataclass(frozen=True)
+class RealModelComparisons:
+    lora: Comparison  # LoRA (rank 16) against every weight, both untuned: kept for the record, the chapter reads realmodel_fine_tuning
+    own_samples: Comparison  # its own samples, verified or not
+
+
+@dataclass(frozen=True)
+class RealModelSweeps(Stored):
+    """`reference/realmodel_sweeps.json`, read (`load_sweeps`)."""
+    steps: int
+    batch_size: int
+    own_samples: OwnSamples
+    arm_facts: dict[str, ArmFacts]
+    comparisons: RealModelComparisons
+
+
+def load_sweeps(path: Path = SWEEPS_PATH) -> RealModelSweeps:
+    return read(path, RealModelSweeps, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

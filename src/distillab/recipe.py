@@ -5,7 +5,7 @@ student saved with `save_pretrained`, its ledger line and a short report. Chapte
 
 Under `accelerate launch --multi_gpu --num_processes N -m distillab.recipe RECIPE.toml` (or
 `torchrun --nproc_per_node N`) the teacher's traces are sampled in N shards and the student trains
-data-parallel (`parallel`); with one process it is the course's own code path, unchanged.
+data-parallel (`data_parallel`); with one process it is the course's own code path, unchanged.
 
 The file's keys, with their defaults, are in `recipe_file`.
 """
@@ -31,14 +31,14 @@ from distillab import knobs, world
 from distillab import recipe_file
 from distillab import tokenizer as tok
 from distillab.cost import H100, GpuAssumptions, dollars, generation_flops, gpu_hours, training_flops
-from distillab.architectures import build_causal_lm, load_causal_lm, same_tokenizer
+from distillab.architectures import load_causal_lm, same_tokenizer
 from distillab.distillation import DistillationConfig, kd_objective
 from distillab.evaluation import evaluate
 from distillab.ledger import Ledger
-from distillab.models import (PROVENANCE_FILE, Provenance, count_parameters, file_sha256, replace_folder,
+from distillab.models import (PROVENANCE_FILE, Provenance, build_model, count_parameters, file_sha256, replace_folder,
                              save_model)
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
-from distillab.parallel import DataParallel, Processes, sum_over_processes
+from distillab.data_parallel import DataParallel, Processes, sum_over_processes
 from distillab.profiles import get_profile
 from distillab.records import Compute, RunRecord, TeacherRef
 from distillab.recipe_file import DATA_SEED, FAMILY, Recipe, load_recipe, reachable
@@ -123,7 +123,7 @@ def student_tokenizer(recipe: Recipe, teacher_tokenizer: PreTrainedTokenizerBase
 def new_student(recipe: Recipe, tokenizer: PreTrainedTokenizerBase, seed: int) -> PreTrainedModel:
     if recipe.student_path is not None:
         return load_causal_lm(resolve(recipe.student_path))[0]
-    return build_causal_lm(recipe.architecture, tokenizer, recipe.size, seed)
+    return build_model(recipe.size, tokenizer, seed, architecture=recipe.architecture)
 
 
 def teacher_samples(recipe: Recipe, teacher, tokenizer, problems: list[world.Problem],
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(recipe, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as error:
         print(f"distillab.recipe: {error}", file=sys.stderr)
-        return 2
+        return 1
     except RuntimeError as error:  # torch.distributed: a peer process is gone
         print(f"distillab.recipe: the run stopped because a process failed ({error}). Nothing was written to "
               "the output folder.", file=sys.stderr)

@@ -49,7 +49,6 @@ A recipe file (every key but `name`, `output`, `[teacher] path` and `[student]` 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +57,10 @@ try:  # the standard library's TOML reader from Python 3.11; the same package, a
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from distillab import knobs, world
-from distillab.architectures import ARCHITECTURES, HUB_ID, PROMPT_FORMATS
+from distillab import hub, knobs, world
+from distillab.architectures import HUB_ID, PROMPT_FORMATS
 from distillab.distillation import LOSSES
-from distillab.models import SIZES
+from distillab.models import ARCHITECTURES, SIZES
 from distillab.profiles import PROFILES
 from distillab.records import LOGITS, ON_POLICY, TRACES
 from distillab.training import TrainingConfig
@@ -250,5 +249,5 @@ def reachable(recipe: Recipe) -> None:
     """Before anything loads: a model named by its hub id ("org/name", not a folder beside the
     recipe file) needs downloads allowed (HF_HUB_OFFLINE=0); otherwise say where it was looked for."""
     for key, value in (("[teacher] path", recipe.teacher), ("[student] path", recipe.student_path)):
-        if value is not None and HUB_ID.fullmatch(value) and os.environ.get("HF_HUB_OFFLINE", "1") != "0":
+        if value is not None and HUB_ID.fullmatch(value) and not hub.downloads_allowed():
             raise FileNotFoundError(_not_a_folder(recipe.file or Path("recipe.toml"), key, value))

@@ -2,14 +2,15 @@
 
 Every student run gets a key: the hash of everything that decides its result (the recipe, the
 training data's content, the budget and seed, the warm start's weights, the student's architecture
-and tokenizer, the teacher's weights, the held-out set, and the source of the code that trains and
-measures it). A run whose key is already in the profile's ledger, finished and not interrupted, is
-read back from there (its weights too, where the chapter needs the model) instead of trained again.
+and tokenizer, the teacher's weights, the held-out set, and what the code that trains and measures it
+does: its syntax, not its comments or docstrings). A run whose key is already in the profile's
+ledger, finished and not interrupted, is read back from there (its weights too, where the chapter needs the model) instead of trained again.
 Change any ingredient and the key changes, so a run is never reused for a recipe it did not follow.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import json
@@ -38,8 +39,9 @@ from distillab.runtime import machine, numerics, run_threads
 from distillab.training import TrainingSet, sft_objective
 from distillab.workspace import home, workspace
 
-# The modules whose code decides what a run learns and how it is measured: editing any of them
-# changes every key, so no run made by other code is reused.
+# The modules whose code decides what a run learns and how it is measured: a change to what any of
+# them does changes every key, so no run made by other code is reused. A comment or a docstring is not
+# what the code does, so editing one keeps every key (`code_behaviour`).
 TRAINING_CODE = ("world", "tokenizer", "models", "architectures", "training", "losses", "distillation", "onpolicy",
                  "sampling", "evaluation", "cost", "runtime", "records", "students", "reuse")
 
@@ -49,16 +51,39 @@ def sha256_of(ingredients: dict) -> str:
     return hashlib.sha256(json.dumps(ingredients, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def code_behaviour(source: str) -> str:
+    """What Python source does, as text: its syntax tree, without the comments (the parser drops them),
+    the docstrings of the module, its classes and functions, and the line numbers. Two sources that
+    differ only there give the same text; any other change (an operator, a constant, a message) does not."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def code_version(sources: dict[str, str]) -> str:
+    """The SHA-256 of what the modules' `sources` (name: source text) do, and of the torch and
+    transformers versions they run on."""
+    digest = hashlib.sha256(f"torch {torch.__version__}, transformers {transformers.__version__}".encode())
+    for name, source in sources.items():
+        digest.update(name.encode())
+        digest.update(code_behaviour(source).encode())
+    return digest.hexdigest()
+
+
+def training_code_sources() -> dict[str, str]:
+    """The source text of every TRAINING_CODE module, by name."""
+    return {name: Path(importlib.import_module(f"distillab.{name}").__file__).read_text(encoding="utf-8")
+            for name in TRAINING_CODE}
+
+
 @cache
 def training_code_version() -> str:
-    """The SHA-256 of the training code's source (TRAINING_CODE) and of the torch and transformers
-    versions it runs on."""
-    digest = hashlib.sha256(f"torch {torch.__version__}, transformers {transformers.__version__}".encode())
-    for name in TRAINING_CODE:
-        module = importlib.import_module(f"distillab.{name}")
-        digest.update(name.encode())
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()
+    """The version of the training code every key holds: `code_version` of TRAINING_CODE."""
+    return code_version(training_code_sources())
 
 
 def data_sha256(data: TrainingSet) -> str:

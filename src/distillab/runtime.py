@@ -10,6 +10,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,9 +20,10 @@ import numpy as np
 import torch
 from transformers.utils import logging as transformers_logging
 
-# Importing this module changes nothing in the process. The course stays offline without writing
-# HF_HUB_OFFLINE: it loads with `local_files_only=True`, and its one hub download (realmodel, the
-# recipe's hub models) happens only where HF_HUB_OFFLINE=0 is set; the Makefile exports HF_HUB_OFFLINE=1.
+from distillab import hub
+
+# Importing this module changes nothing in the process. The course's entry points keep it offline
+# (`hub.stay_offline`: `run_command` here, every notebook's first cells, the Makefile's export).
 
 
 @contextmanager
@@ -187,7 +189,7 @@ def share_the_cores(what: str) -> Iterator[None]:
     distillab processes are training, and mark this process as training while it does. The run's
     threads stay as they are (`fixed_threads`): taking fewer would change its result. The processes
     of one data-parallel run (WORLD_SIZE > 1) and a comparison's worker processes (DISTILLAB_WORKER,
-    `workers`) are left alone: their launcher warned already."""
+    `worker_pool`) are left alone: their launcher warned already."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or os.environ.get("DISTILLAB_WORKER"):
         yield
         return
@@ -207,10 +209,17 @@ def share_the_cores(what: str) -> Iterator[None]:
             mark.unlink(missing_ok=True)
 
 
+LOGS = Path(tempfile.gettempdir()) / "distillab-logs"  # a command's traceback, when it fails unexpectedly
+
+
 def run_command(main: Callable[[], object], prog: str) -> int:
-    """Run a command's `main` and return its exit code (0 when it returns anything but a number). A bad input or a
-    fault the package reports (ValueError, OSError) ends in one line on stderr that says what was
-    wrong and what to do, exit 1; Ctrl-C ends in one line, exit 130. Never a traceback."""
+    """Run a command's `main` and return its exit code (0 when it returns anything but a number).
+    A bad input or a fault the package reports (ValueError, OSError) ends in one line on stderr that
+    says what was wrong and what to do, exit 1. Any other error also ends in one line, exit 1, that
+    names it and the log file holding its traceback. Ctrl-C ends in one line, exit 130. The command
+    and every process it starts stay off the Hugging Face hub unless HF_HUB_OFFLINE=0 is set
+    (`hub.stay_offline`)."""
+    hub.stay_offline()
     try:
         code = main()
     except KeyboardInterrupt:
@@ -218,5 +227,16 @@ def run_command(main: Callable[[], object], prog: str) -> int:
         return 130
     except (ValueError, OSError) as error:
         print(f"{prog}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except Exception as error:  # not a bad input: a fault of the package, of torch or of the machine
+        log = LOGS / f"{prog.replace(' ', '_')}-{os.getpid()}.log"
+        try:
+            LOGS.mkdir(exist_ok=True)
+            log.write_text(traceback.format_exc(), encoding="utf-8")
+            where = f"the traceback is in {log}"
+        except OSError:
+            where = "its traceback could not be written to a log"
+        print(f"{prog}: failed with {type(error).__name__}: {' '.join(str(error).split())[:500]} ({where}); "
+              "what finished before it is kept", file=sys.stderr)
         return 1
     return code if isinstance(code, int) else 0  # a main may return its results (bench): success

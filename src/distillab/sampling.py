@@ -145,6 +145,13 @@ class TraceSamples:
             out += [(problem, text) for text in (right[:1] if keep == "first" else right)]
         return out
 
+    def examples(self, count: int = 4) -> list[str]:
+        """`count` prompts spread evenly over the samples (so the difficulties show), each with its
+        first sample and the verifier's verdict: "prompt\n  -> text   [right]"."""
+        step = max(1, len(self.problems) // count)
+        return [f"{problem.prompt}\n  -> {texts[0]}   [{'right' if verdicts[0] else 'wrong'}]"
+                for problem, texts, verdicts in list(zip(self.problems, self.texts, self.correct))[::step][:count]]
+
     def mistakes(self) -> list[tuple[world.Problem, str]]:
         """(problem, text) for every sample the verifier rejected, in sampling order."""
         return [(problem, text) for problem, texts, verdicts in zip(self.problems, self.texts, self.correct)

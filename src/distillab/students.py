@@ -18,19 +18,19 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from distillab import forgetting, knobs, reuse, runtime, workers, world
+from distillab import forgetting, knobs, reuse, runtime, worker_pool, world
 from distillab import tokenizer as tok
-from distillab.architectures import LoraSettings, build_causal_lm, load_causal_lm, trainable_parameters, with_lora
+from distillab.architectures import LoraSettings, load_causal_lm, trainable_parameters, with_lora
 from distillab.comparison import Comparison, StudentRun
-from distillab.evaluation import evaluate
+from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
-from distillab.live import LiveComparison
+from distillab.live_table import LiveComparison
 from distillab.models import STUDENT_SIZE, build_model, count_parameters, load_model
 from distillab.onpolicy import OnPolicyConfig, distill_on_policy
 from distillab.profiles import Profile
 from distillab.records import DISTILLED, FAMILIES, Compute, RunRecord, TeacherRef
-from distillab.training import Objective, TrainingConfig, TrainingSet, sft_objective, train
-from distillab.workers import default_count as default_worker_count
+from distillab.training import History, Objective, TrainingConfig, TrainingSet, sft_objective, train
+from distillab.worker_pool import default_count as default_worker_count
 
 
 @dataclass(kw_only=True)
@@ -68,7 +68,7 @@ class Arm:
     warm_start: dict[int, StudentRun] | None = None  # seed -> the trained student it continues (chapter 04)
     teacher_data_flops: float = 0.0  # what its data cost the teacher: traces written, logits cached
     settings: dict = field(default_factory=dict)  # its knobs, kept in the record for people to read
-    architecture: str | None = None  # chapter 06: a student of another architecture (architectures.ARCHITECTURES) ...
+    architecture: str | None = None  # chapter 06: a student of another architecture (models.ARCHITECTURES) ...
     tokenizer: PreTrainedTokenizerBase | None = None  # ... and/or tokenizer (`data` is tokenized with it)
     start_from: Path | None = None  # chapter 07: a pretrained checkpoint the student starts from (with `tokenizer`) ...
     lora: LoraSettings | None = None  # ... trained through LoRA adapters (None: every weight trains)
@@ -88,56 +88,72 @@ def train_student(setup: Setup, name: str, arm: Arm, seed: int, ledger: Ledger |
     `on_step(step, loss)` hears of every optimizer step. It trains and is tested on
     `runtime.run_threads` threads, whatever process it runs in, and its record says so."""
     key = key if key is not None else reuse.run_key(setup, arm, seed)
+    tokenizer = arm.tokenizer or setup.tokenizer  # the student's: it trains, samples and is tested with this one
     threads = runtime.run_threads(pretrained=arm.start_from is not None)
     with runtime.fixed_threads(threads):
-        run = _train_and_test(setup, name, arm, seed, key, on_step)
-    run.record = replace(run.record, numerics=runtime.numerics(threads))
+        student, as_it_came = starting_model(arm, tokenizer, seed)
+        learned = learn(student, setup, name, arm, tokenizer, seed, on_step)
+        evaluation = evaluate(student, tokenizer, setup.held_out, prompt_format=arm.prompt_format)
+        lost = forgetting.measure(student, tokenizer, as_it_came).as_dict() if as_it_came is not None else None
+    record = student_record(setup, name, arm, seed, student, learned, evaluation, lost, key, runtime.numerics(threads))
     if ledger is not None:
-        ledger.record(run.record)
-    return run
+        ledger.record(record)
+    return StudentRun(name, seed, evaluation.accuracy, learned.history.total_flops, learned.history.total_seconds,
+                      learned.history.completed_steps, len(arm.data), learned.history, student, record)
 
 
-def _train_and_test(setup: Setup, name: str, arm: Arm, seed: int, key: str | None,
-                    on_step: Callable[[int, float], None] | None) -> StudentRun:
+def starting_model(arm: Arm, tokenizer: PreTrainedTokenizerBase, seed: int) -> tuple[torch.nn.Module, forgetting.Reference | None]:
+    """The student before it learns: a copy of the arm's warm start for `seed`, a pretrained
+    checkpoint (with LoRA adapters when the arm has them), or a new model initialised by `seed`.
+    Beside it, for a pretrained one, what it does away from the task as it comes (`forgetting`)."""
+    if arm.warm_start is not None:
+        return copy.deepcopy(arm.warm_start[seed].model), None
+    if arm.start_from is None:  # the course's own student (a Llama), or another architecture or tokenizer (chapter 06)
+        return build_model(STUDENT_SIZE, tokenizer, seed, architecture=arm.architecture or "llama"), None
+    student = load_causal_lm(arm.start_from)[0]
+    as_it_came = forgetting.remembered_reference((reuse.checkpoint_sha256(arm.start_from), tok.fingerprint(tokenizer)),
+                                                 student, tokenizer)
+    return (with_lora(student, arm.lora, seed) if arm.lora is not None else student), as_it_came
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What training did: its history, and for on-policy distillation the FLOPs of the student's
+    own samples and of the teacher's grading."""
+    history: History
+    student_sampling_flops: float = 0.0
+    teacher_scoring_flops: float = 0.0
+
+
+def learn(student: torch.nn.Module, setup: Setup, name: str, arm: Arm, tokenizer: PreTrainedTokenizerBase, seed: int,
+          on_step: Callable[[int, float], None] | None) -> Learned:
+    """Train `student` in place by the arm's recipe, with `seed`: on its data (SFT or logit KD), or
+    on-policy, writing part of its batches itself for the setup's teacher to grade."""
     training = replace(arm.training or setup.training, seed=seed)
-    warm = arm.warm_start[seed] if arm.warm_start is not None else None
-    tokenizer = arm.tokenizer or setup.tokenizer  # the student's: it trains, samples and is tested with this one
-    before = None  # a pretrained student as it comes, measured away from the task (`forgetting`)
-    if warm is not None:
-        student = copy.deepcopy(warm.model)
-    elif arm.start_from is not None:
-        student = load_causal_lm(arm.start_from)[0]
-        before = forgetting.remembered_reference((reuse.checkpoint_sha256(arm.start_from), tok.fingerprint(tokenizer)),
-                                                 student, tokenizer)  # the model as it comes, away from the task
-        if arm.lora is not None:
-            student = with_lora(student, arm.lora, seed)
-    elif arm.architecture is None and arm.tokenizer is None:  # the course's own student
-        student = build_model(STUDENT_SIZE, tokenizer, seed=seed)
-    else:
-        student = build_causal_lm(arm.architecture or "llama", tokenizer, STUDENT_SIZE, seed)
-    sampling = scoring = 0.0
     if arm.on_policy is None:
-        history = train(student, arm.data, training, arm.objective, progress=False, description=name, on_step=on_step)
-    else:
-        on_policy = distill_on_policy(student, setup.teacher, arm.data, tokenizer, arm.on_policy, training,
-                                      progress=False, description=name, on_step=on_step)
-        history, sampling, scoring = on_policy.history, on_policy.student_sampling_flops, on_policy.teacher_scoring_flops
+        return Learned(train(student, arm.data, training, arm.objective, progress=False, description=name, on_step=on_step))
+    done = distill_on_policy(student, setup.teacher, arm.data, tokenizer, arm.on_policy, training,
+                             progress=False, description=name, on_step=on_step)
+    return Learned(done.history, done.student_sampling_flops, done.teacher_scoring_flops)
+
+
+def student_record(setup: Setup, name: str, arm: Arm, seed: int, student: torch.nn.Module, learned: Learned,
+                   evaluation: Evaluation, lost: dict | None, key: str | None, numerics: dict) -> RunRecord:
+    """The run as the ledger keeps it: its recipe, what it cost (every FLOP counted), its accuracy,
+    what it lost away from the task (a pretrained student), its key and the numerics it ran with."""
+    history, warm = learned.history, (arm.warm_start[seed] if arm.warm_start is not None else None)
     settings = arm.settings if arm.start_from is None else {**arm.settings,
                                                             "trainable parameters": trainable_parameters(student)}
-    evaluation = evaluate(student, tokenizer, setup.held_out, prompt_format=arm.prompt_format)
-    lost = forgetting.measure(student, tokenizer, before).as_dict() if before is not None else None
-    record = RunRecord(
+    return RunRecord(
         chapter=setup.chapter, family=arm.family, arm=name, profile=setup.profile.name, seed=seed,
         model_size=STUDENT_SIZE if arm.start_from is None else Path(arm.start_from).name,
         parameters=count_parameters(student), data_size=len(arm.data),
         steps=history.completed_steps, seconds=history.total_seconds, accuracy=evaluation.accuracy,
         compute=Compute(training=history.total_flops, warm_start=warm.flops if warm is not None else 0.0,
                         teacher_data=arm.teacher_data_flops, evaluation=evaluation.flops,
-                        student_sampling=sampling, teacher_scoring=scoring),
+                        student_sampling=learned.student_sampling_flops, teacher_scoring=learned.teacher_scoring_flops),
         teacher=setup.teacher_ref if arm.family in DISTILLED else None, settings=settings,
-        interrupted=history.interrupted, key=key, forgetting=lost)
-    return StudentRun(name, seed, evaluation.accuracy, history.total_flops, history.total_seconds,
-                      history.completed_steps, len(arm.data), history, student, record)
+        interrupted=history.interrupted, key=key, forgetting=lost, numerics=numerics)
 
 
 def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = None,
@@ -150,7 +166,7 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     already, finished, is read back instead of trained (with its saved weights, unless
     `keep_models=False`); `retrain=True` trains every run again. Every run trained is recorded
     there, by this process. The runs left to train go to `workers` processes (default
-    `workers.default_count`: one per core on a CPU; 1 trains here). A run fixes its own threads
+    `worker_pool.default_count`: one per core on a CPU; 1 trains here). A run fixes its own threads
     (`runtime.run_threads`), so the number of workers changes how many runs go at once, never a
     result: bit for bit the same. Another CPU may still give a seed another result (its sums come
     out in another order), as another seed would; each record names its threads and the CPU's
@@ -159,7 +175,7 @@ def compare(setup: Setup, arms: dict[str, Arm], seeds: tuple[int, ...] | None = 
     Ctrl-C stops the runs in progress cleanly after their step, records them marked interrupted,
     keeps every finished run, and ends the comparison with a KeyboardInterrupt that says so.
     `keep_models=False` lets each trained student go once it is measured (chapter 07's are 135M
-    parameters each); a LoRA student's adapters, a few MB, are kept on disk all the same
+    parameters each); a LoRA student's adapters (its trainable weights alone) are kept on disk all the same
     (`reuse.saved_student` finds them), so that a chapter can reload the one it picks."""
     seeds = check_seeds(setup.profile.seeds if seeds is None else seeds)
     knobs.flag("retrain (RETRAIN)", retrain)
@@ -259,7 +275,7 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
     """The runs of `plan` on `count` worker processes; each one kept as it comes back. The first
     seed's runs go first, alone, so its paired verdict shows as early as it can; the other runs
     follow together, one per worker (the most runs per second)."""
-    pool = workers.pool(count)
+    pool = worker_pool.pool(count)
     tasks = {}
 
     def submit(indices: list[int]) -> set[Future]:
@@ -304,7 +320,13 @@ def _train_in_workers(setup: Setup, arms: dict[str, Arm], plan: list, keys: dict
                 keep(run)
         raise
     except BrokenProcessPool:
-        workers.discard_pool()
+        worker_pool.discard_pool()
+        script = worker_pool.unguarded_main_script()
+        if script:
+            raise RuntimeError(f"{script} starts a comparison at its top level, and each worker process imports the "
+                               "script again before it trains: put the script's work under "
+                               "`if __name__ == \"__main__\":`, or pass workers=1 to train in this process alone; "
+                               "every run finished before it is kept") from None
         raise RuntimeError("a worker process died (out of memory?); every run finished before it is kept. Run "
                            "again with WORKERS = 1 to train in the notebook's own process") from None
     except Exception:  # a run failed (its error is raised here): the others stop too, the finished ones are kept

@@ -1,9 +1,12 @@
-"""Stored sweeps: the comparisons a chapter cannot afford to run live (chapters 02-04), measured
-once at the standard profile by a command and kept as JSON in `reference/`.
+"""Stored sweeps: the comparisons a chapter cannot afford to run live (chapters 02-04, 06, 07),
+measured once at the standard profile by a command and kept as JSON in `reference/`.
 
 Every file names its schema and the function that wrote it. Its comparisons sit under the key
-"comparisons", nested as the chapter likes, each one `{arm: [run, ...]}`; `write` and `load` are
-the one serialiser, so a chapter reads them back as `comparison.Comparison`s.
+"comparisons", nested as the chapter likes, each one `{arm: [run, ...]}`; `to_json` and `read` are
+the one serialiser. `read` gives a chapter's own dataclass (a `Stored` with the file's fields):
+comparisons as `comparison.Comparison`s, keys that JSON had to write as text ("1", "0.5") as numbers
+again, so code reads attributes, never string paths. A sweep measured live goes through the same
+reader (`typed`), so it has the same type as a stored one.
 
 A file of the previous schema (2) is read through `upgrade`, which gives its renamed keys and arm
 names their one spelling; `python -m distillab.sweeps --upgrade FILE...` rewrites such files in
@@ -13,10 +16,15 @@ the current schema (how the files in `reference/` were converted).
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
 import json
+import re
+import sys
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from distillab import knobs, records
 from distillab.profiles import Profile, get_profile
@@ -57,18 +65,9 @@ def _rows(node):
     return {key: _rows(value) for key, value in node.items()}
 
 
-def _comparisons(node: dict):
-    """Plain rows back to Comparisons: a dict whose values are lists of runs is one."""
-    if node and all(isinstance(value, list) for value in node.values()):
-        return Comparison.from_rows(node)
-    return {key: _comparisons(value) for key, value in node.items()}
-
-
 def student_runs(results: dict) -> int:
-    """How many students the results' comparisons trained (a run shown in several comparisons counts
-    once): counted when they were just measured, read back when they were stored."""
-    if "student_runs" in results:
-        return results["student_runs"]
+    """How many students just-measured results' comparisons trained (a run shown in several
+    comparisons counts once); a stored file says it (`Stored.student_runs`)."""
 
     def runs(node):
         if isinstance(node, Comparison):
@@ -92,12 +91,17 @@ def to_json(results: dict, written_by: Callable) -> str:
     also says how many students they trained ("student_runs")."""
     header = {"schema": SCHEMA, "written_by": writer_name(written_by), "student_runs": student_runs(results)}
     body = {key: _rows(value) if key == "comparisons" else value for key, value in results.items()}
-    return json.dumps({**header, **body}, indent=1, default=float) + "\n"
+    return json.dumps({**header, **body}, indent=1, default=_json_value) + "\n"
 
 
-def load(path: Path, written_by: Callable, command: str) -> dict:
-    """The results stored at `path` by `written_by`, comparisons as `Comparison`s. A missing file,
-    or one of another schema or from another function, says which `command` measures them again."""
+def _json_value(value):
+    """What JSON cannot hold as it is: a dataclass as its fields, a number type (numpy's) as a float."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else float(value)
+
+
+def _plain(path: Path, written_by: Callable, command: str) -> dict:
+    """The plain JSON stored at `path` by `written_by`, in the current schema. A missing file, or one
+    of another schema or from another function, says which `command` measures them again."""
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}: run `{command}` to measure them")
     try:
@@ -111,13 +115,93 @@ def load(path: Path, written_by: Callable, command: str) -> dict:
         raise ValueError(f"{path} holds {stored.get('schema', 'an older format')} written by "
                          f"{stored.get('written_by', 'an older version')}; this version reads {SCHEMA} written by "
                          f"{expected}: run `{command}` to measure them again")
-    return {**stored, "comparisons": _comparisons(stored["comparisons"])}
+    return stored
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """What every stored sweep file holds besides its results; a chapter's sweep class adds them."""
+    schema: str
+    written_by: str
+    student_runs: int
+    profile: str
+    seeds: tuple[int, ...]
+    seconds: float
+
+    def measured_with(self, settings: str) -> str:
+        """'measured at the standard profile: seeds 0, 1, 2, `settings`: 66 student runs in 35 min'."""
+        minutes = self.seconds / 60
+        duration = f"{minutes:.0f} min" if minutes >= 10 else f"{minutes:.1f} min"
+        return (f"measured at the {self.profile} profile: seeds {', '.join(map(str, self.seeds))}, {settings}: "
+                f"{self.student_runs} student runs in {duration}")
+
+
+Kind = TypeVar("Kind")
+
+
+def field_name(key: str) -> str:
+    """The dataclass field that holds a file's `key`: "top-k" -> top_k, "N" -> n, "own samples" -> own_samples."""
+    return re.sub(r"\W+", "_", key).strip("_").lower()
+
+
+def _number(text: str, kind: type):
+    """A dict key JSON wrote as text, as the number the type asks for ("0.5" -> 0.5, "3" -> 3)."""
+    try:
+        return kind(text) if kind in (int, float) else text
+    except ValueError:
+        raise ValueError(f"the key {text!r} should be a number ({kind.__name__})") from None
+
+
+def typed(kind, plain):
+    """Plain JSON `plain` as the type `kind`: a dataclass from an object (each key in its field, by
+    `field_name`), a Comparison from its rows, dicts with their keys turned back into the numbers
+    the type names, lists and tuples element by element, and numbers as numbers."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Comparison:
+        return plain if isinstance(plain, Comparison) else Comparison.from_rows(plain)
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        values = {field_name(key): value for key, value in plain.items()}
+        missing = [f.name for f in dataclasses.fields(kind) if f.name not in values and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ValueError(f"the stored results lack {', '.join(missing)} (read as {kind.__name__})")
+        return kind(**{f.name: typed(hints[f.name], values[f.name]) for f in dataclasses.fields(kind)
+                       if f.name in values})
+    if origin is dict:
+        key_kind, value_kind = args
+        return {_number(key, key_kind) if isinstance(key, str) else key: typed(value_kind, value)
+                for key, value in plain.items()}
+    if origin is list:
+        return [typed(args[0], value) for value in plain]
+    if origin is tuple:
+        return tuple(typed(args[0], value) for value in plain)
+    if origin in (typing.Union, types.UnionType):
+        if plain is None:
+            return None
+        return typed(next(arg for arg in args if arg is not type(None)), plain)
+    if kind is float:
+        return float(plain)
+    return plain
+
+
+def read(path: Path, kind: type[Kind], written_by: Callable, command: str) -> Kind:
+    """The results stored at `path` by `written_by`, as `kind` (a `Stored` dataclass); a missing
+    file, or one of another schema or from another function, says which `command` measures them again."""
+    return typed(kind, _plain(path, written_by, command))
+
+
+def measured(results: dict, kind: type[Kind], written_by: Callable) -> Kind:
+    """Results just measured (comparisons as Comparisons), as `kind`: through the file's own text,
+    so a live sweep is exactly what `read` gives for it once stored."""
+    return typed(kind, {**json.loads(to_json(results, written_by)), "comparisons": results["comparisons"]})
 
 
 def load_or_measure(run_sweeps: bool, profile: Profile, measure: Callable[[Profile], dict],
-                    load_stored: Callable[[], dict]) -> dict:
-    """A chapter's RUN_SWEEPS knob: measure the sweeps at `profile` now (long), or read the stored ones."""
-    return measure(profile) if knobs.flag("RUN_SWEEPS", run_sweeps) else load_stored()
+                    load_stored: Callable[[], Kind], kind: type[Kind]) -> Kind:
+    """A chapter's RUN_SWEEPS knob: measure the sweeps at `profile` now (long), or read the stored
+    ones; either way as `kind`."""
+    return measured(measure(profile), kind, measure) if knobs.flag("RUN_SWEEPS", run_sweeps) else load_stored()
 
 
 def sweep_command(description: str, measure: Callable[[Profile], dict], default_out: Path,
@@ -152,4 +236,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from distillab.runtime import run_command
+
+    sys.exit(run_command(main, "distillab.sweeps"))

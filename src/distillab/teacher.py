@@ -20,7 +20,7 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 from distillab import knobs, reuse, runtime, world
 from distillab.evaluation import Evaluation, evaluate
 from distillab.ledger import Ledger
-from distillab.models import (PROVENANCE_FILE, TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
+from distillab.models import (PROVENANCE_FILE, SIZES, TEACHER_SIZE, TRAINING_STATE_FILE, Provenance, build_model, count_parameters, load_model,
                               get_size, load_training_state, replace_folder, save_model, weights_sha256)
 from distillab.records import TEACHER_ARM, RunRecord, teacher_record
 from distillab.profiles import Profile, get_profile
@@ -218,6 +218,46 @@ def record_teacher(run: TeacherRun, saved_at: Path | None = None, ledger: Ledger
             return known[-1]
     record = teacher_record(run.provenance, run.provenance.extra["data_size"], run.evaluation.flops, sha, run.continues)
     return ledger.record(record)
+
+
+# Chapter 01's tables: each function gives a table's rows, its *_FORMATS how they are shown.
+
+def example_rows(problems: list[world.Problem]) -> list[dict]:
+    """One row per problem: its number of steps, its prompt and the completion the teacher learns."""
+    return [{"steps": p.difficulty, "prompt": p.prompt, "completion": p.trace} for p in problems]
+
+
+def verdict_rows(problem: world.Problem, texts: list[str]) -> list[dict]:
+    """What the strict verifier makes of each of `texts` written for `problem`: the answer it
+    parses (None: no answer it can read) and whether that is right."""
+    return [{"generated text": text, "parsed answer": world.parse_answer(text), "correct": world.is_correct(text, problem)}
+            for text in texts]
+
+
+def token_rows(problems: list[world.Problem], tokenizer: PreTrainedTokenizerFast) -> list[dict]:
+    """How many tokens each problem's prompt takes, and its completion with the end token."""
+    return [{"steps": p.difficulty, "prompt tokens": len(tokenizer(p.prompt)["input_ids"]),
+             "completion tokens (with [EOS])": len(tokenizer(p.trace, add_special_tokens=False)["input_ids"]) + 1}
+            for p in problems]
+
+
+SIZE_FORMATS = {"parameters": ","}
+
+
+def size_rows(tokenizer: PreTrainedTokenizerFast) -> list[dict]:
+    """Every named model size: its width, depth, heads and parameters with `tokenizer`'s vocabulary."""
+    return [{"size": name, "hidden": size.hidden_size, "layers": size.num_layers, "heads": size.num_heads,
+             "parameters": count_parameters(build_model(name, tokenizer))} for name, size in SIZES.items()]
+
+
+LEDGER_FORMATS = {"parameters": ",", "FLOPs": ".2e", "seconds": ".0f", "mean accuracy": ".1%"}
+
+
+def ledger_rows(ledger: Ledger) -> list[dict]:
+    """Every run the profile's ledger holds, one row each: what it was, its cost and its accuracy."""
+    return [{"chapter": r.chapter, "arm": r.arm, "family": r.family, "size": r.model_size, "parameters": r.parameters,
+             "steps": r.steps, "FLOPs": r.compute.training, "seconds": r.seconds, "mean accuracy": r.mean_accuracy}
+            for r in ledger.entries()]
 
 
 # The reference teachers' accuracy table: accuracies in % to the unit.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -28,9 +28,9 @@ from distillab.models import (STUDENT_SIZE, WEIGHTS_FILE, Provenance, count_para
                              save_model, state_sha256)
 from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, sample_traces, training_set
-from distillab.comparison import Comparison, PairedGain, Question, StudentRun, accuracies_by_setting, setting
+from distillab.comparison import Comparison, PairedGain, Question, StudentRun, accuracies_by_setting
 from distillab.students import Arm, Setup, compare, load_teacher
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, read, sweep_command, typed
 from distillab.teacher import teacher_problems
 from distillab.tokenizer import fingerprint
 from distillab.training import TrainingConfig, TrainingSet
@@ -80,12 +80,12 @@ class TraceSetup(Setup):
         probe = [p for d in world.DIFFICULTIES for p in self.prompts[d][:per_difficulty]]
 
         def measure() -> dict:
-            return {str(t): sample_traces(self.teacher, self.tokenizer, probe, k, t).acceptance_by_difficulty()
+            return {t: sample_traces(self.teacher, self.tokenizer, probe, k, t).acceptance_by_difficulty()
                     for t in temperatures}
 
         ingredients = {**_sampling_ingredients(self.teacher, self.tokenizer, probe, k), "temperatures": list(temperatures)}
         kept = reuse.remembered(self.profile, "the teacher's acceptance by temperature", ingredients, measure, self.refresh)
-        return {t: {int(d): share for d, share in kept[str(t)].items()} for t in temperatures}
+        return typed(dict[float, dict[int, float]], kept)
 
     def answers_only(self, tokenizer: PreTrainedTokenizerBase | None = None) -> TrainingSet:
         """prompt -> `answer 9`: what a team without a teacher (or without its reasoning) trains on,
@@ -121,15 +121,12 @@ def remembered_vote(setup: TraceSetup, student: torch.nn.Module, per_difficulty:
     few = {d: problems[:per_difficulty] for d, problems in setup.held_out.items()}
 
     def measure() -> dict:
-        curve = vote_at_k(student, setup.tokenizer, few, ks, temperature)
-        return {"ks": curve.ks, "accuracy": {str(k): by_level for k, by_level in curve.accuracy.items()},
-                "flops": {str(k): flops for k, flops in curve.flops.items()}}
+        return asdict(vote_at_k(student, setup.tokenizer, few, ks, temperature))
 
     ingredients = {"student": state_sha256(student), "problems": reuse.problems_sha256(few), "ks": sorted(set(ks)),
                    "temperature": temperature, "tokenizer": fingerprint(setup.tokenizer)}
     kept = reuse.remembered(setup.profile, "your student's vote@k", ingredients, measure, setup.refresh)
-    return VoteCurve(kept["ks"], {int(k): {int(d): a for d, a in by_level.items()} for k, by_level in kept["accuracy"].items()},
-                     {int(k): flops for k, flops in kept["flops"].items()}, temperature)
+    return typed(VoteCurve, {"temperature": temperature, **kept})  # a curve kept by an older version lacks its temperature
 
 
 def _sampling_ingredients(teacher, tokenizer, problems: list[world.Problem], k: int) -> dict:
@@ -279,7 +276,7 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
     results: dict = {"profile": profile.name, "seeds": list(profile.seeds), "student_steps": profile.trace_student_steps,
                      "batch_size": profile.batch_size, "prompts": setup.num_prompts, "mix": TRACE_MIX,
                      "teacher_matmul_parameters": matmul_parameters(setup.teacher)}
-    results["sampling"] = {str(t): {"acceptance": s.acceptance_by_difficulty(), "kept": len(s.traces("first")),
+    results["sampling"] = {t: {"acceptance": s.acceptance_by_difficulty(), "kept": len(s.traces("first")),
                                     "flops": s.flops, "seconds": s.seconds}
                            for t, s in ((RECIPE_TEMPERATURE, recipe_samples), (HOT_TEMPERATURE, hot))}
     pool = recipe_samples.traces("first")
@@ -303,134 +300,203 @@ def measure_sweeps(profile: Profile, n_values: tuple[int, ...] = (250, 1000), se
         selection["longest"] = selection["hardest"]
     results["comparisons"] = {
         "arms": arms,
-        "filter": {str(RECIPE_TEMPERATURE): Comparison({FILTERED: arms[FILTERED], UNFILTERED: arms[UNFILTERED]}),
-                   str(HOT_TEMPERATURE): hot_arms},
+        "filter": {RECIPE_TEMPERATURE: Comparison({FILTERED: arms[FILTERED], UNFILTERED: arms[UNFILTERED]}),
+                   HOT_TEMPERATURE: hot_arms},
         "mix": Comparison({"batches by tokens": arms[FILTERED], "batches by examples": by_examples}),
-        "N": {**{str(n): comparison for n, comparison in by_n.items()},
-              str(len(pool)): Comparison({FILTERED: arms[FILTERED]})},
+        "N": {**by_n, len(pool): Comparison({FILTERED: arms[FILTERED]})},
         "selection": Comparison({rule: selection[rule] for rule in curation.RULES}),
     }
     results["teacher_data_flops_per_trace"] = recipe_samples.flops_per_trace("first")
     results["vote"] = {}
     for temperature in vote_temperatures:
         curves = [vote_at_k(run.model, setup.tokenizer, setup.held_out, vote_ks, temperature) for run in arms[FILTERED]]
-        results["vote"][str(temperature)] = [
-            {"seed": run.seed, "greedy": run.accuracy, "accuracy": {str(k): c.accuracy[k] for k in c.ks},
-             "flops": {str(k): c.flops[k] for k in c.ks}} for run, c in zip(arms[FILTERED], curves)]
+        results["vote"][temperature] = [{"seed": run.seed, "greedy": run.accuracy, "accuracy": c.accuracy, "flops": c.flops}
+                                        for run, c in zip(arms[FILTERED], curves)]
     results["seconds"] = time.perf_counter() - start
     return results
 
 
-def question_rows(sweeps: dict) -> list[dict]:
+@dataclass(frozen=True)
+class Sampled:
+    """The reference teacher's stored samples at one temperature."""
+    acceptance: dict[int, float]  # difficulty -> share the verifier accepted
+    kept: int  # traces kept (the first right one per prompt)
+    flops: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """How a selection of traces spreads (`curation.describe`)."""
+    by_difficulty: dict[int, int]
+    distinct_problems: int
+    types: int
+
+
+@dataclass(frozen=True)
+class Selections:
+    """What each selection rule chose from the pool, and how much "longest" and "hardest" share."""
+    random: Chosen
+    hardest: Chosen
+    longest: Chosen
+    diverse: Chosen
+    longest_equals_hardest: bool  # the same traces in the same order: trained once, reported under both
+    longest_and_hardest_share: int
+
+    def of(self, rule: str) -> Chosen:
+        """What `rule` (one of curation.RULES) chose."""
+        if rule not in curation.RULES:
+            raise ValueError(f"no selection rule {rule!r}: the rules are {', '.join(curation.RULES)}")
+        return getattr(self, rule)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One seed's filtered-trace student under majority vote on the whole test set."""
+    seed: int
+    greedy: dict[int, float]  # difficulty -> accuracy, greedy decoding
+    accuracy: dict[int, dict[int, float]]  # k -> difficulty -> accuracy of the vote over k samples
+    flops: dict[int, float]  # k -> generation FLOPs of k samples of every test problem
+
+
+@dataclass(frozen=True)
+class TraceComparisons:
+    """Chapter 03's stored comparisons."""
+    arms: Comparison  # answers, filtered, unfiltered and gold traces
+    filter: dict[float, Comparison]  # teacher temperature -> filtered vs unfiltered
+    mix: Comparison  # batches by tokens vs by examples
+    n: dict[int, Comparison]  # number of traces -> the filtered-trace student
+    selection: Comparison  # selection rule -> its student
+
+
+@dataclass(frozen=True)
+class TraceSweeps(Stored):
+    """`reference/trace_sweeps.json`, read (`load_sweeps`)."""
+    student_steps: int
+    batch_size: int
+    prompts: int
+    mix: str
+    teacher_matmul_parameters: int
+    sampling: dict[float, Sampled]  # teacher temperature -> its samples
+    selection: Selections
+    pool: Chosen
+    teacher_data_flops_per_trace: float
+    vote: dict[float, list[Vote]]  # temperature -> one per seed
+    comparisons: TraceComparisons
+
+    def describe(self) -> str:
+        return self.measured_with(f"{self.student_steps} steps x {self.batch_size}, {self.prompts} prompts")
+
+    def acceptance_lines(self) -> list[str]:
+        """'T = 1.0: acceptance {1: '100.0 %', ...} -> 3975 traces kept', one per temperature."""
+        return [f"T = {t:g}: acceptance " + ", ".join(f"{d} steps {100 * a:.1f} %" for d, a in s.acceptance.items())
+                + f" -> {s.kept} traces kept" for t, s in self.sampling.items()]
+
+
+def question_rows(sweeps: TraceSweeps) -> list[dict]:
     """Every question chapter 03 asks of the stored runs, as table rows: the arm against its
     baseline seed by seed (points of mean accuracy) and the verdict that holds on every seed."""
-    stored = sweeps["comparisons"]
-    arms, hot, selection = stored["arms"], stored["filter"][str(HOT_TEMPERATURE)], stored["selection"]
+    stored = sweeps.comparisons
     by_size = by_number_of_traces(sweeps)
     sizes = list(by_size)
-    asked = [(arms, Question("traces vs answers", ANSWERS, FILTERED)),
-             (arms, Question("the filter at T=1", UNFILTERED, FILTERED)),
-             (hot, Question(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED)),
-             (arms, Question("the teacher's text vs the truth", GOLD, FILTERED)),
-             (stored["mix"], Question("batches by tokens vs by examples", "batches by examples", "batches by tokens"))]
+    asked = [(stored.arms, Question("traces vs answers", ANSWERS, FILTERED)),
+             (stored.arms, Question("the filter at T=1", UNFILTERED, FILTERED)),
+             (stored.filter[HOT_TEMPERATURE], Question(f"the filter at T={HOT_TEMPERATURE:g}", UNFILTERED, FILTERED)),
+             (stored.arms, Question("the teacher's text vs the truth", GOLD, FILTERED)),
+             (stored.mix, Question("batches by tokens vs by examples", "batches by examples", "batches by tokens"))]
     asked += [(by_size, Question("more traces", small, large)) for small, large in zip(sizes, sizes[1:])]
-    asked += [(selection, Question("selection", "random", rule)) for rule in ("hardest", "longest", "diverse")]
+    asked += [(stored.selection, Question("selection", "random", rule)) for rule in ("hardest", "longest", "diverse")]
     rows = [question.row(runs) for runs, question in asked]
-    for temperature in sweeps["vote"]:
+    for temperature in sweeps.vote:
         seeds, by_k, greedy = vote_by_seed(sweeps, temperature)
         largest = max(by_k)
         gains = tuple(vote - alone for vote, alone in zip(by_k[largest], greedy))
-        rows.append(PairedGain(seeds, gains).row(f"majority vote (T={float(temperature):g})", "greedy",
-                                                 f"vote@{largest}"))
+        rows.append(PairedGain(seeds, gains).row(f"majority vote (T={temperature:g})", "greedy", f"vote@{largest}"))
     return rows
 
 
-def by_number_of_traces(sweeps: dict) -> Comparison:
+def by_number_of_traces(sweeps: TraceSweeps) -> Comparison:
     """The stored filtered-trace student at each number of traces N, as one comparison whose arms
     are "N=250", "N=1000", ... (smallest first)."""
-    by_n = sweeps["comparisons"]["N"]
-    return Comparison({f"N={n}": by_n[n][FILTERED] for n in sorted(by_n, key=int)})
+    by_n = sweeps.comparisons.n
+    return Comparison({f"N={n}": by_n[n][FILTERED] for n in sorted(by_n)})
 
 
-def acceptance(sweeps: dict, temperature: float) -> float:
+def acceptance(sweeps: TraceSweeps, temperature: float) -> float:
     """The share of the teacher's stored samples at `temperature` that the verifier kept, averaged
     over the difficulties."""
-    return world.mean_accuracy(sweeps["sampling"][str(temperature)]["acceptance"])
+    return world.mean_accuracy(sweeps.sampling[temperature].acceptance)
 
 
-def filter_tables(sweeps: dict) -> dict[float, list[dict]]:
+def filter_tables(sweeps: TraceSweeps) -> dict[float, list[dict]]:
     """The filter at each stored teacher temperature: the unfiltered and filtered arms (traces kept,
     mean and range over seeds) and the filter's gain, seed by seed."""
-    return {setting(temperature): [{**row, "traces": pair[row["arm"]][0].data_size}
-                                   for row in pair.table(baseline=UNFILTERED)]
-            for temperature, pair in sweeps["comparisons"]["filter"].items()}
+    return {temperature: [{**row, "traces": pair[row["arm"]][0].data_size} for row in pair.table(baseline=UNFILTERED)]
+            for temperature, pair in sweeps.comparisons.filter.items()}
 
 
-def accuracy_against_n(sweeps: dict) -> dict[int, list[float]]:
+def accuracy_against_n(sweeps: TraceSweeps) -> dict[int, list[float]]:
     """The filtered-trace student's accuracy (%) per seed at each number of traces N."""
-    return accuracies_by_setting(sweeps["comparisons"]["N"], (FILTERED,))[FILTERED]
+    return accuracies_by_setting(sweeps.comparisons.n, (FILTERED,))[FILTERED]
 
 
-def accuracy_against_total_flops(sweeps: dict) -> dict[float, list[float]]:
+def accuracy_against_total_flops(sweeps: TraceSweeps) -> dict[float, list[float]]:
     """The same runs as `accuracy_against_n`, each at its total compute: the student's training
     FLOPs (mean over seeds) plus the teacher's generation FLOPs for its N traces."""
-    per_trace, by_n = sweeps["teacher_data_flops_per_trace"], sweeps["comparisons"]["N"]
-    total = {n: sum(run.flops for run in by_n[str(n)][FILTERED]) / len(by_n[str(n)][FILTERED]) + n * per_trace
+    per_trace, by_n = sweeps.teacher_data_flops_per_trace, sweeps.comparisons.n
+    total = {n: sum(run.flops for run in by_n[n][FILTERED]) / len(by_n[n][FILTERED]) + n * per_trace
              for n in accuracy_against_n(sweeps)}
     return {total[n]: values for n, values in accuracy_against_n(sweeps).items()}
 
 
-def describe_selection_overlap(sweeps: dict) -> str:
+def describe_selection_overlap(sweeps: TraceSweeps) -> str:
     """How many traces the "longest" and "hardest" selections share (in this world, often all)."""
-    selection = sweeps["selection"]
-    size = sum(selection["hardest"]["by_difficulty"].values())
-    same = " (the same traces in the same order: trained once, reported twice)" if selection["longest_equals_hardest"] else ""
-    return f"longest and hardest share {selection['longest_and_hardest_share']} of their {size:,} traces{same}"
+    selection = sweeps.selection
+    size = sum(selection.hardest.by_difficulty.values())
+    same = " (the same traces in the same order: trained once, reported twice)" if selection.longest_equals_hardest else ""
+    return f"longest and hardest share {selection.longest_and_hardest_share} of their {size:,} traces{same}"
 
 
-def selection_table(sweeps: dict) -> list[dict]:
+def selection_table(sweeps: TraceSweeps) -> list[dict]:
     """Each selection rule's student (mean and range over seeds, gain over random seed by seed)
     beside what it chose: traces per difficulty and problem types covered."""
-    selection = sweeps["selection"]
     rows = []
-    for row in sweeps["comparisons"]["selection"].table():
-        chosen = selection[row["arm"]]
-        per_difficulty = {int(d): count for d, count in chosen["by_difficulty"].items()}
-        rows.append({**row, **{f"{d}-step": per_difficulty[d] for d in world.DIFFICULTIES}, "types": chosen["types"]})
+    for row in sweeps.comparisons.selection.table():
+        chosen = sweeps.selection.of(row["arm"])
+        rows.append({**row, **{f"{d}-step": chosen.by_difficulty[d] for d in world.DIFFICULTIES}, "types": chosen.types})
     return rows
 
 
-def selection_compared(sweeps: dict) -> Comparison:
+def selection_compared(sweeps: TraceSweeps) -> Comparison:
     """The selection rules' students, each once: "longest" is left out when it chose exactly the
     traces "hardest" did (the same runs, reported twice in the table)."""
-    twice = sweeps["selection"]["longest_equals_hardest"]
-    return Comparison({rule: runs for rule, runs in sweeps["comparisons"]["selection"].items()
+    twice = sweeps.selection.longest_equals_hardest
+    return Comparison({rule: runs for rule, runs in sweeps.comparisons.selection.items()
                        if not (twice and rule == "longest")})
 
 
-def vote_by_seed(sweeps: dict, temperature: str) -> tuple[tuple[int, ...], dict[int, list[float]], list[float]]:
+def vote_by_seed(sweeps: TraceSweeps, temperature: float) -> tuple[tuple[int, ...], dict[int, list[float]], list[float]]:
     """The stored majority vote at `temperature`: (seeds, {k: mean accuracy (%) per seed}, greedy
     accuracy (%) per seed), each seed's trace student scored on the whole test set."""
-    per_seed = sweeps["vote"][temperature]
-    mean = lambda accuracy: 100 * world.mean_accuracy({int(d): a for d, a in accuracy.items()})  # noqa: E731
-    by_k = {int(k): [mean(seed["accuracy"][k]) for seed in per_seed] for k in per_seed[0]["accuracy"]}
-    return tuple(seed["seed"] for seed in per_seed), by_k, [mean(seed["greedy"]) for seed in per_seed]
+    per_seed = sweeps.vote[temperature]
+    by_k = {k: [100 * world.mean_accuracy(seed.accuracy[k]) for seed in per_seed] for k in per_seed[0].accuracy}
+    return tuple(seed.seed for seed in per_seed), by_k, [100 * world.mean_accuracy(seed.greedy) for seed in per_seed]
 
 
-def vote_series(sweeps: dict, temperature: str) -> dict[str, dict[int, list[float]]]:
+def vote_series(sweeps: TraceSweeps, temperature: float) -> dict[str, dict[int, list[float]]]:
     """The stored majority vote at `temperature` and greedy decoding, accuracy (%) per seed at each
     k: what `plots.plot_mean_and_range` draws."""
     _, by_k, greedy = vote_by_seed(sweeps, temperature)
-    return {f"vote@k, T = {temperature}": by_k, "greedy (k = 1)": {k: greedy for k in by_k}}
+    return {f"vote@k, T = {temperature:g}": by_k, "greedy (k = 1)": {k: greedy for k in by_k}}
 
 
-def flops_per_vote_sample(sweeps: dict) -> float:
+def flops_per_vote_sample(sweeps: TraceSweeps) -> float:
     """What one sample of every test problem cost the first seed's student at the recipe's temperature."""
-    return sweeps["vote"][str(RECIPE_TEMPERATURE)][0]["flops"]["1"]
+    return sweeps.vote[RECIPE_TEMPERATURE][0].flops[1]
 
 
-def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load(path, measure_sweeps, COMMAND)
+def load_sweeps(path: Path = SWEEPS_PATH) -> TraceSweeps:
+    return read(path, TraceSweeps, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerFast, get_cosine_schedule_with_warmu
 
 from distillab import tokenizer as tok
 from distillab import knobs, world
-from distillab.cost import run_counting_flops
+from distillab.cost import counting_flops
 from distillab.losses import masked_cross_entropy
 from distillab.runtime import pick_device, seed_everything, share_the_cores
 
@@ -445,7 +445,9 @@ def train(
                 return total
 
             if shape not in flops_per_shape:
-                loss, flops_per_shape[shape] = run_counting_flops(forward_backward)
+                with counting_flops() as counted:
+                    loss = forward_backward()
+                flops_per_shape[shape] = counted.flops
             else:
                 loss = forward_backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distillab import recipe, recipe_file, records, reuse, world
@@ -22,7 +22,7 @@ from distillab.runtime import machine
 from distillab.sampling import TraceSamples
 from distillab.comparison import Comparison, PairedGain, Question, mean_accuracy_by_difficulty
 from distillab.students import Arm, compare
-from distillab.sweeps import load, sweep_command
+from distillab.sweeps import Stored, read, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
@@ -202,7 +202,8 @@ def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, 
         return {str(n): recipe.launch(path, n) for n in processes}
 
     ingredients = {"recipe": Path(path).read_text(encoding="utf-8"), "processes": list(processes),
-                   "recipe code": [Path(module.__file__).read_text(encoding="utf-8") for module in (recipe, recipe_file)],
+                   "recipe code": reuse.code_version({module.__name__: Path(module.__file__).read_text(encoding="utf-8")
+                                                       for module in (recipe, recipe_file)}),
                    "machine": machine()}
     kept = reuse.remembered(profile, "the recipe command's runs", ingredients, measure, refresh)
     return {n: kept[str(n)] for n in processes}
@@ -244,16 +245,35 @@ QUESTIONS = {  # name -> the question: its label, its baseline arm, the arm comp
 }
 
 
-def with_chapter_03(stored: dict, chapter_03: dict | None = None) -> Comparison:
+@dataclass(frozen=True)
+class TransferComparisons:
+    across: Comparison  # the other family's student: answers, traces, traces with twice the steps
+
+
+@dataclass(frozen=True)
+class TransferSweeps(Stored):
+    """`reference/transfer_sweeps.json`, read (`load_sweeps`)."""
+    architecture: str
+    student_steps: int
+    batch_size: int
+    prompts: int
+    comparisons: TransferComparisons
+
+    def describe(self) -> str:
+        return self.measured_with(f"{self.student_steps} steps x {self.batch_size}, {self.prompts} prompts, "
+                                  f"the other family's student {self.architecture} + BPE")
+
+
+def with_chapter_03(stored: TransferSweeps, chapter_03: trace_experiments.TraceSweeps | None = None) -> Comparison:
     """The stored runs, with chapter 03's own stored student (`trace_experiments.load_sweeps()`: the same traces,
     budget and seeds) first, under the live comparison's name, when it is given."""
-    runs = stored["comparisons"]["across"]
+    runs = stored.comparisons.across
     if chapter_03 is None:
         return runs
-    return Comparison({SAME_FAMILY: chapter_03["comparisons"]["arms"][trace_experiments.FILTERED], **runs})
+    return Comparison({SAME_FAMILY: chapter_03.comparisons.arms[trace_experiments.FILTERED], **runs})
 
 
-def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]:
+def gains(stored: TransferSweeps, chapter_03: trace_experiments.TraceSweeps | None = None) -> dict[str, PairedGain]:
     """Does trace distillation survive the tokenizer change (traces against answers, both through
     the BPE tokenizer), and how much do twice the steps add? With chapter 03's stored comparisons,
     also: do twice the steps catch up with chapter 03's own student?"""
@@ -261,24 +281,24 @@ def gains(stored: dict, chapter_03: dict | None = None) -> dict[str, PairedGain]
     return {name: question.gain(runs) for name, question in QUESTIONS.items() if question.baseline in runs}
 
 
-def stored_table(stored: dict, chapter_03: dict) -> list[dict]:
+def stored_table(stored: TransferSweeps, chapter_03: trace_experiments.TraceSweeps) -> list[dict]:
     """The stored runs, each against the answers alone through the BPE tokenizer, with chapter 03's
     own stored student first, under the live comparison's name."""
     return with_chapter_03(stored, chapter_03).table(baseline=OTHER_FAMILY_ANSWERS)
 
 
-def live_and_stored(headline: Comparison, chapter_03: dict) -> str:
+def live_and_stored(headline: Comparison, chapter_03: trace_experiments.TraceSweeps) -> str:
     """Chapter 03's student in this run's headline beside the stored one (`trace_experiments.load_sweeps()`), seed by seed."""
     live = {run.seed: 100 * run.mean_accuracy for run in headline[SAME_FAMILY]}
     stored = {run.seed: 100 * run.mean_accuracy
-              for run in chapter_03["comparisons"]["arms"][trace_experiments.FILTERED]}
+              for run in chapter_03.comparisons.arms[trace_experiments.FILTERED]}
     seeds = sorted(live.keys() & stored.keys())
     return ("chapter 03's student, your run against the stored one: "
             + ", ".join(f"seed {seed} {live[seed]:.1f} % against {stored[seed]:.1f} %" for seed in seeds)
             + (" (no seed in common)" if not seeds else ""))
 
 
-def question_rows(stored: dict, chapter_03: dict | None = None) -> list[dict]:
+def question_rows(stored: TransferSweeps, chapter_03: trace_experiments.TraceSweeps | None = None) -> list[dict]:
     """The questions as the rows of a table, with their verdicts."""
     runs = with_chapter_03(stored, chapter_03)
     return [question.row(runs) for question in QUESTIONS.values() if question.baseline in runs]
@@ -287,12 +307,12 @@ def question_rows(stored: dict, chapter_03: dict | None = None) -> list[dict]:
 STEP_BUDGETS = {"1x steps": OTHER_FAMILY, "2x steps": OTHER_FAMILY_LONGER}  # the stored trace arms, by their budget
 
 
-def compounding(stored: dict, arms: dict[str, str] = STEP_BUDGETS) -> dict[str, dict[int, tuple[float, float]]]:
+def compounding(stored: TransferSweeps, arms: dict[str, str] = STEP_BUDGETS) -> dict[str, dict[int, tuple[float, float]]]:
     """Why twice the steps jump so far: a k-step problem is right only when all k of its steps are.
     If one step is right with probability p (the student's accuracy on 1-step problems), k steps are
     right with about p**k. For each stored trace arm (label -> arm): difficulty -> (measured
     accuracy, p**k), both means over the seeds."""
-    runs = stored["comparisons"]["across"]
+    runs = stored.comparisons.across
     out = {}
     for label, arm in arms.items():
         by_level = mean_accuracy_by_difficulty(runs[arm])
@@ -328,8 +348,8 @@ def describe_compounding(compounded: dict[str, dict[int, tuple[float, float]]]) 
     return lines
 
 
-def load_sweeps(path: Path = SWEEPS_PATH) -> dict:
-    return load(path, measure_sweeps, COMMAND)
+def load_sweeps(path: Path = SWEEPS_PATH) -> TransferSweeps:
+    return read(path, TransferSweeps, measure_sweeps, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,9 +6,12 @@ logits where log-probabilities belong, the sign flipped, the sampled token read 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
+from distillab import world
 from distillab.checks import Case, CheckResult, WrongKind, run_cases
 from distillab.losses import reverse_kl
 
@@ -130,12 +133,30 @@ def check_sampled_reverse_kl(sampled_reverse_kl) -> CheckResult:
     ], convert=_per_token(SHAPE), tolerance=TOLERANCE)
 
 
+class GradedRollout(NamedTuple):
+    """One completion the student wrote, graded token by token against the teacher."""
+    problem: world.Problem
+    text: str
+    exact: torch.Tensor  # (T,) the exact reverse KL at each written token, in nats
+    sampled: torch.Tensor  # (T,) the one-sample estimate there
+    tokens: torch.Tensor  # (T,) the written token ids
+
+    @property
+    def right(self) -> bool:
+        return world.is_correct(self.text, self.problem)
+
+
+def mean_exact_kl(rollouts: list[GradedRollout]) -> float:
+    """The exact reverse KL per written token, averaged over each rollout and then over the rollouts."""
+    return sum(float(rollout.exact.mean()) for rollout in rollouts) / len(rollouts)
+
+
 def grade_rollouts(student, teacher, tokenizer, per_token_reverse_kl, sampled_reverse_kl,
-                   difficulties: tuple[int, ...] = (4, 5), per_difficulty: int = 60, temperature: float = 1.3) -> list:
+                   difficulties: tuple[int, ...] = (4, 5), per_difficulty: int = 60,
+                   temperature: float = 1.3) -> list[GradedRollout]:
     """The lab's last experiment: `student` writes completions for new problems at `temperature`,
-    and the learner's two functions grade every token against `teacher`. Rows of (problem, text,
-    exact KL per written token, sampled estimate per written token, the written tokens)."""
-    from distillab import onpolicy, world
+    and the learner's two functions grade every token against `teacher`."""
+    from distillab import onpolicy
 
     rows = []
     for difficulty in difficulties:
@@ -148,6 +169,6 @@ def grade_rollouts(student, teacher, tokenizer, per_token_reverse_kl, sampled_re
         exact = per_token_reverse_kl(student_logits, teacher_logits, written)
         sampled = sampled_reverse_kl(student_logits, teacher_logits, tokens, written)
         texts = tokenizer.batch_decode(ids[:, prompt_ids.shape[1]:], skip_special_tokens=True)
-        rows += [(p, text, exact[i][written[i]], sampled[i][written[i]], tokens[i][written[i]])
+        rows += [GradedRollout(p, text, exact[i][written[i]], sampled[i][written[i]], tokens[i][written[i]])
                  for i, (p, text) in enumerate(zip(problems, texts))]
     return rows

@@ -11,11 +11,15 @@ comes back marked interrupted, and a run that had not begun does not start.
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import os
 import queue
 import signal
+import sys
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 
 import torch
 import torch.multiprocessing
@@ -24,6 +28,27 @@ WORKER_ENV = "DISTILLAB_WORKER"  # set inside a worker: its launcher already war
 REPORT_EVERY = 10  # a worker reports its run's loss every this many steps
 
 _worker: dict = {}  # inside a worker: its progress queue and the pool's stop event
+
+# A spawned worker first imports the script that started it (as `__mp_main__`). A script that calls a
+# comparison at its top level, outside `if __name__ == "__main__":`, would start workers from inside
+# that import, which multiprocessing forbids: the worker leaves this mark for its launcher and ends.
+UNGUARDED_MARK = Path(tempfile.gettempdir()) / "distillab-unguarded-main-{launcher}"
+
+
+def importing_the_main_script() -> bool:
+    """True inside a spawned process while it imports its launcher's main script (multiprocessing's own
+    test before it refuses to start a process, `spawn._check_not_importing_main`)."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def unguarded_main_script() -> str | None:
+    """After a worker died: the launcher's script, when the worker died because that script starts a
+    comparison outside `if __name__ == "__main__":` (the worker's mark, removed on reading); else None."""
+    mark = Path(str(UNGUARDED_MARK).format(launcher=os.getpid()))
+    if not mark.is_file():
+        return None
+    mark.unlink(missing_ok=True)
+    return getattr(sys.modules.get("__main__"), "__file__", None) or "your script"
 
 
 def _start_worker(progress, stop) -> None:
@@ -95,6 +120,9 @@ def pool(count: int) -> Workers:
     """The kernel's pool of `count` workers, started once and kept for the next comparison (starting
     a worker costs seconds: it imports torch)."""
     global _pool
+    if importing_the_main_script():  # a worker importing an unguarded script: tell the launcher, and end
+        Path(str(UNGUARDED_MARK).format(launcher=os.getppid())).write_text("a worker imported an unguarded script")
+        os._exit(1)
     if _pool is not None and _pool.count != count:
         _pool.shutdown()
         _pool = None

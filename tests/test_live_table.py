@@ -1,7 +1,7 @@
 """The live view of a comparison: a table that fills in run by run, with each seed's paired
 difference once every arm of that seed is done, as Markdown in a notebook and as lines elsewhere."""
 
-from distillab.live import REUSED_MARK, LiveComparison
+from distillab.live_table import REUSED_MARK, LiveComparison
 from distillab.tables import column_format, markdown_table, text_table
 
 

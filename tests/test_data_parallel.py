@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from distillab import parallel
+from distillab import data_parallel
 
 ROWS, LENGTH, WIDTH = 7, 5, 3
 
@@ -40,17 +40,17 @@ def token_mean_loss(model, batch) -> torch.Tensor:
 
 def test_each_process_keeps_a_contiguous_block_and_together_they_keep_every_row_once():
     whole = FixedBatches().next_batch()
-    shards = [parallel.ShardedBatches(FixedBatches(), rank, 3).next_batch() for rank in range(3)]
+    shards = [data_parallel.ShardedBatches(FixedBatches(), rank, 3).next_batch() for rank in range(3)]
     assert [len(s["input_ids"]) for s in shards] == [3, 2, 2]
     assert torch.equal(torch.cat([s["input_ids"] for s in shards]), whole["input_ids"])
     assert all(s["difficulty"] == whole["difficulty"] and s["name"] == "a batch" for s in shards)  # not rows: kept
     with pytest.raises(ValueError, match="a batch of 7 rows cannot be shared by 8 processes"):
-        parallel.ShardedBatches(FixedBatches(), 0, 8).next_batch()
+        data_parallel.ShardedBatches(FixedBatches(), 0, 8).next_batch()
 
 
 def test_without_a_process_group_a_sum_over_processes_is_the_value_itself():
     assert not dist.is_initialized()
-    assert parallel.sum_over_processes(12.5) == 12.5
+    assert data_parallel.sum_over_processes(12.5) == 12.5
 
 
 def _one_process(rank: int, world_size: int, store: str, queue) -> None:
@@ -63,9 +63,9 @@ def _one_process(rank: int, world_size: int, store: str, queue) -> None:
         torch.manual_seed(0)
         model = torch.nn.Linear(WIDTH, 1, bias=False)
         wrapped = DistributedDataParallel(model)
-        data_parallel = parallel.DataParallel(wrapped, rank, world_size)
-        batch = data_parallel.batches(FixedBatches()).next_batch()
-        loss = data_parallel.objective(token_mean_loss)(model, batch)
+        both = data_parallel.DataParallel(wrapped, rank, world_size)
+        batch = both.batches(FixedBatches()).next_batch()
+        loss = both.objective(token_mean_loss)(model, batch)
         loss.backward()
         queue.put((rank, loss.item(), model.weight.grad.tolist()))  # plain numbers: the process ends before they are read
         dist.destroy_process_group()
