@@ -254,16 +254,19 @@ def readme_times(chapter: str, results: dict) -> str:
     return f"{results['chapter_seconds'][chapter]:.0f} s ({results['chapter_seconds_fast'][chapter]:.0f} s)"
 
 
-def busy_warning(before: float, after: float, threads: int | None = None) -> str:
-    """Why the timings may not be trusted ("" when the machine looked idle): another job was using
-    the cores when the bench began, or more than the bench's own threads were busy at its end."""
-    threads = threads or torch.get_num_threads()
+BUSY_SAMPLE_SECONDS = 1.0  # how long the bench watches the cores before and after it runs
+
+
+def busy_warning(before: float, after: float) -> str:
+    """Why the timings may not be trusted ("" when the machine looked idle): other processes kept
+    cores busy (`runtime.cores_used_by_others`, sampled for a second, not the last minute's load,
+    which still counts a job that just ended) when the bench began, or when it ended."""
     if before > 0.5:
-        return (f"the load average was {before:.2f} when the bench began (an idle machine is near 0): another "
-                "job shared the cores, and every timing here may be several times too slow")
-    if after > threads + 0.5:
-        return (f"the load average was {after:.2f} at the end, above the bench's own {threads} threads: another "
-                "job started while it ran, and the timings may be too slow")
+        return (f"other processes kept {before:.1f} core(s) busy when the bench began: another job shared the "
+                "cores, and every timing here may be several times too slow")
+    if after > 0.5:
+        return (f"other processes kept {after:.1f} core(s) busy when the bench ended: another job ran beside it, "
+                "and the timings may be too slow")
     return ""
 
 
@@ -282,10 +285,11 @@ def chapter_paths() -> list[Path]:
 
 
 def machine_figures() -> dict:
-    """What this machine is, how busy it is now (1-minute load: near 0 when idle) and its matmul peak."""
+    """What this machine is, how many cores other processes keep busy now (0 when idle) and its matmul peak."""
     return {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
             "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "profile": "standard",
-            "load_average_before": os.getloadavg()[0], "matmul_peak_gflops": cost.measure_matmul_peak_gflops(seconds=2.0)}
+            "cores_busy_before": runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS),
+            "matmul_peak_gflops": cost.measure_matmul_peak_gflops(seconds=2.0)}
 
 
 def chapter_figures(runs: dict[str, NotebookRun], suffix: str = "") -> dict:
@@ -345,8 +349,8 @@ def measure_all() -> dict:
             results["trace_generation_4000_prompts_seconds"] = trace_generation_seconds(standard)
             results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(standard)
             results |= real_model_figures(ledger, results["matmul_peak_gflops"])
-    results["load_average_after"] = os.getloadavg()[0]  # the bench's own load included: about its threads
-    results["busy_machine_warning"] = busy_warning(results["load_average_before"], results["load_average_after"])
+    results["cores_busy_after"] = runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS)  # its kernels have ended
+    results["busy_machine_warning"] = busy_warning(results["cores_busy_before"], results["cores_busy_after"])
     return results
 
 
@@ -381,7 +385,7 @@ def update_chapters(out: Path, names: list[str]) -> dict:
     results = json.loads(out.read_text())
     standard, fast = get_profile("standard"), get_profile("fast")
     with mock.patch.dict(os.environ, {realmodel.MODELS_ENV: str(realmodel.models_folder())}):
-        before, peak = os.getloadavg()[0], cost.measure_matmul_peak_gflops(seconds=2.0)
+        before, peak = runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS), cost.measure_matmul_peak_gflops(seconds=2.0)
         home = tempfile.mkdtemp(prefix="distillab-bench-standard-")
         first = run_chapters_at(standard, chapters, home)
         for key, value in rerun_figures(first, standard, home).items():
@@ -398,7 +402,7 @@ def update_chapters(out: Path, names: list[str]) -> dict:
     for key, value in measured.items():
         results[key] = dict(sorted({**results.get(key, {}), **value}.items()))
     results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak,
-                                 "busy_machine_warning": busy_warning(before, os.getloadavg()[0]),
+                                 "busy_machine_warning": busy_warning(before, runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS)),
                                  "when": time.strftime("%Y-%m-%d")}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table({key: results[key] for key in results if key.startswith(("real_model", "chapter_", "lab_"))}))
