@@ -93,3 +93,18 @@ def test_the_distilled_students_answers_beside_the_model_as_it_comes():
     assert [row["steps"] for row in rows] == [1, 2] and rows[0]["answer"] == problems[1][0].answer
     assert rows[0]["as it comes"] == "✗ the answer is -1" and rows[0]["distilled"].startswith("✓ so the answer is")
     assert rows[1]["distilled"].endswith(" …") and len(rows[1]["distilled"]) == len("✓ ") + 140 + len(" …")
+
+
+def test_chapter_07s_margins_come_from_the_power_calculation_and_the_unused_seeds_clear_them():
+    import json
+    from pathlib import Path
+
+    from distillab import claims
+
+    for name, margin in realmodel_results.HEADLINE_MARGINS.items():
+        assert claims.largest_margin(realmodel_results.HEADLINE_MEASURED[name], 3) == margin, name
+    stored = json.loads((Path(__file__).resolve().parents[1] / "bench" / "claims_07_seeds_3_4_5.json").read_text())
+    assert stored["seeds"] == [3, 4, 5]
+    for name, effects in realmodel_results.HEADLINE_MEASURED.items():
+        found = stored["claims"][f"07: {name}"]["variants"]["default"]
+        assert found["holds"] and tuple(found["seeds"]) == pytest.approx(effects[3:], abs=0.05), name

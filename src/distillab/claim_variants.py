@@ -89,6 +89,7 @@ def chapter_07(profile, seeds) -> list[Claim]:
 
 CHAPTERS = {"02": chapter_02, "03": chapter_03, "06": chapter_06, "07": chapter_07}
 DEFAULT_CHAPTERS = ("02", "03", "06")  # chapter 07's runs take minutes each: `--claims 07` asks for them
+PRETRAINED = ("07",)  # chapters whose students are a pretrained model, trained on every thread (`runtime.run_threads`)
 
 
 def claim_key(chapter: str, name: str) -> str:
@@ -100,7 +101,7 @@ def measure_here(chapter: str, profile_name: str, seeds: tuple[int, ...]) -> dic
     """In a child process: the chapter's claims under this process's numerics, as plain JSON."""
     profile = get_profile(profile_name)
     found = CHAPTERS[chapter](profile, seeds)
-    return {"numerics": numerics(run_threads(pretrained=False)),
+    return {"numerics": numerics(run_threads(pretrained=chapter in PRETRAINED)),
             "claims": {claim_key(chapter, claim.name): claim.summary() | {"describe": claim.describe()} for claim in found}}
 
 
