@@ -97,7 +97,8 @@ class OwnSamples:
         levels = ", ".join(f"{d}: {100 * a:.0f} %" for d, a in self.acceptance.items())
         return (f"stored: {self.problems} problems x k = {self.k} at T = {self.temperature:g}; acceptance by "
                 f"difficulty {levels}; {self.kept} kept. A verified answer of its own cost {per_kept:.3g} FLOPs, a "
-                f"verified trace of the course teacher {per_trace:.3g}: {per_kept / per_trace:,.0f} times less")
+                f"verified trace of the course teacher {per_trace:.3g}: the course teacher's is "
+                f"{per_kept / per_trace:,.0f} times cheaper")
 
 
 @dataclass(frozen=True)
