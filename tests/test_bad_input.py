@@ -196,7 +196,7 @@ def test_a_full_disk_on_the_ledger_keeps_the_run_and_says_what_to_do(tmp_path, m
 
 
 def test_files_the_package_reads_are_checked(tmp_path):
-    from distillab import sweeps
+    from distillab import stored_sweeps
 
     bad = tmp_path / "sweeps.json"
     bad.write_text(json.dumps({"schema": "distillab.sweeps/1"}))
@@ -204,7 +204,7 @@ def test_files_the_package_reads_are_checked(tmp_path):
         kd_experiments.load_sweeps(bad)
     with pytest.raises(FileNotFoundError, match="no saved model"):
         load_model(tmp_path / "nowhere")
-    assert sweeps.upgrade({"schema": "distillab.sweeps/1"}) == {"schema": "distillab.sweeps/1"}  # only the previous one converts
+    assert stored_sweeps.upgrade({"schema": "distillab.sweeps/1"}) == {"schema": "distillab.sweeps/1"}  # only the previous one converts
 
 
 def test_a_nickname_where_a_teacher_folder_goes_is_named(tmp_path):

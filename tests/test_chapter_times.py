@@ -24,6 +24,16 @@ def test_the_expected_time_is_the_bench_time_with_both_peaks_and_no_scaling(tmp_
     assert chapter_times.teacher_fraction_of_peak(tmp_path / "missing.json") is None
 
 
+def test_a_chapters_first_lines_are_its_time_its_budget_and_the_profiles_caveat(tmp_path, monkeypatch):
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(FIGURES))
+    monkeypatch.setattr(reuse, "matmul_peak_gflops", lambda refresh=False: 75.0)
+    standard = chapter_times.opening("02_b", get_profile("standard"), "seeds (0, 1, 2)", path).split("\n")
+    assert len(standard) == 2 and "took 5.0 min" in standard[0] and standard[1] == "profile standard: seeds (0, 1, 2)"
+    fast = chapter_times.opening("02_b", get_profile("fast"), "seeds (0, 1)", path).split("\n")
+    assert len(fast) == 3 and fast[2] == get_profile("fast").caveat
+
+
 def test_the_opening_sentence_gives_both_profiles_and_the_rerun_where_measured():
     assert chapter_times.time_sentence("01_a", FIGURES) == "90 s at the standard profile, 10 s at the fast one"
     assert chapter_times.time_sentence("02_b", FIGURES) == ("5.0 min at the standard profile, 30 s at the fast one; "

@@ -76,6 +76,16 @@ def test_under_the_tests_a_claim_that_does_not_hold_fails_loudly(monkeypatch):
         claims.check(Claim("KD beats SFT", (0, 1, 2), (21.6, 4.8, -0.1), rule="every seed"))
 
 
+def test_a_claim_is_checked_where_the_chapter_asserts_it_and_only_reported_elsewhere(monkeypatch, capsys):
+    monkeypatch.setenv(claims.STRICT_ENV, "1")
+    failing = Claim("KD beats SFT", (0, 1, 2), (21.6, 4.8, -0.1), rule="every seed")
+    claims.check_where_asserted([failing], asserted=False, where="with the default knobs")
+    out = capsys.readouterr().out
+    assert "the claim needs every seed" in out and out.endswith("asserted with the default knobs; this run only reports them.\n")
+    with pytest.raises(ClaimNotHeld):
+        claims.check_where_asserted([failing], asserted=True)
+
+
 def test_a_notebook_reports_and_goes_on_where_the_tests_stop(monkeypatch):
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("from distillab.claims import Claim, check\n"

@@ -12,7 +12,7 @@ from distillab.runtime import run_command
 
 BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line must hold
     "teacher": (["--profile", "quick"], "unknown profile 'quick'"),
-    "recipe": (["nowhere.toml"], "no recipe file at nowhere.toml"),
+    "run_recipe": (["nowhere.toml"], "no recipe file at nowhere.toml"),
     "realmodel": (["--wheel", "nowhere.whl"], "no wheel file at nowhere.whl"),
     "doctor": (["package:reference/teacher", "nowhere"], "no checkpoint at nowhere"),
     "labs": (["--labs", "nowhere"], "No solution notebooks in nowhere"),
@@ -24,7 +24,7 @@ BAD_INPUTS = {  # command -> arguments that are wrong, and words its one line mu
     "transfer_experiments": (["--profile", "quick"], "unknown profile 'quick'"),
     "realmodel_sweeps": (["--profile", "quick"], "unknown profile 'quick'"),
     "realmodel_fine_tuning": (["--profile", "quick"], "unknown profile 'quick'"),
-    "sweeps": (["--upgrade", "nowhere.json"], "nowhere.json"),
+    "stored_sweeps": (["--upgrade", "nowhere.json"], "nowhere.json"),
 }
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from helpers import assert_rows_match_their_runs
 
-from distillab import curation, sweeps, world
+from distillab import curation, stored_sweeps, world
 from distillab import filter_experiments
 from distillab.profiles import get_profile
 
@@ -28,7 +28,7 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert traces[filter_experiments.MATCHED] == traces[filter_experiments.FILTERED] < traces[filter_experiments.UNFILTERED] == 50
     assert wrong[filter_experiments.FILTERED] == wrong[filter_experiments.BEST_OF_K] == 0 < wrong[filter_experiments.UNFILTERED]
     assert results["teacher_data_flops"][filter_experiments.BEST_OF_K] > results["teacher_data_flops"][filter_experiments.UNFILTERED]
-    live = sweeps.measured(results, filter_experiments.FilterSweeps, filter_experiments.measure_sweeps)
+    live = stored_sweeps.measured(results, filter_experiments.FilterSweeps, filter_experiments.measure_sweeps)
     rows = filter_experiments.question_rows(live)
     assert [row["arm"] for row in rows] == [filter_experiments.FILTERED, filter_experiments.FILTERED, filter_experiments.BEST_OF_K]
     assert [row["traces"] for row in filter_experiments.arms_table(live)] == [traces[arm] for arm in results["comparisons"]["filter"]]
@@ -36,7 +36,7 @@ def test_a_miniature_filter_sweep_answers_its_three_questions(tmp_path):
     assert dropped == 1 - traces[filter_experiments.FILTERED] / traces[filter_experiments.UNFILTERED] and 0 <= dropped_hard <= 1
     assert assert_rows_match_their_runs(results["comparisons"], rows) == len(rows)  # verdicts and gains by hand
     path = tmp_path / "filter.json"
-    path.write_text(sweeps.to_json(results, filter_experiments.measure_sweeps))
+    path.write_text(stored_sweeps.to_json(results, filter_experiments.measure_sweeps))
     back = filter_experiments.load_sweeps(path)
     assert filter_experiments.question_rows(back) == rows and set(back.acceptance) == {1, filter_experiments.BEST_OF}
     assert back.acceptance_line().startswith("half-budget teacher, T = 1: share of samples right by difficulty: 1 steps")

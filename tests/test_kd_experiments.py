@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from distillab import kd_experiments, sweeps
+from distillab import kd_experiments, stored_sweeps
 from distillab.distillation import DistillationConfig
 from distillab.profiles import get_profile
 from distillab.comparison import Comparison, StudentRun
@@ -14,7 +14,7 @@ def runs(arm, *accuracies):
     return [StudentRun(arm, seed, {1: a}, 1.0, 1.0, 10, 5) for seed, a in enumerate(accuracies)]
 
 
-def stored_sweeps(**comparisons) -> kd_experiments.KDSweeps:
+def sweeps_with(**comparisons) -> kd_experiments.KDSweeps:
     """The stored sweeps with `comparisons` (fields of KDComparisons) in place of theirs, every other one empty."""
     real = kd_experiments.load_sweeps()
     empty = {name: ({} if isinstance(value, dict) and not isinstance(value, Comparison) else Comparison({}))
@@ -65,9 +65,9 @@ def test_a_miniature_sweep_runs_end_to_end_and_round_trips_through_its_file(tmp_
     assert results["cache_bytes_per_token"] == {"full": 134.0, "top-1": 4.0, "top-5": 20.0, "top-20": 80.0}
     assert set(comparisons["teacher"]) == {"half-budget", "fully trained"}
     path = tmp_path / "kd.json"
-    path.write_text(sweeps.to_json(results, kd_experiments.measure_sweeps))
+    path.write_text(stored_sweeps.to_json(results, kd_experiments.measure_sweeps))
     back = kd_experiments.load_sweeps(path)
-    live = sweeps.measured(results, kd_experiments.KDSweeps, kd_experiments.measure_sweeps)
+    live = stored_sweeps.measured(results, kd_experiments.KDSweeps, kd_experiments.measure_sweeps)
     assert kd_experiments.question_rows(back) == kd_experiments.question_rows(live)
     assert set(back.comparisons.n) == {10, 15} and back.comparisons.steps.keys() == live.comparisons.steps.keys() == {1, 2}
     assert back.student_runs == live.student_runs == 2 * (1 + 10 + 2 + 2 + 2)  # SFT, 10 KD configs, N=15, steps=1, fully trained
@@ -81,7 +81,7 @@ def test_prepare_refuses_too_few_prompts():
 def test_comparisons_hold_on_every_seed_and_list_each_run_once():
     sft = runs("SFT", 0.30, 0.40)
     # the forward-KL T = 1 arm is in every knob's sweep and is the headline of N: asked about once
-    stored = stored_sweeps(
+    stored = sweeps_with(
         temperature=Comparison({"SFT": sft, "T=1": runs("a", 0.5, 0.6), "T=2": runs("b", 0.2, 0.5),
                                 "T=4": runs("c", 0.1, 0.2)}),
         top_k=Comparison({"SFT": sft, "k=1": runs("d", 0.30, 0.40), "full distribution": runs("a", 0.5, 0.6)}),
@@ -101,7 +101,8 @@ def test_seconds_per_step_times_the_three_kinds_of_step():
     setup = kd_experiments.prepare(kd_experiments.HALF_BUDGET_TEACHER, "half-budget",
                                    replace(get_profile("fast"), eval_per_difficulty=1), num_prompts=10)
     seconds = kd_experiments.seconds_per_step(setup, num_steps=2)
-    assert set(seconds) == {"SFT", "KD, cached teacher", "KD, teacher on the fly"} and all(v > 0 for v in seconds.values())
+    assert list(seconds.by_name()) == ["SFT", "KD, cached teacher", "KD, teacher on the fly"]
+    assert all(value > 0 for value in seconds.by_name().values()) and seconds.lines()[0].endswith("= 1.00x SFT")
 
 
 def test_neighbour_ratios_worked_out_by_hand():
@@ -115,7 +116,7 @@ def test_neighbour_ratios_worked_out_by_hand():
 
 def test_a_sweep_of_settings_is_one_table_with_the_setting_as_its_first_column():
     sft = runs("SFT", 0.30, 0.40)
-    stored = stored_sweeps(teacher={"half-budget": Comparison({"SFT": sft, "KD": runs("KD", 0.5, 0.6)}),
+    stored = sweeps_with(teacher={"half-budget": Comparison({"SFT": sft, "KD": runs("KD", 0.5, 0.6)}),
                                     "fully trained": Comparison({"SFT": sft, "KD": runs("KD", 0.3, 0.5)})},
                            alpha=Comparison({"SFT": sft, "α=1": runs("a", 0.5, 0.6)}))
     rows = kd_experiments.sweep_table(stored, "teacher")

@@ -1,6 +1,6 @@
 """Notebook cells call the package: none indexes stored results by string keys or builds a table's
 rows (with its numbers formatted by hand) in the cell. Each reads attributes of what the package's
-readers return, and passes rows the package made, with their formats, to `plots.markdown_table`."""
+readers return, and passes rows the package made, with their formats, to `tables.markdown_table`."""
 
 import ast
 
@@ -54,7 +54,7 @@ def test_no_cell_reads_stored_results_by_string_or_builds_a_tables_rows(path):
 
 def test_the_scan_finds_both_kinds_of_package_work():
     trees = [ast.parse('stored = kd_experiments.load_sweeps()\nx = stored["comparisons"]["N"]'),
-             ast.parse('display(plots.markdown_table([{"a": f"{v:.1f}"} for v in values]))'),
-             ast.parse('rows = teacher.ledger_rows(ledger)\nplots.markdown_table(rows, teacher.LEDGER_FORMATS)')]
+             ast.parse('display(tables.markdown_table([{"a": f"{v:.1f}"} for v in values]))'),
+             ast.parse('rows = teacher.ledger_rows(ledger)\ntables.markdown_table(rows, teacher.LEDGER_FORMATS)')]
     found = package_work(trees)
     assert len(found) == 3 and found[0].startswith("code cell 0") and found[2].startswith("code cell 1"), found

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from distillab import realmodel_fine_tuning as ft
-from distillab import sweeps, world
+from distillab import stored_sweeps, world
 from distillab.comparison import Comparison, StudentRun
 from distillab.profiles import get_profile
 
@@ -82,9 +82,9 @@ def test_the_stored_file_reads_back_typed_with_its_tables(monkeypatch, tmp_path)
                              "LoRA rank 8, lr 3e-4": [{"seed": 0, "perplexity_before": 10.0, "perplexity_after": 10.0,
                                                        "drift": 0.0, "passages_sha256": "ab"}]}  # round 1 only: not in the table
     path = tmp_path / "sweep.json"
-    path.write_text(sweeps.to_json(results, ft.measure_sweep))
+    path.write_text(stored_sweeps.to_json(results, ft.measure_sweep))
     sweep = ft.load_sweep(path)
-    assert (sweep.best_lora, sweep.best_full, sweep.seeds) == ("LoRA rank 16, lr 3e-3", "every weight, lr 1e-4", ft.SEEDS)
+    assert (sweep.best.lora, sweep.best.full, sweep.seeds) == ("LoRA rank 16, lr 3e-3", "every weight, lr 1e-4", ft.SEEDS)
     rows = sweep.grid_rows()
     assert [row["fine-tuning"] for row in rows] == ["LoRA rank 8", "LoRA rank 16", "LoRA rank 64", "every weight"]
     assert rows[2]["lr 1e-3"] == pytest.approx(25.0) and rows[3]["lr 1e-3"] is None and rows[3]["lr 1e-4"] == pytest.approx(40.0)
@@ -109,8 +109,8 @@ def test_the_chapters_live_settings_are_the_stored_sweeps_best():
     from distillab import realmodel_experiments
 
     sweep = ft.load_sweep()
-    lora = next(s for s in ft.GRID if s.name == sweep.best_lora)
-    full = next(s for s in ft.GRID if s.name == sweep.best_full)
+    lora = next(s for s in ft.GRID if s.name == sweep.best.lora)
+    full = next(s for s in ft.GRID if s.name == sweep.best.full)
     assert (lora.lora, lora.learning_rate) == (realmodel_experiments.LORA, realmodel_experiments.LORA_LEARNING_RATE)
     assert full.learning_rate == realmodel_experiments.LEARNING_RATE
     assert sweep.profile == "standard" and sweep.seeds == ft.SEEDS and sweep.steps == get_profile("standard").real_model.steps

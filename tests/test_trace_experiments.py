@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from helpers import assert_rows_match_their_runs
 
-from distillab import sweeps, world
+from distillab import stored_sweeps, world
 from distillab import trace_experiments
 from distillab.comparison import Comparison, StudentRun
 from distillab.profiles import get_profile
@@ -40,7 +40,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert list(comparisons["arms"]) == [trace_experiments.ANSWERS, trace_experiments.FILTERED, trace_experiments.UNFILTERED, trace_experiments.GOLD]
     assert list(comparisons["selection"]) == ["random", "hardest", "longest", "diverse"]
     assert results["selection"]["longest_equals_hardest"] is True  # every step adds the same number of tokens
-    live = sweeps.measured(results, trace_experiments.TraceSweeps, trace_experiments.measure_sweeps)
+    live = stored_sweeps.measured(results, trace_experiments.TraceSweeps, trace_experiments.measure_sweeps)
     rows = trace_experiments.question_rows(live)
     assert [row["question"] for row in rows][:4] == ["traces vs answers", "the filter at T=1",
                                                      f"the filter at T={trace_experiments.HOT_TEMPERATURE:g}",
@@ -48,7 +48,7 @@ def test_a_miniature_sweep_runs_end_to_end_and_answers_every_question(tmp_path):
     assert assert_rows_match_their_runs(comparisons, rows) >= 4  # verdicts and gains by hand, paired by seed
     assert rows[-1]["question"] == "majority vote (T=1)" and rows[-1]["arm"] == "vote@2"
     path = tmp_path / "trace.json"
-    path.write_text(sweeps.to_json(results, trace_experiments.measure_sweeps))
+    path.write_text(stored_sweeps.to_json(results, trace_experiments.measure_sweeps))
     back = trace_experiments.load_sweeps(path)
     assert trace_experiments.question_rows(back) == rows
     for read in (trace_experiments.filter_tables, trace_experiments.selection_table, trace_experiments.accuracy_against_n, trace_experiments.accuracy_against_total_flops,

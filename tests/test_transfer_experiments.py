@@ -58,7 +58,7 @@ def test_the_demo_recipe_is_a_valid_small_recipe(tmp_path):
 
 
 def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report_is_gone(tmp_path, monkeypatch):
-    from distillab import recipe
+    from distillab import run_recipe
 
     path, launched = transfer_experiments.write_demo_recipe(get_profile("fast"), tmp_path), []
 
@@ -69,7 +69,7 @@ def test_the_recipe_commands_runs_are_timed_once_and_run_again_when_their_report
         (output / "report.json").write_text("{}")
         return 10.0 * processes
 
-    monkeypatch.setattr(recipe, "launch", fake_launch)
+    monkeypatch.setattr(run_recipe, "launch", fake_launch)
     profile = get_profile("fast")
     assert transfer_experiments.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]
     assert transfer_experiments.timed_recipe_runs(path, (1, 2), profile) == {1: 10.0, 2: 20.0} and launched == [1, 2]  # read back
@@ -91,7 +91,7 @@ def chapter_03_with(filtered_runs) -> trace_experiments.TraceSweeps:
 
 
 def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
-    from distillab import sweeps
+    from distillab import stored_sweeps
 
     profile = replace(get_profile("fast"), trace_student_steps=2, seeds=(0, 1), eval_per_difficulty=1,
                       trace_prompts=50, warmup_steps=0)
@@ -100,7 +100,7 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     assert list(runs) == [transfer_experiments.OTHER_FAMILY_ANSWERS, transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
     assert runs[transfer_experiments.OTHER_FAMILY_LONGER][0].steps == 2 * runs[transfer_experiments.OTHER_FAMILY][0].steps == 4
     assert runs[transfer_experiments.OTHER_FAMILY_ANSWERS][0].record.family == records.ANSWERS_ONLY
-    live = sweeps.measured(results, transfer_experiments.TransferSweeps, transfer_experiments.measure_sweeps)
+    live = stored_sweeps.measured(results, transfer_experiments.TransferSweeps, transfer_experiments.measure_sweeps)
     rows = transfer_experiments.question_rows(live)
     assert [row["arm"] for row in rows] == [transfer_experiments.OTHER_FAMILY, transfer_experiments.OTHER_FAMILY_LONGER]
     # against chapter 03's stored student: here a stand-in, the 1x arm, so the gain is "twice the steps"
@@ -109,7 +109,7 @@ def test_a_miniature_transfer_sweep_answers_its_two_questions(tmp_path):
     assert gains["vs chapter 03"] == gains["twice the steps"]
     assert transfer_experiments.question_rows(live, chapter_03)[-1]["question"] == "twice the steps vs chapter 03's student"
     path = tmp_path / "transfer.json"
-    path.write_text(sweeps.to_json(results, transfer_experiments.measure_sweeps))
+    path.write_text(stored_sweeps.to_json(results, transfer_experiments.measure_sweeps))
     assert transfer_experiments.question_rows(transfer_experiments.load_sweeps(path)) == rows
 
 

@@ -28,8 +28,9 @@ One module per idea, in three layers; a module imports only from its own layer o
   `realmodel_results` (07's numbers and tables), `realmodel_sweeps` (07's stored runs and step
   probe), `realmodel_fine_tuning` (07's stored sweep of LoRA's rank and learning rate against every
   weight), `realmodel_trl` (07's fine-tuning through TRL's SFTTrainer, checked against the
-  course's loss), `doctor` (the pre-flight check of a teacher/student pair), `sweeps` (stored comparisons), `recipe_file` (a recipe file: its keys, read and checked), `recipe` (the recipe
-  command: run, launch, price).
+  course's loss), `doctor` (the pre-flight check of a teacher/student pair), `stored_sweeps` (stored
+  comparisons: the one reader), `recipe_file` (a recipe file: its keys, read and checked),
+  `run_recipe` (the recipe command: run, launch, price).
 - Front: `plots`, `widgets`, `checks` (the labs' feedback), `labs` (learner versions), `bench`,
   `claim_variants` (`make claims`: the chapters' claims under numeric variants),
   `chapter_times` (what a chapter took on the bench machine, and what to expect on this one).

@@ -1,6 +1,6 @@
 """Any Hugging Face causal LM as a checkpoint: saved and loaded (`AutoModelForCausalLM`,
 safetensors only, nothing fetched), adapted with LoRA, and prompted in the course's format or as a
-chat. Chapters 06 and 07 and the recipe command (`distillab.recipe`) use it; `models.build_model`
+chat. Chapters 06 and 07 and the recipe command (`distillab.run_recipe`) use it; `models.build_model`
 builds every architecture from a config."""
 
 from __future__ import annotations

@@ -190,8 +190,7 @@ def kd_step_cost_vs_sft(profile: Profile, num_steps: int = 40) -> dict:
     fly) divided by an SFT step's, on the same transfer set and batches."""
     setup = kd_experiments.prepare(HALF_BUDGET_TEACHER, "half-budget", profile)
     seconds = kd_experiments.seconds_per_step(setup, num_steps=num_steps, refresh=True)
-    return {"kd_cached": seconds["KD, cached teacher"] / seconds["SFT"],
-            "kd_on_the_fly": seconds["KD, teacher on the fly"] / seconds["SFT"]}
+    return {"kd_cached": seconds.kd_cached / seconds.sft, "kd_on_the_fly": seconds.kd_on_the_fly / seconds.sft}
 
 
 def run_chapters_at(profile: Profile, chapters: list[Path], home: str | None = None) -> dict[str, NotebookRun]:

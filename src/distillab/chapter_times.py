@@ -46,6 +46,13 @@ def expected(chapter: str, profile: Profile, bench_file: Path = BENCH_FILE) -> s
             "peaks alone do not predict.")
 
 
+def opening(chapter: str, profile: Profile, budget: str, bench_file: Path = BENCH_FILE) -> str:
+    """What a chapter's run says first: the time to expect (`expected`), this run's profile with the
+    chapter's `budget` in its own words, and the profile's caveat where it has one."""
+    lines = [expected(chapter, profile, bench_file), f"profile {profile.name}: {budget}", profile.caveat]
+    return "\n".join(line for line in lines if line)
+
+
 def bench_figures(bench_file: Path = BENCH_FILE) -> dict | None:
     """The figures `make bench` wrote (bench/latest.json), or None where there are none."""
     if not bench_file.is_file():

@@ -208,3 +208,16 @@ def check(claim: Claim, stored: Claim | None = None) -> bool:
         raise ClaimNotHeld(message)
     print(f"{message} {WHY_A_SEED_MOVES}")
     return False
+
+
+def check_where_asserted(found: list[Claim], asserted: bool, where: str = "at the standard profile with the default knobs",
+                         stored: Claim | None = None) -> None:
+    """A chapter's headline claims: each judged by `check` where the chapter asserts them (`asserted`:
+    the run is `where`), else each stated beside what it needs, and why this run only reports them."""
+    if asserted:
+        for claim in found:
+            check(claim, stored)
+        return
+    for claim in found:
+        print(f"{claim.describe()}; the claim needs {claim.requirement()}.")
+    print(f"The claims are asserted {where}; this run only reports them.")

@@ -1,7 +1,7 @@
 """Data parallelism on `accelerate` (over `torch.distributed`: gloo on CPUs, NCCL on GPUs), around the
 one training loop, which stays as it is: every process draws the same global batch, trains on its
 share of the rows, and the gradients are averaged (DDP) so that each step is the step one process
-would take on the whole batch. Used by the recipe command (`distillab.recipe`, chapter 06);
+would take on the whole batch. Used by the recipe command (`distillab.run_recipe`, chapter 06);
 `Processes` says how many processes a run has and which one this is.
 """
 

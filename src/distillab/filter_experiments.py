@@ -24,7 +24,7 @@ from distillab.profiles import Profile
 from distillab.sampling import training_set
 from distillab.comparison import Comparison, PairedGain, Question, mean_over_seeds
 from distillab.students import Arm, compare
-from distillab.sweeps import Stored, read, sweep_command
+from distillab.stored_sweeps import Stored, read, sweep_command
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR
 
 BEST_OF = 4  # samples per prompt for the best-of-k arm

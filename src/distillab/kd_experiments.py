@@ -30,7 +30,7 @@ from distillab.profiles import Profile
 from distillab.claims import Claim
 from distillab.comparison import Comparison, PairedGain, Question, table_by_setting
 from distillab.students import Arm, Setup, compare, load_teacher
-from distillab.sweeps import Stored, field_name, read, sweep_command
+from distillab.stored_sweeps import Stored, field_name, read, sweep_command
 from distillab.training import TrainingSet, sft_objective, train
 from distillab.workspace import HALF_BUDGET_TEACHER, REFERENCE_DIR, REFERENCE_TEACHER
 
@@ -107,8 +107,24 @@ def headline_arms(setup: KDSetup, config: DistillationConfig = DistillationConfi
     return {SFT: sft_arm(setup), KD: kd_arm(setup, config)}
 
 
+@dataclass(frozen=True)
+class StepSeconds:
+    """Seconds per student step on the same transfer set and batches (`seconds_per_step`)."""
+    sft: float
+    kd_cached: float  # KD reading the teacher's cached logits
+    kd_on_the_fly: float  # KD running the teacher at every step
+
+    def by_name(self) -> dict[str, float]:
+        return {"SFT": self.sft, "KD, cached teacher": self.kd_cached, "KD, teacher on the fly": self.kd_on_the_fly}
+
+    def lines(self) -> list[str]:
+        """A line per kind of step: its milliseconds, and how many SFT steps it costs."""
+        return [f"{name:24} {1000 * seconds:5.0f} ms per step = {seconds / self.sft:.2f}x SFT"
+                for name, seconds in self.by_name().items()]
+
+
 def seconds_per_step(setup: KDSetup, config: DistillationConfig | None = None, num_steps: int = 20,
-              refresh: bool = False) -> dict[str, float]:
+                     refresh: bool = False) -> StepSeconds:
     """Seconds per student step on the transfer set: SFT, KD reading the cache, KD running the
     teacher on the fly (same student initialisation, same batches). Timing only: nothing is recorded.
     Timed once per transfer set, teacher size, loss and machine (`reuse.remembered`): what a step's
@@ -119,18 +135,18 @@ def seconds_per_step(setup: KDSetup, config: DistillationConfig | None = None, n
 
     def measure() -> dict[str, float]:
         seconds = {}
-        for name, data, objective in [("SFT", setup.transfer.data, sft_objective),
-                                      ("KD, cached teacher", setup.cache(config.top_k).data, kd_objective(config)),
-                                      ("KD, teacher on the fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
+        for kind, data, objective in [("sft", setup.transfer.data, sft_objective),
+                                      ("kd_cached", setup.cache(config.top_k).data, kd_objective(config)),
+                                      ("kd_on_the_fly", setup.transfer.data, kd_objective(config, setup.teacher))]:
             student = build_model(STUDENT_SIZE, setup.tokenizer, seed=0)
-            seconds[name] = train(student, data, training, objective, progress=False).total_seconds / num_steps
+            seconds[kind] = train(student, data, training, objective, progress=False).total_seconds / num_steps
         return seconds
 
     work = {"loss": config.loss, "top_k": config.top_k, "hard labels too": config.alpha < 1}
     ingredients = {"transfer set": reuse.data_sha256(setup.transfer.data), "step's work": work,
                    "teacher": matmul_parameters(setup.teacher), "budget": asdict(training), "student": STUDENT_SIZE,
-                   "machine": machine()}
-    return reuse.remembered(setup.profile, "seconds per student step", ingredients, measure, refresh)
+                   "machine": machine(), "kept as": "StepSeconds"}
+    return StepSeconds(**reuse.remembered(setup.profile, "seconds per student step", ingredients, measure, refresh))
 
 
 DARK_KNOWLEDGE_FORMATS = {"right answer": ".4f", "right ± 1": ".4f", "everything else": ".4f"}

@@ -31,7 +31,7 @@ from distillab.profiles import Profile
 from distillab.sampling import generate, max_new_tokens_for
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, mean_of, paired_gain
 from distillab.students import Arm, Setup, check_seeds, compare, train_student
-from distillab.sweeps import Stored, read, sweep_command
+from distillab.stored_sweeps import Stored, read, sweep_command
 from distillab.training import TrainingConfig, TrainingSet
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 

@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from distillab.comparison import Comparison
-from distillab.tables import markdown_table  # noqa: F401 (the chapters' tables: plots.markdown_table)
 from distillab.training import History
 
 

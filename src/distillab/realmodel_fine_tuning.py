@@ -33,7 +33,7 @@ from distillab.profiles import Profile
 from distillab.realmodel_experiments import LORA, fine_tuning_name, learning_rate_text, prepare, teacher_traces, traces_arm
 from distillab.realmodel_results import ArmFacts, arm_facts, seconds_per_step
 from distillab.students import Arm, compare
-from distillab.sweeps import Stored, read, sweep_command
+from distillab.stored_sweeps import Stored, read, sweep_command
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER, workspace
 
 LORA_RANKS = (8, 16, 64)  # LoRA's alpha is twice its rank, as the chapter's (an update's scale stays the same)
@@ -119,30 +119,6 @@ class FineTuningSweep(Stored):
     forgetting: dict[str, list[Forgot]]  # setting -> per seed
     comparisons: FineTuningComparisons
 
-    @property
-    def first_seed(self) -> Comparison:
-        return self.comparisons.first_seed
-
-    @property
-    def every_seed(self) -> Comparison:
-        return self.comparisons.every_seed
-
-    @property
-    def equal_seconds(self) -> Comparison:
-        return self.comparisons.equal_seconds
-
-    @property
-    def best_lora(self) -> str:
-        return self.best.lora
-
-    @property
-    def best_full(self) -> str:
-        return self.best.full
-
-    @property
-    def longer_lora(self) -> str:
-        return self.best.longer_lora
-
     def describe(self) -> str:
         return (f"stored at the {self.profile} profile: {self.steps} steps x {self.batch_size}, "
                 f"{self.held_out_per_difficulty} test problems per difficulty, seed 0; measured in {self.seconds / 60:.0f} min")
@@ -161,7 +137,7 @@ class FineTuningSweep(Stored):
             names = {setting.learning_rate: setting.name for setting in GRID if setting.rank == rank}
             rows.append({"fine-tuning": kind,
                          "trainable parameters": f"{self.arm_facts[next(iter(names.values()))].trainable_parameters:,}",
-                         **{learning_rate_text(rate): (100 * self.first_seed[names[rate]][0].mean_accuracy
+                         **{learning_rate_text(rate): (100 * self.comparisons.first_seed[names[rate]][0].mean_accuracy
                                                        if rate in names else None) for rate in rates}})
         return rows
 
@@ -176,26 +152,26 @@ class FineTuningSweep(Stored):
 
     def first_round_gap(self) -> float:
         """How far apart the best LoRA setting and the best full one were on seed 0, in points."""
-        return abs(100 * (self.first_seed[self.best_lora][0].mean_accuracy
-                          - self.first_seed[self.best_full][0].mean_accuracy))
+        return abs(100 * (self.comparisons.first_seed[self.best.lora][0].mean_accuracy
+                          - self.comparisons.first_seed[self.best.full][0].mean_accuracy))
 
     def worst_of_first_round(self) -> str:
         """The setting with the lowest accuracy on seed 0."""
-        return min(self.first_seed, key=lambda name: self.first_seed[name][0].mean_accuracy)
+        return min(self.comparisons.first_seed, key=lambda name: self.comparisons.first_seed[name][0].mean_accuracy)
 
     def lora_minus_full(self) -> PairedGain:
         """The best LoRA setting minus the best full one, paired by seed, at the same steps."""
-        return self.every_seed.gain(self.best_full, self.best_lora)
+        return self.comparisons.every_seed.gain(self.best.full, self.best.lora)
 
     def longer_lora_minus_full(self) -> PairedGain:
         """The best LoRA setting given the best full one's seconds, minus that full one, paired by seed."""
-        return self.equal_seconds.gain(self.best_full, self.longer_lora)
+        return self.comparisons.equal_seconds.gain(self.best.full, self.best.longer_lora)
 
     def forgetting_rows(self) -> list[dict]:
         """Per setting of rounds 2 and 3, mean over its seeds: its accuracy beside what it lost away
         from the task (the perplexity's change on the English passages, the drift on chat prompts;
         `distillab.forgetting`). `FORGETTING_FORMATS` formats it."""
-        runs = {**self.every_seed, **self.equal_seconds}
+        runs = {**self.comparisons.every_seed, **self.comparisons.equal_seconds}
         return [{"setting": name, "seeds": len(found), "mean accuracy (%)": mean_over_seeds(runs[name]),
                  "perplexity change (%)": statistics.fmean(100 * (f.perplexity_after / f.perplexity_before - 1)
                                                            for f in found),

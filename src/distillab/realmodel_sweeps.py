@@ -24,7 +24,7 @@ from distillab.realmodel_results import ArmFacts, arm_facts
 from distillab.runtime import peak_memory_mb
 from distillab.sampling import TraceSamples, generate
 from distillab.students import compare
-from distillab.sweeps import Stored, read, sweep_command
+from distillab.stored_sweeps import Stored, read, sweep_command
 from distillab.training import TrainingSet, train
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
 

@@ -1,4 +1,4 @@
-"""A recipe file: the TOML that says what one distillation runs (`distillab.recipe` runs it), read
+"""A recipe file: the TOML that says what one distillation runs (`distillab.run_recipe` runs it), read
 and checked before any compute is spent (`load_recipe`): every knob in its range, every model
 folder reachable.
 
@@ -66,7 +66,7 @@ from distillab.records import LOGITS, ON_POLICY, TRACES
 from distillab.training import TrainingConfig
 from distillab.workspace import HOME_PREFIX, PACKAGE_PREFIX
 
-RECIPES = Path(__file__).parent / "recipes"  # recipe files that ship with the course
+EXAMPLE_RECIPES = Path(__file__).parent / "example_recipes"  # recipe files that ship with the course
 KINDS = ("traces", "logits", "on-policy")
 FAMILY = {"traces": TRACES, "logits": LOGITS, "on-policy": ON_POLICY}
 DATA_SEED = 6  # the training prompts every recipe draws (held-out problems are the world's TEST_SEED)

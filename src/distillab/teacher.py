@@ -270,10 +270,9 @@ def reference_rows() -> list[dict]:
     accuracy by difficulty, in %, as stored in their provenance."""
     rows = []
     for name, folder in (("full budget", REFERENCE_TEACHER), ("half budget", HALF_BUDGET_TEACHER)):
-        provenance = read_provenance(folder)
-        accuracy = {int(d): a for d, a in provenance["accuracy"].items()}
-        rows.append({"reference teacher": name, "steps": provenance["steps"],
-                     **{f"{d}-step (%)": 100 * accuracy[d] for d in world.DIFFICULTIES}})
+        provenance = Provenance(**read_provenance(folder))  # its accuracy keyed by difficulty, as numbers
+        rows.append({"reference teacher": name, "steps": provenance.steps,
+                     **{f"{d}-step (%)": 100 * provenance.accuracy[d] for d in world.DIFFICULTIES}})
     return rows
 
 

@@ -30,7 +30,7 @@ from distillab.profiles import Profile, get_profile
 from distillab.sampling import TraceSamples, sample_traces, training_set
 from distillab.comparison import Comparison, PairedGain, Question, StudentRun, accuracies_by_setting
 from distillab.students import Arm, Setup, compare, load_teacher
-from distillab.sweeps import Stored, read, sweep_command, typed
+from distillab.stored_sweeps import Stored, read, sweep_command, typed
 from distillab.teacher import teacher_problems
 from distillab.tokenizer import fingerprint
 from distillab.training import TrainingConfig, TrainingSet

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from distillab import recipe, recipe_file, records, reuse, world
+from distillab import recipe_file, records, reuse, run_recipe, world
 from distillab import trace_experiments
 from distillab.claims import Claim
 from distillab.ledger import Ledger
@@ -22,7 +22,7 @@ from distillab.runtime import machine
 from distillab.sampling import TraceSamples
 from distillab.comparison import Comparison, PairedGain, Question, mean_accuracy_by_difficulty
 from distillab.students import Arm, compare
-from distillab.sweeps import Stored, read, sweep_command
+from distillab.stored_sweeps import Stored, read, sweep_command
 from distillab.tokenizer import build_bpe_tokenizer
 from distillab.trace_experiments import TraceSetup, student_config
 from distillab.workspace import REFERENCE_DIR, REFERENCE_TEACHER
@@ -192,18 +192,18 @@ per_difficulty = 40
 
 def timed_recipe_runs(path: Path, processes: tuple[int, ...], profile: Profile, refresh: bool = False) -> dict[int, float]:
     """The recipe file at `path` run by the recipe command on each number of `processes`, one after
-    the other (`recipe.launch`), with each run's wall time in seconds. Run once per recipe text,
+    the other (`run_recipe.launch`), with each run's wall time in seconds. Run once per recipe text,
     recipe code and machine, then read back while the last run's report is in the recipe's output
     folder (`refresh`, or a missing report, runs them again)."""
     output = recipe_file.load_recipe(path).output
     refresh = refresh or not (Path(output) / "report.json").is_file()
 
     def measure() -> dict:
-        return {str(n): recipe.launch(path, n) for n in processes}
+        return {str(n): run_recipe.launch(path, n) for n in processes}
 
     ingredients = {"recipe": Path(path).read_text(encoding="utf-8"), "processes": list(processes),
                    "recipe code": reuse.code_version({module.__name__: Path(module.__file__).read_text(encoding="utf-8")
-                                                       for module in (recipe, recipe_file)}),
+                                                       for module in (run_recipe, recipe_file)}),
                    "machine": machine()}
     kept = reuse.remembered(profile, "the recipe command's runs", ingredients, measure, refresh)
     return {n: kept[str(n)] for n in processes}

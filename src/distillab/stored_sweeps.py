@@ -9,7 +9,7 @@ again, so code reads attributes, never string paths. A sweep measured live goes 
 reader (`typed`), so it has the same type as a stored one.
 
 A file of the previous schema (2) is read through `upgrade`, which gives its renamed keys and arm
-names their one spelling; `python -m distillab.sweeps --upgrade FILE...` rewrites such files in
+names their one spelling; `python -m distillab.stored_sweeps --upgrade FILE...` rewrites such files in
 the current schema (how the files in `reference/` were converted).
 """
 
@@ -228,7 +228,7 @@ def upgrade_file(path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m distillab.sweeps",
+    parser = argparse.ArgumentParser(prog="python -m distillab.stored_sweeps",
                                      description=f"Rewrite stored sweep files of {PREVIOUS} in {SCHEMA}.")
     parser.add_argument("--upgrade", type=Path, nargs="+", required=True, metavar="FILE")
     for path in parser.parse_args(argv).upgrade:
@@ -238,4 +238,4 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     from distillab.runtime import run_command
 
-    sys.exit(run_command(main, "distillab.sweeps"))
+    sys.exit(run_command(main, "distillab.stored_sweeps"))

@@ -1,9 +1,9 @@
-"""One distillation from one file: `python -m distillab.recipe RECIPE.toml`. Any Hugging Face
+"""One distillation from one file: `python -m distillab.run_recipe RECIPE.toml`. Any Hugging Face
 causal LM pair (the course's teacher, or checkpoints you saved or downloaded), one of the three
 recipes (traces with a verifier filter, logit KD with chapter 02's losses, on-policy), and the
 student saved with `save_pretrained`, its ledger line and a short report. Chapter 06 uses it.
 
-Under `accelerate launch --multi_gpu --num_processes N -m distillab.recipe RECIPE.toml` (or
+Under `accelerate launch --multi_gpu --num_processes N -m distillab.run_recipe RECIPE.toml` (or
 `torchrun --nproc_per_node N`) the teacher's traces are sampled in N shards and the student trains
 data-parallel (`data_parallel`); with one process it is the course's own code path, unchanged.
 
@@ -43,6 +43,7 @@ from distillab.profiles import get_profile
 from distillab.records import Compute, RunRecord, TeacherRef
 from distillab.recipe_file import DATA_SEED, FAMILY, Recipe, load_recipe, reachable
 from distillab.sampling import TraceSamples, sample_traces
+from distillab.stored_sweeps import typed
 from distillab.training import BatchSampler, TrainingSet, sft_objective, train
 from distillab.workspace import portable, resolve
 
@@ -268,21 +269,18 @@ def load_report(output: str | Path) -> Report:
     path = Path(output) / "report.json"
     if not path.is_file():
         raise FileNotFoundError(f"no finished run at {output} (expected {path}): run the recipe first")
-    saved = json.loads(path.read_text())
-    by_difficulty = lambda accuracy: {int(d): a for d, a in accuracy.items()}  # noqa: E731 (JSON keys are text)
-    students = [StudentResult(**{**s, "accuracy": by_difficulty(s["accuracy"])}) for s in saved.pop("students")]
-    return Report(**{**saved, "teacher_accuracy": by_difficulty(saved["teacher_accuracy"])}, students=students)
+    return typed(Report, json.loads(path.read_text()))  # the one reader: difficulties as numbers again
 
 
 def launch_command(path: str | Path, processes: int = 1) -> list[str]:
-    """The command that runs the recipe file at `path`: `python -m distillab.recipe` for one
+    """The command that runs the recipe file at `path`: `python -m distillab.run_recipe` for one
     process, `accelerate launch` (over torch.distributed) for several."""
     knobs.whole_number("processes", processes, 1)
     if processes == 1:
-        return [sys.executable, "-m", "distillab.recipe", str(path), "--quiet"]
+        return [sys.executable, "-m", "distillab.run_recipe", str(path), "--quiet"]
     accelerate = Path(sys.executable).with_name("accelerate")
     return [str(accelerate), "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "distillab.recipe", str(path), "--quiet"]
+            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "distillab.run_recipe", str(path), "--quiet"]
 
 
 def launch(path: str | Path, processes: int = 1) -> float:
@@ -328,14 +326,14 @@ def price(recipe: Recipe, teacher_parameters: float, student_parameters: float, 
 
 def main(argv: list[str] | None = None) -> int:
     description = __doc__.split("The file's keys")[0] + recipe_file.__doc__.split("\n\n", 1)[1]  # every key
-    parser = argparse.ArgumentParser(prog="python -m distillab.recipe", description=description,
+    parser = argparse.ArgumentParser(prog="python -m distillab.run_recipe", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", help="the recipe file (TOML)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
     def stopped(signum, frame):  # the launcher ends every process when one of them fails
-        raise SystemExit(f"distillab.recipe: stopped (signal {signum}): another process of this run ended, or the "
+        raise SystemExit(f"distillab.run_recipe: stopped (signal {signum}): another process of this run ended, or the "
                          "run was cancelled. Nothing was written to the output folder.")
 
     signal.signal(signal.SIGTERM, stopped)
@@ -343,10 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         recipe = load_recipe(args.recipe)
         report = run(recipe, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as error:
-        print(f"distillab.recipe: {error}", file=sys.stderr)
+        print(f"distillab.run_recipe: {error}", file=sys.stderr)
         return 1
     except RuntimeError as error:  # torch.distributed: a peer process is gone
-        print(f"distillab.recipe: the run stopped because a process failed ({error}). Nothing was written to "
+        print(f"distillab.run_recipe: the run stopped because a process failed ({error}). Nothing was written to "
               "the output folder.", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) == 0:
@@ -358,4 +356,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from distillab.runtime import run_command
 
-    sys.exit(run_command(main, "distillab.recipe"))
+    sys.exit(run_command(main, "distillab.run_recipe"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from distillab import recipe
+from distillab import run_recipe
 from distillab import recipe_file
 from distillab.architectures import load_causal_lm, save_checkpoint
 from distillab.models import ARCHITECTURES, build_model
@@ -47,7 +47,7 @@ def records(output: Path) -> list[RunRecord]:
 def test_trace_distillation_across_tokenizers_for_every_architecture(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, student={"architecture": architecture, "size": "tiny",
                                                          "tokenizer": "bpe"})
-    report = recipe.run(recipe_file.load_recipe(path), progress=False)
+    report = run_recipe.run(recipe_file.load_recipe(path), progress=False)
     output = tmp_path / f"out-{architecture}"
     assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
         "ledger.jsonl", "report.json", "report.md", "student-seed0"]  # (and the ledger's hidden lock file)
@@ -65,19 +65,19 @@ def test_trace_distillation_across_tokenizers_for_every_architecture(architectur
 def test_logit_distillation_runs_with_one_tokenizer_and_refuses_two(architecture, tmp_path):
     path = write_recipe(tmp_path, architecture, recipe={"kind": "logits", "loss": "reverse_kl"},
                         student={"architecture": architecture, "size": "tiny"})
-    recipe.run(recipe_file.load_recipe(path), progress=False)
+    run_recipe.run(recipe_file.load_recipe(path), progress=False)
     assert records(tmp_path / f"out-{architecture}")[0].family == LOGITS
     across = write_recipe(tmp_path, "across", recipe={"kind": "logits"},
                           student={"architecture": architecture, "size": "tiny", "tokenizer": "bpe"})
     with pytest.raises(ValueError, match="needs one tokenizer.*kind = \"traces\""):
-        recipe.run(recipe_file.load_recipe(across), progress=False)
+        run_recipe.run(recipe_file.load_recipe(across), progress=False)
     assert not (tmp_path / "out-across").exists()
 
 
 def test_on_policy_distillation_from_a_saved_student_checkpoint(tokenizer, tmp_path):
     save_checkpoint(build_model("tiny", tokenizer, 3, architecture="qwen2"), tokenizer, tmp_path / "student")
     path = write_recipe(tmp_path, "op", recipe={"kind": "on-policy", "lmbda": 0.5}, student={"path": "student"})
-    recipe.run(recipe_file.load_recipe(path), progress=False)
+    run_recipe.run(recipe_file.load_recipe(path), progress=False)
     [record] = records(tmp_path / "out-op")
     assert record.family == ON_POLICY and record.model_size == "checkpoint"
 
@@ -89,7 +89,7 @@ def test_natural_language_prompts_with_a_chat_template_and_the_free_text_verifie
     path = write_recipe(tmp_path, "natural", teacher={"path": "teacher"}, student={"architecture": "llama",
                         "size": "tiny", "tokenizer": "bpe"}, recipe={"verifier_filter": False},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = recipe.run(recipe_file.load_recipe(path), progress=False)
+    report = run_recipe.run(recipe_file.load_recipe(path), progress=False)
     assert report.training_examples == 12  # unfiltered: every prompt's first sample, whatever it says
     assert report.acceptance < 0.5  # an untrained teacher is rarely right
 
@@ -119,13 +119,13 @@ def test_logit_distillation_with_plain_english_prompts(tmp_path):
     """Prompts of different lengths in one batch (right-padded rows) are fine for logit KD."""
     path = write_recipe(tmp_path, "kd-natural", recipe={"kind": "logits", "verifier_filter": False}, student={"architecture": "gpt2", "size": "tiny"},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    report = recipe.run(recipe_file.load_recipe(path), progress=False)
+    report = run_recipe.run(recipe_file.load_recipe(path), progress=False)
     assert len(report.students[0].losses) == SMALL["training"]["steps"]
 
 
 def test_help_lists_every_key_of_a_recipe_file(capsys):
     with pytest.raises(SystemExit):
-        recipe.main(["--help"])
+        run_recipe.main(["--help"])
     shown = capsys.readouterr().out
     assert all(f"{key} =" in shown for (_, key) in recipe_file.FILE_KEYS if key not in ("kd_temperature", "beta", "path",
                                                                                "max_new_tokens", "warmup_steps"))
@@ -133,7 +133,7 @@ def test_help_lists_every_key_of_a_recipe_file(capsys):
 
 def test_the_command_reports_a_missing_teacher_without_a_traceback(tmp_path, capsys):
     path = write_recipe(tmp_path, teacher={"path": "nowhere"}, student={"architecture": "llama", "size": "tiny"})
-    assert recipe.main([str(path), "--quiet"]) == 1
+    assert run_recipe.main([str(path), "--quiet"]) == 1
     error = capsys.readouterr().err
     assert "[teacher] path 'nowhere' is not a folder: nothing at" in error and "Traceback" not in error
 
@@ -145,7 +145,7 @@ def launch(path: Path, processes: int) -> subprocess.Popen:
     accelerate = Path(sys.executable).parent / "accelerate"
     command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
-               "-m", "distillab.recipe", str(path), "--quiet"]
+               "-m", "distillab.run_recipe", str(path), "--quiet"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
 
@@ -158,11 +158,11 @@ def test_two_processes_train_the_same_student_as_one(architecture, tmp_path):
     training = {**SMALL["training"], "steps": 12}
     one = write_recipe(tmp_path, "one", student=student, recipe={"temperature": 0.0}, training=training)
     two = write_recipe(tmp_path, "two", student=student, recipe={"temperature": 0.0}, training=training)
-    alone = recipe.run(recipe_file.load_recipe(one), progress=False)
+    alone = run_recipe.run(recipe_file.load_recipe(one), progress=False)
     process = launch(two, 2)
     log, _ = process.communicate(timeout=240)
     assert process.returncode == 0, log
-    shared = recipe.load_report(tmp_path / "out-two")
+    shared = run_recipe.load_report(tmp_path / "out-two")
     assert shared.processes == 2 and shared.training_examples == alone.training_examples
     assert shared.students[0].accuracy.keys() == alone.students[0].accuracy.keys()
     assert max(abs(a - b) for a, b in zip(alone.students[0].losses, shared.students[0].losses, strict=True)) < 1e-4
@@ -180,7 +180,7 @@ def test_on_policy_distillation_on_two_processes(tmp_path):
     process = launch(path, 2)
     log, _ = process.communicate(timeout=240)
     assert process.returncode == 0, log
-    report = recipe.load_report(tmp_path / "out-op2")
+    report = run_recipe.load_report(tmp_path / "out-op2")
     assert report.processes == 2 and len(report.students[0].losses) == SMALL["training"]["steps"]
     [record] = records(tmp_path / "out-op2")
     assert record.family == ON_POLICY and record.compute.training > 0
@@ -195,7 +195,7 @@ def worker_pids(launcher: int) -> dict[int, int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if b"distillab.recipe" in command and f"DISTILLAB_LAUNCHER={launcher}".encode() in environ:
+        if b"distillab.run_recipe" in command and f"DISTILLAB_LAUNCHER={launcher}".encode() in environ:
             rank = [v for v in environ if v.startswith(b"RANK=")]
             if rank:
                 found[int(rank[0].split(b"=")[1])] = int(entry.name)
@@ -240,12 +240,12 @@ def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(rea
     _, student_tokenizer = load_causal_lm(real_model)
     problems = [p for d in (1, 2) for p in world.sample_problems(3, d, seed=1)]
     samples = sample_traces(teacher, teacher_tokenizer, problems, k=1, temperature=0.0, prompt_format="world")
-    data = recipe.training_data(loaded, samples, student_tokenizer)
+    data = run_recipe.training_data(loaded, samples, student_tokenizer)
     for (problem, trace), row in zip(samples.traces("first"), [r for d in (1, 2) for r in data.input_ids[d]]):
         expected = prompt_text(problem, student_tokenizer, "natural") + world.in_plain_english(trace) + "<|im_end|>"
         assert student_tokenizer.decode(row.tolist()).startswith(expected)  # then padding (<|im_end|> again)
         assert trace.startswith("<think>") and world.is_correct(trace, problem)  # verified, in the teacher's format
-    report = recipe.run(loaded, progress=False)
+    report = run_recipe.run(loaded, progress=False)
     assert report.training_examples == 6 and report.teacher_accuracy == {1: 1.0, 2: 1.0}  # asked in its own format
     [record] = records(tmp_path / "out-real")
     assert (record.family, record.model_size, record.parameters, record.steps) == (TRACES, "checkpoint", 134_515_008, 2)
@@ -255,10 +255,10 @@ def test_the_course_teacher_into_the_real_model_each_asked_in_its_own_format(rea
 def test_logits_and_on_policy_refuse_the_cross_tokenizer_pair_before_training(kind, real_model, tmp_path, monkeypatch):
     tables = {**REAL_PAIR, "data": {**REAL_PAIR["data"], "prompt_format": "world"}}
     path = write_recipe(tmp_path, kind, student={"path": str(real_model)}, recipe={"kind": kind}, **tables)
-    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
-    monkeypatch.setattr(recipe, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
+    monkeypatch.setattr(run_recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(run_recipe, "teacher_samples", lambda *args, **kwargs: pytest.fail("sampled"))
     with pytest.raises(ValueError, match="needs one tokenizer"):
-        recipe.run(recipe_file.load_recipe(path), progress=False)
+        run_recipe.run(recipe_file.load_recipe(path), progress=False)
     assert not (tmp_path / f"out-{kind}").exists()
 
 
@@ -266,10 +266,10 @@ def test_a_kept_set_smaller_than_one_batch_is_refused_before_training(tmp_path, 
     """The course teacher asked in plain English, which it never saw, is right on almost nothing."""
     path = write_recipe(tmp_path, "few", student={"architecture": "llama", "size": "tiny"},
                         data={"prompt_format": "natural", "max_new_tokens": 6})
-    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(run_recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
     with pytest.raises(ValueError, match=r"left \d training examples after the verifier, fewer than one batch of 8.*"
                                          r"\[teacher\] prompt_format"):
-        recipe.run(recipe_file.load_recipe(path), progress=False)
+        run_recipe.run(recipe_file.load_recipe(path), progress=False)
 
 
 @pytest.mark.parametrize("tables, message", [
@@ -285,15 +285,15 @@ def test_each_model_asked_in_its_own_format_is_checked(tables, message, tmp_path
 
 def test_a_scoring_recipe_names_the_tokenizer_before_the_prompt_format(tmp_path, real_model_folder, monkeypatch):
     """A pair that fails both hears the deeper reason first, as the doctor says it."""
-    monkeypatch.setattr(recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
+    monkeypatch.setattr(run_recipe, "train_one", lambda *args, **kwargs: pytest.fail("trained"))
     tables = {"teacher": {"path": "package:reference/teacher", "prompt_format": "world"},
               "data": {"prompt_format": "natural"}, "recipe": {"kind": "logits"}}
     across = write_recipe(tmp_path, "across", student={"path": str(real_model_folder)}, **tables)
     with pytest.raises(ValueError, match="needs one tokenizer"):
-        recipe.run(recipe_file.load_recipe(across), progress=False)
+        run_recipe.run(recipe_file.load_recipe(across), progress=False)
     alike = write_recipe(tmp_path, "alike", student={"architecture": "llama", "size": "tiny"}, **tables)
     with pytest.raises(ValueError, match="both must be asked the same way"):
-        recipe.run(recipe_file.load_recipe(alike), progress=False)
+        run_recipe.run(recipe_file.load_recipe(alike), progress=False)
 
 
 def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkeypatch):
@@ -308,7 +308,7 @@ def test_model_paths_are_read_from_the_recipe_files_folder_only(tmp_path, monkey
                                                 r".*recipes/checkpoints/teacher \(a relative path is read from the recipe "
                                                 r"file's folder\); if 'checkpoints/teacher' is a model on the Hugging "
                                                 r"Face hub, run with HF_HUB_OFFLINE=0"):
-        recipe.run(loaded, progress=False)
+        run_recipe.run(loaded, progress=False)
     deeper = write_recipe(tmp_path / "recipes", "deeper", teacher={"path": "../models/x/teacher"},
                           student={"architecture": "llama"})
     with pytest.raises(FileNotFoundError, match=r"is not a folder: nothing at .*models/x/teacher \(a relative path is "
@@ -332,15 +332,15 @@ def test_the_commands_help_shows_every_key_a_recipe_file_may_hold():
 
     missing = [f"[{table}] {key}" if table else key for table, key in recipe_file.FILE_KEYS
                if not re.search(rf"(?<!\w){re.escape(key)}\s*=", recipe_file.__doc__)]
-    assert not missing, f"python -m distillab.recipe --help does not show {missing}"
+    assert not missing, f"python -m distillab.run_recipe --help does not show {missing}"
 
 
 def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_hand():
     from distillab.cost import GpuAssumptions
 
-    real = recipe_file.load_recipe(recipe_file.RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
+    real = recipe_file.load_recipe(recipe_file.EXAMPLE_RECIPES / "qwen2.5-1.5b-to-0.5b.toml")
     gpu = GpuAssumptions(peak_tflops=1000.0, utilization=0.5, dollars_per_hour=2.0)  # 1.8e18 FLOPs an hour
-    price = recipe.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
+    price = run_recipe.price(real, teacher_parameters=1.5e9, student_parameters=0.5e9, tokens_per_example=300, gpu=gpu)
     # by hand: 2,000 prompts x 5 difficulties x 4 samples = 40,000 samples of 300 tokens at 2 x 1.5e9 per token;
     # 1,000 steps x 32 rows x 300 tokens at 6 x 0.5e9 per token, on 1 seed
     assert price.samples == 40_000
@@ -349,4 +349,4 @@ def test_the_shipped_real_pair_is_priced_by_the_rules_of_thumb_worked_out_by_han
     assert price.gpu_hours == pytest.approx((3.6e16 + 2.88e16) / 1.8e18)
     assert price.dollars == pytest.approx(2.0 * price.gpu_hours)
     with pytest.raises(ValueError, match="tokens_per_example"):
-        recipe.price(real, 1.5e9, 0.5e9, 0)
+        run_recipe.price(real, 1.5e9, 0.5e9, 0)
