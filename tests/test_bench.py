@@ -45,11 +45,11 @@ def test_renaming_an_arm_constant_keeps_the_bench_and_the_frontier_finding_it(mo
 
 
 def test_the_bench_warns_when_the_machine_was_busy():
-    from distillab.bench import busy_warning
+    from distillab.bench import timings_warning
 
-    assert busy_warning(0.1, 0.2) == ""  # cores other processes kept busy, sampled: an idle machine is near 0
-    assert "another job shared the cores" in busy_warning(1.7, 0.0)
-    assert "another job ran beside it" in busy_warning(0.0, 1.1)
+    assert timings_warning(0.1, 0.2) == ""  # cores other processes kept busy, sampled: an idle machine is near 0
+    assert "another job shared the cores" in timings_warning(1.7, 0.0)
+    assert "another job ran beside it" in timings_warning(0.0, 1.1)
 
 
 def test_every_chapter_and_the_readme_state_the_times_make_bench_measured():

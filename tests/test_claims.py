@@ -84,6 +84,8 @@ def test_a_claim_is_checked_where_the_chapter_asserts_it_and_only_reported_elsew
     assert "the claim needs every seed" in out and out.endswith("asserted with the default knobs; this run only reports them.\n")
     with pytest.raises(ClaimNotHeld):
         claims.check_where_asserted([failing], asserted=True)
+    with pytest.raises(ValueError, match="a stored claim goes beside one claim, and there are 2"):
+        claims.check_where_asserted([failing, failing], asserted=True, stored=failing)
 
 
 def test_a_notebook_reports_and_goes_on_where_the_tests_stop(monkeypatch):

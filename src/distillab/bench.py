@@ -256,7 +256,7 @@ def readme_times(chapter: str, results: dict) -> str:
 BUSY_SAMPLE_SECONDS = 1.0  # how long the bench watches the cores before and after it runs
 
 
-def busy_warning(before: float, after: float) -> str:
+def timings_warning(before: float, after: float) -> str:
     """Why the timings may not be trusted ("" when the machine looked idle): other processes kept
     cores busy (`runtime.cores_used_by_others`, sampled for a second, not the last minute's load,
     which still counts a job that just ended) when the bench began, or when it ended."""
@@ -349,7 +349,7 @@ def measure_all() -> dict:
             results["kd_step_cost_vs_sft"] = kd_step_cost_vs_sft(standard)
             results |= real_model_figures(ledger, results["matmul_peak_gflops"])
     results["cores_busy_after"] = runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS)  # its kernels have ended
-    results["busy_machine_warning"] = busy_warning(results["cores_busy_before"], results["cores_busy_after"])
+    results["busy_machine_warning"] = timings_warning(results["cores_busy_before"], results["cores_busy_after"])
     return results
 
 
@@ -401,7 +401,7 @@ def update_chapters(out: Path, names: list[str]) -> dict:
     for key, value in measured.items():
         results[key] = dict(sorted({**results.get(key, {}), **value}.items()))
     results["partial_update"] = {"chapters": names, "matmul_peak_gflops": peak,
-                                 "busy_machine_warning": busy_warning(before, runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS)),
+                                 "busy_machine_warning": timings_warning(before, runtime.cores_used_by_others(BUSY_SAMPLE_SECONDS)),
                                  "when": time.strftime("%Y-%m-%d")}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table({key: results[key] for key in results if key.startswith(("real_model", "chapter_", "lab_"))}))

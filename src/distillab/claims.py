@@ -213,7 +213,10 @@ def check(claim: Claim, stored: Claim | None = None) -> bool:
 def check_where_asserted(found: list[Claim], asserted: bool, where: str = "at the standard profile with the default knobs",
                          stored: Claim | None = None) -> None:
     """A chapter's headline claims: each judged by `check` where the chapter asserts them (`asserted`:
-    the run is `where`), else each stated beside what it needs, and why this run only reports them."""
+    the run is `where`), else each stated beside what it needs, and why this run only reports them.
+    `stored` (the course's own measurement, shown beside a claim that fails) is for a single claim."""
+    if stored is not None and len(found) != 1:
+        raise ValueError(f"a stored claim goes beside one claim, and there are {len(found)}: pass stored=None")
     if asserted:
         for claim in found:
             check(claim, stored)
