@@ -188,6 +188,8 @@ def run_in_jupyterlab(tmp_path, notebook: Path, name: str, check) -> None:
     shutil.copy(notebook, served / notebook.name)
     lab = JupyterLab(served, tmp_path / "home")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    EVENTS.clear()
+    event("JupyterLab starting")
     try:
         lab.wait_ready()
         with sync_playwright() as playwright:
@@ -195,16 +197,23 @@ def run_in_jupyterlab(tmp_path, notebook: Path, name: str, check) -> None:
                                                  args=["--no-sandbox", "--disable-dev-shm-usage"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("console", browser_message)
+                kernel_connections: list[str] = []
+                page.on("websocket", lambda socket: kernel_connection(socket, kernel_connections))
                 page.goto(lab.url(f"lab/tree/{notebook.name}"))
                 page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-                wait_until(page, KERNEL_IDLE, "the kernel starting", 60)
-                accept_kernel_dialog(page)
+                wait_for_kernel(page, kernel_connections)
                 try:
+                    event("Run All")
                     run_all(page)
                     wait_until(page, KERNEL_IDLE, "the kernel going idle", 60)
+                    event("every cell ran, the kernel is idle")
                 finally:
                     page.screenshot(path=str(ARTIFACTS / f"{name}-after-run.png"), full_page=True)
-                check(page)
+                try:
+                    check(page)
+                except AssertionError as failure:  # what happened on the way, for a failure seen only in CI
+                    raise AssertionError(f"{failure}\nwhat happened, in order:\n" + events_in_order()) from None
                 page.screenshot(path=str(ARTIFACTS / f"{name}-after-check.png"), full_page=True)
             finally:
                 browser.close()
@@ -213,11 +222,37 @@ def run_in_jupyterlab(tmp_path, notebook: Path, name: str, check) -> None:
     assert lab.group_is_gone(), "JupyterLab or one of its kernels is still running"
 
 
+def kernel_connection(socket, opened: list[str]) -> None:
+    if "/api/kernels/" in socket.url:
+        opened.append(socket.url)
+        event(f"a connection to kernel {socket.url.split('/api/kernels/')[1][:8]} opened")
+
+
+def wait_for_kernel(page, opened: list[str], timeout: float = 60, settle: float = 1.5) -> None:
+    """Wait until the notebook's kernel is connected and idle. JupyterLab's execution indicator
+    reads "idle" before the kernel has started (then "initializing", "connecting", "idle"), so
+    that alone is not enough: Run All in that window is lost, or brings up one "Select Kernel"
+    dialog per cell, each of which starts the kernel anew, and the widgets' manager can lose track
+    of the kernel (in CI the progress bar then never rendered). So: a connection to the kernel is
+    open, and the indicator has read idle for `settle` seconds since."""
+    deadline, idle_since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        accept_kernel_dialog(page)
+        if opened and page.evaluate(KERNEL_IDLE):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= settle:
+                event("the kernel is connected and idle")
+                return
+        else:
+            idle_since = None
+        page.wait_for_timeout(100)
+    raise TimeoutError(f"the kernel was not connected and idle within {timeout} s")
+
+
 def run_all(page, attempts: int = 2) -> None:
-    """Run > Run All Cells, and wait until every cell has run. JupyterLab's kernel dialog can come
-    up late and restart the kernel mid-run, leaving the cells before the last one unrun with the
-    kernel idle (seen once in CI); then a learner runs all again, and so do we, once. A cell that
-    fails stops Run All every time, so a real error still fails here."""
+    """Run > Run All Cells, and wait until every cell has run. Should some cells still be left
+    unrun with the kernel idle (a kernel that restarted mid-run), a learner runs all again, and so
+    do we, once. A cell that fails stops Run All every time, so a real error still fails here."""
     for attempt in range(1, attempts + 1):
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
@@ -227,6 +262,7 @@ def run_all(page, attempts: int = 2) -> None:
         except TimeoutError:
             if attempt == attempts or not page.evaluate(KERNEL_IDLE):
                 raise
+            event(f"some cells did not run and the kernel is idle (prompts {page.evaluate(PROMPTS)}): Run All again")
 
 
 def accept_kernel_dialog(page) -> None:
@@ -234,7 +270,26 @@ def accept_kernel_dialog(page) -> None:
     clicks "Select" (the notebook's own kernel, preselected), and so do we."""
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count() and dialog.first.is_visible():
+        event("the Select Kernel dialog came up: accepted")
         dialog.first.locator("button.jp-mod-accept").click()
+        dialog.first.wait_for(state="detached", timeout=10_000)  # once: a second click would start another kernel
+
+
+EVENTS: list[tuple[float, str]] = []  # what happened during one run in JupyterLab, and when
+
+
+def event(what: str) -> None:
+    EVENTS.append((time.monotonic(), what))
+
+
+def browser_message(message) -> None:
+    if message.type in ("error", "warning"):
+        event(f"browser {message.type}: {message.text[:300]}")
+
+
+def events_in_order(last: int = 40) -> str:
+    start = EVENTS[0][0] if EVENTS else 0.0
+    return "\n".join(f"{when - start:6.1f} s  {what}" for when, what in EVENTS[-last:])
 
 
 def wait_until(page, script: str, what: str, timeout: float) -> None:
@@ -248,6 +303,7 @@ def wait_until(page, script: str, what: str, timeout: float) -> None:
     raise TimeoutError(f"{what} did not happen within {timeout} s")
 
 
+PROMPTS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
 KERNEL_IDLE = "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\") !== null"
 
 
@@ -270,11 +326,11 @@ def check_page(page) -> None:
         progress.first.wait_for(state="attached", timeout=30_000)
     except PlaywrightTimeout:
         pass
-    if progress.count() == 0:  # say what rendered instead: the text bar, a widget error, or nothing
-        text = page.inner_text(".jp-Notebook")
-        shown = [line for line in text.splitlines() if "matmul peak" in line or "Error displaying widget" in line
-                 or "model not found" in line]
-        raise AssertionError(f"no tqdm progress bar rendered as a widget; lines that mention it: {shown[:5]}")
+    if progress.count() == 0:  # say what rendered instead: the text bar, a widget error, "Loading widget...", nothing
+        cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="measure_matmul_peak_gflops").first
+        shown = cell.locator(".jp-OutputArea").evaluate("area => area.innerHTML") if cell.count() else "no such cell"
+        raise AssertionError(f"no tqdm progress bar rendered as a widget; the measuring cell's output area holds: "
+                             f"{shown[:2000]}")
     calculator = page.locator(".jp-OutputArea .widget-vbox", has=page.locator(".widget-slider")).first
     slider, output = calculator.locator(".widget-slider").first, calculator.locator(".widget-output").first
     slider.wait_for(timeout=30_000)
