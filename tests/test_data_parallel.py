@@ -1,10 +1,13 @@
 """Data parallelism: each process's rows of a batch, and the gradient that processes average, which
 must be the gradient one process would take on the whole batch."""
 
+import faulthandler
 import os
 import sys
+import time
 import traceback
 from datetime import timedelta
+from queue import Empty
 
 import pytest
 import torch
@@ -55,6 +58,7 @@ def test_without_a_process_group_a_sum_over_processes_is_the_value_itself():
 
 def _one_process(rank: int, world_size: int, store: str, queue) -> None:
     """One of the processes: its loss and gradient, or what went wrong, put on `queue` as plain data."""
+    faulthandler.dump_traceback_later(120, exit=True)  # a process that hangs prints where, then ends
     try:
         # Gloo talks over the loopback interface, not whatever the machine's hostname resolves to.
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
@@ -71,6 +75,25 @@ def _one_process(rank: int, world_size: int, store: str, queue) -> None:
         dist.destroy_process_group()
     except Exception:
         queue.put((rank, None, traceback.format_exc()))
+    faulthandler.cancel_dump_traceback_later()
+
+
+def results_of(processes, queue, timeout: float = 180) -> list:
+    """What each process put on `queue`. A process that ends without a result (a crash) or hangs
+    fails the test with every process's exit code, not with a bare queue.Empty, and is stopped."""
+    results, deadline = [], time.monotonic() + timeout
+    while len(results) < len(processes):
+        try:
+            results.append(queue.get(timeout=1))
+        except Empty:
+            codes = [process.exitcode for process in processes]
+            if time.monotonic() > deadline or None not in codes:
+                for process in processes:
+                    process.kill()
+                pytest.fail(f"{len(results)} of {len(processes)} processes gave a result within {timeout:.0f} s; "
+                            f"exit codes {codes} (None: still running; negative: ended by that signal); "
+                            f"results: {results}")
+    return results
 
 
 def test_two_processes_average_to_the_whole_batchs_gradient_and_loss(tmp_path):
@@ -83,7 +106,7 @@ def test_two_processes_average_to_the_whole_batchs_gradient_and_loss(tmp_path):
     processes = [context.Process(target=_one_process, args=(rank, 2, str(tmp_path / "store"), queue)) for rank in range(2)]
     for process in processes:
         process.start()
-    results = [queue.get(timeout=180) for _ in processes]
+    results = results_of(processes, queue)
     for process in processes:
         process.join(timeout=60)
     assert all(loss is not None for _, loss, _ in results), [error for _, loss, error in results if loss is None]
