@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -206,7 +207,7 @@ def run_in_jupyterlab(tmp_path, notebook: Path, name: str, check) -> None:
                 try:
                     event("Run All")
                     run_all(page)
-                    wait_until(page, KERNEL_IDLE, "the kernel going idle", 60)
+                    wait_until(page, in_page(page, KERNEL_IDLE), "the kernel going idle", 60)
                     event("every cell ran, the kernel is idle")
                 finally:
                     page.screenshot(path=str(ARTIFACTS / f"{name}-after-run.png"), full_page=True)
@@ -235,18 +236,18 @@ def wait_for_kernel(page, opened: list[str], timeout: float = 60, settle: float 
     dialog per cell, each of which starts the kernel anew, and the widgets' manager can lose track
     of the kernel (in CI the progress bar then never rendered). So: a connection to the kernel is
     open, and the indicator has read idle for `settle` seconds since."""
-    deadline, idle_since = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        accept_kernel_dialog(page)
-        if opened and page.evaluate(KERNEL_IDLE):
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since >= settle:
-                event("the kernel is connected and idle")
-                return
-        else:
+    idle_since = None
+
+    def connected_and_settled() -> bool:
+        nonlocal idle_since
+        if not (opened and page.evaluate(KERNEL_IDLE)):
             idle_since = None
-        page.wait_for_timeout(100)
-    raise TimeoutError(f"the kernel was not connected and idle within {timeout} s")
+            return False
+        idle_since = idle_since or time.monotonic()
+        return time.monotonic() - idle_since >= settle
+
+    wait_until(page, connected_and_settled, "the kernel connecting and going idle", timeout)
+    event("the kernel is connected and idle")
 
 
 def run_all(page, attempts: int = 2) -> None:
@@ -257,7 +258,7 @@ def run_all(page, attempts: int = 2) -> None:
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
         try:
-            wait_until(page, RUN_FINISHED, "running every cell", 120)
+            wait_until(page, in_page(page, RUN_FINISHED), "running every cell", 120)
             return
         except TimeoutError:
             if attempt == attempts or not page.evaluate(KERNEL_IDLE):
@@ -292,15 +293,19 @@ def events_in_order(last: int = 40) -> str:
     return "\n".join(f"{when - start:6.1f} s  {what}" for when, what in EVENTS[-last:])
 
 
-def wait_until(page, script: str, what: str, timeout: float) -> None:
-    """Poll `script` in the page until it returns true, answering the kernel dialog meanwhile."""
+def wait_until(page, ready: Callable[[], bool], what: str, timeout: float) -> None:
+    """Poll `ready` until it returns true, answering the kernel dialog meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         accept_kernel_dialog(page)
-        if page.evaluate(script):
+        if ready():
             return
         page.wait_for_timeout(250)
     raise TimeoutError(f"{what} did not happen within {timeout} s")
+
+
+def in_page(page, script: str) -> Callable[[], bool]:
+    return lambda: page.evaluate(script)
 
 
 PROMPTS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
